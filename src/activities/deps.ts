@@ -1,0 +1,19 @@
+/** What the activities need from the process that hosts the worker. */
+import type { PrismaClient } from '../store/db.ts';
+import type { RunLogStore } from '../store/runLogStore.ts';
+import type { Logger } from '../logger.ts';
+
+/** R11: the "agent first heartbeat" telemetry hook. */
+export interface Telemetry {
+  agentFirstHeartbeat(event: { agentRole: string; agentId: string; companyId: string }): Promise<void> | void;
+}
+
+export interface ActivityDeps {
+  prisma: PrismaClient;
+  logStore: RunLogStore;
+  runTokenSecret: string;
+  /** Base URL agents use to call Vigil's API (`VIGIL_API_URL`). */
+  apiUrl: string;
+  telemetry: Telemetry;
+  logger: Logger;
+}

@@ -1,0 +1,121 @@
+/**
+ * Runs the agent's adapter process for a claimed run. The activity heartbeats while the child
+ * lives (on output and on a 1 s tick), so a dead worker surfaces to the workflow as a heartbeat
+ * timeout, and a cancellation reaches the child through the heartbeat response: the whole
+ * process group is killed before the activity reports the cancellation.
+ */
+import { ApplicationFailure, Context, CancelledFailure } from '@temporalio/activity';
+import type { ActivityDeps } from './deps.ts';
+import type { AdapterResultPayload } from '../domain/runOutcome.ts';
+import { runProcessAdapter } from '../adapters/process.ts';
+import type { ProcessAdapterConfig } from '../adapters/types.ts';
+import { mintRunToken } from '../auth/tokens.ts';
+import { appendRunEvent } from '../store/runEvents.ts';
+import { asObject, boundIssueId, stringOrNull } from '../store/json.ts';
+import { LOG_STORE, runLogRef } from '../store/runLogStore.ts';
+import { runTexts } from '../domain/texts.ts';
+import { RunOutputRecorder } from './runOutputRecorder.ts';
+
+const LIVENESS_TICK_MS = 1_000;
+/** Failure type the workflow maps to a lost process. */
+export const WORKER_SHUTDOWN_FAILURE = 'WorkerShutdown';
+
+function processConfigOf(adapterConfig: unknown): ProcessAdapterConfig {
+  const config = asObject(adapterConfig);
+  return {
+    command: String(config.command ?? ''),
+    args: Array.isArray(config.args) ? config.args.map(String) : undefined,
+    cwd: stringOrNull(config.cwd) ?? undefined,
+    env: config.env && typeof config.env === 'object' ? (config.env as Record<string, string>) : undefined,
+    timeoutSec: typeof config.timeoutSec === 'number' ? config.timeoutSec : undefined,
+    graceSec: typeof config.graceSec === 'number' ? config.graceSec : undefined,
+  };
+}
+
+export async function executeAdapter(deps: ActivityDeps, runId: string): Promise<AdapterResultPayload> {
+  const ctx = Context.current();
+  const run = await deps.prisma.heartbeatRun.findUniqueOrThrow({ where: { id: runId } });
+  const agent = await deps.prisma.agent.findUniqueOrThrow({ where: { id: run.agentId } });
+  if (agent.adapterType !== 'process') {
+    throw new Error(`Adapter type "${agent.adapterType}" is not available on this worker`);
+  }
+  const context = asObject(run.contextSnapshot);
+  const issueId = boundIssueId(context);
+  const token = mintRunToken(deps.runTokenSecret, runId);
+  const env: Record<string, string> = {
+    VIGIL_API_URL: deps.apiUrl,
+    VIGIL_API_KEY: token,
+    VIGIL_RUN_ID: runId,
+    VIGIL_AGENT_ID: agent.id,
+    VIGIL_COMPANY_ID: agent.companyId,
+    VIGIL_WAKE_REASON: stringOrNull(context.wakeReason) ?? '',
+    VIGIL_CONTEXT: JSON.stringify(context),
+  };
+  if (issueId) env.VIGIL_ISSUE_ID = issueId;
+
+  const logRef = runLogRef(run.companyId, runId);
+  await deps.prisma.heartbeatRun.update({ where: { id: runId }, data: { logStore: LOG_STORE, logRef } });
+  const heartbeat = () => ctx.heartbeat();
+  const recorder = new RunOutputRecorder(deps.prisma, deps.logStore, { id: runId, companyId: run.companyId, agentId: agent.id, logRef }, heartbeat);
+  const ticker = setInterval(heartbeat, LIVENESS_TICK_MS);
+  try {
+    const result = await runProcessAdapter({
+      config: processConfigOf(agent.adapterConfig),
+      env,
+      secrets: [token],
+      signal: ctx.cancellationSignal,
+      onSpawn: async ({ pid, processGroupId, startedAt }) => {
+        // Recorded at once so the reaper and a cancel from another host can find the child.
+        await deps.prisma.heartbeatRun.update({
+          where: { id: runId },
+          data: { processPid: pid, processGroupId, processStartedAt: startedAt },
+        });
+        await appendRunEvent(deps.prisma, {
+          companyId: run.companyId,
+          runId,
+          agentId: agent.id,
+          eventType: 'adapter.invoke',
+          message: runTexts.adapterInvoked(pid),
+          payload: { processPid: pid, processGroupId, adapterType: agent.adapterType },
+        });
+        heartbeat();
+      },
+      onOutput: (chunk) => recorder.record(chunk),
+    });
+    await recorder.close();
+    const summary = await deps.logStore.summary(logRef);
+    if (summary) {
+      await deps.prisma.heartbeatRun.update({
+        where: { id: runId },
+        data: { logBytes: BigInt(summary.bytes), logSha256: summary.sha256 },
+      });
+    }
+    if (result.cancelled) {
+      // The group is gone. A worker shutting down is not a cancel anyone asked for: the run's
+      // process was lost (R21). Otherwise let the workflow see the cancellation it requested.
+      const reason = await ctx.cancelled.catch((failure: unknown) => (failure instanceof Error ? failure.message : String(failure)));
+      if (reason === 'WORKER_SHUTDOWN') {
+        throw ApplicationFailure.create({ type: WORKER_SHUTDOWN_FAILURE, message: 'Worker shut down while the agent process was running', nonRetryable: true });
+      }
+      throw new CancelledFailure('Run cancelled; adapter process group terminated');
+    }
+    return {
+      exitCode: result.exitCode,
+      signal: result.signal,
+      timedOut: result.timedOut,
+      cancelled: result.cancelled,
+      processLost: result.processLost,
+      summary: result.summary,
+      resultJson: result.resultJson,
+      errorMessage: result.errorMessage,
+      errorCode: result.errorCode,
+      errorFamily: result.errorFamily,
+      retryNotBefore: result.retryNotBefore,
+      stdoutExcerpt: result.stdoutExcerpt,
+      stderrExcerpt: result.stderrExcerpt,
+    };
+  } finally {
+    clearInterval(ticker);
+    await recorder.flush();
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * R8: the one post-terminal pipeline every finished run goes through — execution end, adapter
+ * failure, lost worker, or cancellation (R14) — in one transaction, so a retried activity either
+ * did all of it or none of it.
+ */
+import type { Prisma } from '../store/db.ts';
+import type { ActivityDeps } from './deps.ts';
+import { terminalWriteFor, type ExecutionOutcome } from '../domain/runOutcome.ts';
+import { isTerminalRunStatus, wakeStatusForRunOutcome } from '../domain/runStatus.ts';
+import { decideAgentFinalize } from '../domain/agentStatus.ts';
+import { classifyFailedRun } from '../domain/liveness.ts';
+import { heartbeatPolicyOf } from '../domain/heartbeatPolicy.ts';
+import { runTexts } from '../domain/texts.ts';
+import { appendRunEvent } from '../store/runEvents.ts';
+import { logActivity } from '../store/activityLog.ts';
+import { asObject, boundIssueId, stringOrNull, toJson } from '../store/json.ts';
+import { releaseRunLeases } from './leases.ts';
+import { releaseIssueExecution } from './releaseAndPromote.ts';
+
+type Tx = Prisma.TransactionClient;
+
+export interface FinalizeInput {
+  runId: string;
+  outcome: ExecutionOutcome;
+}
+
+export interface FinalizeResult {
+  status: string;
+  errorCode: string | null;
+  /** The run was already terminal: nothing was written (R5: its status stands). */
+  alreadyTerminal: boolean;
+  /** Queued runs of the same agent that may now take the freed slot (the workflow signals them). */
+  nextQueuedRunIds: string[];
+}
+
+/** R8 step 5: a succeeded issue-bound run posts its summary once, authored by the agent. */
+async function postSuccessComment(tx: Tx, run: { id: string; companyId: string; agentId: string }, issueId: string, resultJson: Record<string, unknown>) {
+  const body = [resultJson.summary, resultJson.result, resultJson.message].map(stringOrNull).find((text) => text !== null);
+  if (!body) return;
+  const issue = await tx.issue.findUnique({ where: { id: issueId }, select: { companyId: true } });
+  if (!issue || issue.companyId !== run.companyId) return;
+  const already = await tx.issueComment.count({ where: { issueId, createdByRunId: run.id } });
+  if (already > 0) return;
+  await tx.issueComment.create({
+    data: { companyId: run.companyId, issueId, authorAgentId: run.agentId, createdByRunId: run.id, body },
+  });
+  await tx.issue.update({ where: { id: issueId }, data: { updatedAt: new Date() } });
+}
+
+/** R10/R11: agent status after the run, and first-heartbeat telemetry. */
+async function finalizeAgent(tx: Tx, deps: ActivityDeps, agentId: string, outcome: 'succeeded' | 'failed' | 'cancelled' | 'timed_out') {
+  const agent = await tx.agent.findUnique({ where: { id: agentId } });
+  if (!agent) return null;
+  const otherRunningRuns = await tx.heartbeatRun.count({ where: { agentId, status: 'running' } });
+  const decision = decideAgentFinalize({ agentStatus: agent.status, lastHeartbeatAt: agent.lastHeartbeatAt, otherRunningRuns, outcome });
+  if (!decision.update) return agent;
+  await tx.agent.update({ where: { id: agentId }, data: { status: decision.status, lastHeartbeatAt: new Date() } });
+  if (decision.firstHeartbeat) {
+    // R11: the role, never the adapter type.
+    await logActivity(tx, {
+      companyId: agent.companyId,
+      action: 'telemetry.agent_first_heartbeat',
+      entityType: 'agent',
+      entityId: agent.id,
+      agentId: agent.id,
+      details: { agentRole: agent.role, agentId: agent.id },
+    });
+    await deps.telemetry.agentFirstHeartbeat({ agentRole: agent.role, agentId: agent.id, companyId: agent.companyId });
+  }
+  return agent;
+}
+
+async function nextQueuedRunIds(tx: Tx, agentId: string): Promise<string[]> {
+  const agent = await tx.agent.findUnique({ where: { id: agentId }, select: { runtimeConfig: true } });
+  if (!agent) return [];
+  const queued = await tx.heartbeatRun.findMany({
+    where: { agentId, status: 'queued' },
+    orderBy: { createdAt: 'asc' },
+    take: heartbeatPolicyOf(agent.runtimeConfig).maxConcurrentRuns,
+    select: { id: true },
+  });
+  return queued.map((row) => row.id);
+}
+
+export async function finalizeRun(deps: ActivityDeps, input: FinalizeInput): Promise<FinalizeResult> {
+  return deps.prisma.$transaction(async (tx) => {
+    await tx.$queryRaw`SELECT id FROM heartbeat_runs WHERE id = ${input.runId}::uuid FOR UPDATE`;
+    const run = await tx.heartbeatRun.findUniqueOrThrow({ where: { id: input.runId } });
+    if (isTerminalRunStatus(run.status)) {
+      // Someone else finished it (a light claim gate, a direct cancel): its status stands, but
+      // leases must still end and waiting runs may take the slot.
+      await releaseRunLeases(tx, run);
+      return { status: run.status, errorCode: run.errorCode, alreadyTerminal: true, nextQueuedRunIds: await nextQueuedRunIds(tx, run.agentId) };
+    }
+    const agent = await tx.agent.findUnique({ where: { id: run.agentId } });
+    const write = terminalWriteFor(
+      {
+        adapterType: agent?.adapterType ?? 'process',
+        adapterConfig: asObject(agent?.adapterConfig),
+        priorResultJson: run.resultJson ? asObject(run.resultJson) : null,
+        processPid: run.processPid,
+        processGroupId: run.processGroupId,
+      },
+      input.outcome,
+    );
+    const now = new Date();
+    // R8 step 1 (R5): the terminal write.
+    const updated = await tx.heartbeatRun.update({
+      where: { id: run.id },
+      data: {
+        status: write.status,
+        finishedAt: now,
+        error: write.error,
+        errorCode: write.errorCode,
+        exitCode: write.exitCode,
+        signal: write.signal,
+        resultJson: toJson(write.resultJson),
+        stdoutExcerpt: write.stdoutExcerpt ?? run.stdoutExcerpt,
+        stderrExcerpt: write.stderrExcerpt ?? run.stderrExcerpt,
+        // R8 step 2 (R42): liveness is classified on every path except cancellation (R14).
+        ...(input.outcome.kind === 'cancelled' ? {} : classifyFailedRun(write.status, write.errorCode)),
+      },
+    });
+    // R8 step 3: wake status and the lifecycle event.
+    if (run.wakeupRequestId) {
+      await tx.agentWakeupRequest.update({
+        where: { id: run.wakeupRequestId },
+        data: { status: wakeStatusForRunOutcome(write.status), finishedAt: now, error: write.error },
+      });
+    }
+    await appendRunEvent(tx, {
+      companyId: run.companyId,
+      runId: run.id,
+      agentId: run.agentId,
+      eventType: 'lifecycle',
+      level: write.status === 'succeeded' ? 'info' : write.status === 'cancelled' ? 'warn' : 'error',
+      message: runTexts.runFinished(write.status),
+      payload: { status: write.status, errorCode: write.errorCode, exitCode: write.exitCode, signal: write.signal },
+    });
+    // R8 step 5.
+    const issueId = boundIssueId(run.contextSnapshot);
+    if (write.status === 'succeeded' && issueId) await postSuccessComment(tx, run, issueId, write.resultJson);
+    // R8 step 8 (R28).
+    await releaseIssueExecution(tx, updated);
+    // R8 step 10: the agent's runtime state.
+    if (agent) {
+      await tx.agentRuntimeState.upsert({
+        where: { agentId: agent.id },
+        create: { agentId: agent.id, companyId: agent.companyId, adapterType: agent.adapterType, lastRunId: run.id, lastRunStatus: write.status, lastError: write.error },
+        update: { lastRunId: run.id, lastRunStatus: write.status, lastError: write.error },
+      });
+    }
+    // R8 step 11 (R10, R11).
+    await finalizeAgent(tx, deps, run.agentId, write.status);
+    // R8 finally: leases (R27).
+    await releaseRunLeases(tx, updated);
+    return { status: write.status, errorCode: write.errorCode, alreadyTerminal: false, nextQueuedRunIds: await nextQueuedRunIds(tx, run.agentId) };
+  });
+}

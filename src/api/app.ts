@@ -1,0 +1,33 @@
+/**
+ * The Express application: JSON only, 1 MiB body limit, bearer auth on everything but health,
+ * one router per resource, and one error handler.
+ */
+import express, { type Express } from 'express';
+import type { ApiContext } from './context.ts';
+import { authenticate } from './auth.ts';
+import { errorHandler, notFoundRoute } from './errorHandler.ts';
+import { jsonReplacer } from './serializers.ts';
+import { healthRouter } from './routes/health.ts';
+import { companiesRouter } from './routes/companies.ts';
+import { agentsRouter } from './routes/agents.ts';
+import { issuesRouter } from './routes/issues.ts';
+import { runsRouter } from './routes/runs.ts';
+
+export function createApp(ctx: ApiContext): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('json replacer', jsonReplacer);
+  app.use(express.json({ limit: '1mb' }));
+
+  const api = express.Router();
+  api.use(healthRouter(ctx));
+  api.use(authenticate(ctx));
+  api.use(companiesRouter(ctx));
+  api.use(agentsRouter(ctx));
+  api.use(issuesRouter(ctx));
+  api.use(runsRouter(ctx));
+  app.use('/api', api);
+  app.use(notFoundRoute());
+  app.use(errorHandler(ctx.logger));
+  return app;
+}

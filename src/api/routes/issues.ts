@@ -1,0 +1,262 @@
+/** Issues, their comments and documents, and the runs linked to them. */
+import { Router, type Request } from 'express';
+import { z } from 'zod';
+import type { ApiContext } from '../context.ts';
+import { allow, attribution, requireCompanyAccess, requireVisible, type Actor } from '../auth.ts';
+import { issueRefParam, parseBody, parseQuery, queryInt, uuid, uuidParam } from '../validation.ts';
+import { runView } from '../serializers.ts';
+import { AppError, NotFoundError } from '../../errors.ts';
+import {
+  activeRunsFor,
+  createIssue,
+  dependentsReadyAfter,
+  findIssue,
+  issueDetail,
+  ISSUE_PRIORITIES,
+  ISSUE_STATUSES,
+  updateIssue,
+} from '../../store/issues.ts';
+import { reportRunActivity } from '../../store/runActivity.ts';
+import { putIssueDocument } from '../../store/documents.ts';
+import { redactSecrets } from '../../domain/redaction.ts';
+
+const issueFields = {
+  title: z.string().trim().min(1).max(500),
+  description: z.string().max(100_000).nullable(),
+  status: z.enum(ISSUE_STATUSES),
+  priority: z.enum(ISSUE_PRIORITIES),
+  parentId: uuid.nullable(),
+  assigneeAgentId: uuid.nullable(),
+  assigneeUserId: z.string().trim().min(1).max(200).nullable(),
+  blockedByIssueIds: z.array(uuid).max(100),
+};
+
+const createIssueSchema = z.strictObject({
+  title: issueFields.title,
+  description: issueFields.description.optional(),
+  status: issueFields.status.optional(),
+  priority: issueFields.priority.optional(),
+  parentId: issueFields.parentId.optional(),
+  assigneeAgentId: issueFields.assigneeAgentId.optional(),
+  assigneeUserId: issueFields.assigneeUserId.optional(),
+  blockedByIssueIds: issueFields.blockedByIssueIds.optional(),
+});
+
+const updateIssueSchema = z
+  .strictObject({
+    title: issueFields.title.optional(),
+    description: issueFields.description.optional(),
+    status: issueFields.status.optional(),
+    priority: issueFields.priority.optional(),
+    parentId: issueFields.parentId.optional(),
+    assigneeAgentId: issueFields.assigneeAgentId.optional(),
+    assigneeUserId: issueFields.assigneeUserId.optional(),
+    blockedByIssueIds: issueFields.blockedByIssueIds.optional(),
+  })
+  .refine((body) => Object.keys(body).length > 0, { message: 'name at least one field to change' });
+
+const listIssuesQuery = z.strictObject({
+  status: z
+    .string()
+    .transform((value) => value.split(',').map((s) => s.trim()).filter(Boolean))
+    .pipe(z.array(z.enum(ISSUE_STATUSES)).min(1))
+    .optional(),
+  assigneeAgentId: uuid.optional(),
+  assigneeUserId: z.string().min(1).optional(),
+  parentId: uuid.optional(),
+  originKind: z.string().min(1).optional(),
+  originId: z.string().min(1).optional(),
+  q: z.string().min(1).max(200).optional(),
+  limit: queryInt(1, 500).default(50),
+  offset: queryInt(0, 1_000_000).default(0),
+});
+
+const listCommentsQuery = z.strictObject({
+  order: z.enum(['asc', 'desc']).default('desc'),
+  limit: queryInt(1, 500).default(100),
+});
+
+const createCommentSchema = z.strictObject({ body: z.string().trim().min(1).max(100_000) });
+
+const documentKey = z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'must match [a-z0-9][a-z0-9_-]*').max(64);
+const putDocumentSchema = z.strictObject({
+  title: z.string().max(500).nullish(),
+  format: z.enum(['markdown', 'text', 'json']).optional(),
+  body: z.string().max(1_000_000),
+});
+
+const listRunsQuery = z.strictObject({ limit: queryInt(1, 1000).default(100) });
+
+export function issuesRouter(ctx: ApiContext): Router {
+  const router = Router();
+  const temporalView = { namespace: ctx.temporalNamespace, uiUrl: ctx.temporalUiUrl };
+
+  async function loadIssue(req: Request, actor: Actor) {
+    return requireVisible(actor, await findIssue(ctx.prisma, issueRefParam(req)), 'Issue');
+  }
+
+  /** Wakes the assignee of an issue that was just assigned (R18 `issue_assigned`). */
+  async function wakeAssignee(issue: { id: string; assigneeAgentId: string | null; status: string }, mutation: 'create' | 'update', actor: Actor) {
+    if (!issue.assigneeAgentId || ['backlog', 'done', 'cancelled'].includes(issue.status)) return;
+    await wakeQuietly(issue.assigneeAgentId, issue.id, 'issue_assigned', { mutation }, mutation === 'create' ? 'issue.create' : 'issue.update', 'assignment', actor);
+  }
+
+  async function wakeQuietly(agentId: string, issueId: string, reason: string, payload: Record<string, unknown>, source: string, wakeSource: 'assignment' | 'automation', actor: Actor) {
+    const who = attribution(actor);
+    try {
+      await ctx.runControl.wake(agentId, {
+        source: wakeSource,
+        triggerDetail: 'system',
+        reason,
+        payload: { issueId, ...payload },
+        requestedByActorType: who.actorType,
+        requestedByActorId: who.actorId,
+        contextSnapshot: { issueId, taskId: issueId, wakeReason: reason, source },
+      });
+    } catch (error) {
+      // The issue change stands even when its agent cannot be woken (paused, over budget).
+      if (!(error instanceof AppError)) throw error;
+      ctx.logger.info('assignment wake refused', { issueId, agentId, reason: error.message });
+    }
+  }
+
+  router.post('/companies/:companyId/issues', async (req, res) => {
+    const actor = allow(req, 'board', 'run');
+    const companyId = uuidParam(req, 'companyId');
+    requireCompanyAccess(actor, companyId);
+    const body = parseBody(createIssueSchema, req);
+    const who = attribution(actor);
+    const issue = await createIssue(ctx.prisma, { companyId, fields: body, createdByAgentId: who.agentId, createdByUserId: who.userId });
+    await wakeAssignee(issue, 'create', actor);
+    res.status(201).json(await issueDetail(ctx.prisma, (await ctx.prisma.issue.findUniqueOrThrow({ where: { id: issue.id } }))));
+  });
+
+  router.get('/companies/:companyId/issues', async (req, res) => {
+    const actor = allow(req, 'board', 'run');
+    const companyId = uuidParam(req, 'companyId');
+    requireCompanyAccess(actor, companyId);
+    const query = parseQuery(listIssuesQuery, req);
+    const issues = await ctx.prisma.issue.findMany({
+      where: {
+        companyId,
+        ...(query.status ? { status: { in: query.status } } : {}),
+        ...(query.assigneeAgentId ? { assigneeAgentId: query.assigneeAgentId } : {}),
+        ...(query.assigneeUserId ? { assigneeUserId: query.assigneeUserId } : {}),
+        ...(query.parentId ? { parentId: query.parentId } : {}),
+        ...(query.originKind ? { originKind: query.originKind } : {}),
+        ...(query.originId ? { originId: query.originId } : {}),
+        ...(query.q
+          ? { OR: [{ title: { contains: query.q, mode: 'insensitive' } }, { identifier: { contains: query.q, mode: 'insensitive' } }, { description: { contains: query.q, mode: 'insensitive' } }] }
+          : {}),
+      },
+      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      take: query.limit,
+      skip: query.offset,
+    });
+    const activeRuns = await activeRunsFor(ctx.prisma, issues);
+    res.json(issues.map((issue) => ({ ...issue, activeRun: issue.executionRunId ? (activeRuns.get(issue.executionRunId) ?? null) : null })));
+  });
+
+  router.get('/issues/:issueId', async (req, res) => {
+    const actor = allow(req, 'board', 'run');
+    res.json(await issueDetail(ctx.prisma, await loadIssue(req, actor)));
+  });
+
+  router.patch('/issues/:issueId', async (req, res) => {
+    const actor = allow(req, 'board', 'run');
+    const issue = await loadIssue(req, actor);
+    const body = parseBody(updateIssueSchema, req);
+    const who = attribution(actor);
+    const result = await updateIssue(ctx.prisma, issue.id, body, { agentId: who.agentId, userId: who.userId });
+    if (actor.kind === 'run') await reportRunActivity(ctx.prisma, actor.runId);
+    if (result.assigneeChanged) await wakeAssignee(result.after, 'update', actor);
+    if (result.becameDone) {
+      // R75: finishing a blocker wakes the dependents it was holding back.
+      for (const dependent of await dependentsReadyAfter(ctx.prisma, issue.id)) {
+        await wakeQuietly(dependent.assignee_agent_id, dependent.id, 'issue_blockers_resolved', { resolvedBlockerIssueId: issue.id }, 'issue.blockers_resolved', 'automation', actor);
+      }
+    }
+    res.json(await issueDetail(ctx.prisma, await ctx.prisma.issue.findUniqueOrThrow({ where: { id: issue.id } })));
+  });
+
+  router.get('/issues/:issueId/comments', async (req, res) => {
+    const actor = allow(req, 'board', 'run');
+    const issue = await loadIssue(req, actor);
+    const query = parseQuery(listCommentsQuery, req);
+    res.json(
+      await ctx.prisma.issueComment.findMany({
+        where: { issueId: issue.id },
+        orderBy: [{ createdAt: query.order }, { id: query.order }],
+        take: query.limit,
+      }),
+    );
+  });
+
+  router.post('/issues/:issueId/comments', async (req, res) => {
+    const actor = allow(req, 'board', 'run');
+    const issue = await loadIssue(req, actor);
+    const body = parseBody(createCommentSchema, req);
+    const who = attribution(actor);
+    const comment = await ctx.prisma.$transaction(async (tx) => {
+      const created = await tx.issueComment.create({
+        data: {
+          companyId: issue.companyId,
+          issueId: issue.id,
+          authorAgentId: who.agentId,
+          authorUserId: who.userId,
+          createdByRunId: who.runId,
+          body: redactSecrets(body.body),
+        },
+      });
+      await tx.issue.update({ where: { id: issue.id }, data: { updatedAt: new Date() } });
+      return created;
+    });
+    if (actor.kind === 'run') await reportRunActivity(ctx.prisma, actor.runId);
+    res.status(201).json(comment);
+  });
+
+  router.get('/issues/:issueId/documents/:key', async (req, res) => {
+    const actor = allow(req, 'board', 'run');
+    const issue = await loadIssue(req, actor);
+    const key = documentKey.parse(req.params.key);
+    const link = await ctx.prisma.issueDocument.findUnique({
+      where: { companyId_issueId_key: { companyId: issue.companyId, issueId: issue.id, key } },
+      include: { document: true },
+    });
+    if (!link) throw new NotFoundError('Document');
+    res.json({ ...link.document, key, issueId: issue.id, body: link.document.latestBody, revisionNumber: link.document.latestRevisionNumber });
+  });
+
+  router.put('/issues/:issueId/documents/:key', async (req, res) => {
+    const actor = allow(req, 'board', 'run');
+    const issue = await loadIssue(req, actor);
+    const key = documentKey.parse(req.params.key);
+    const body = parseBody(putDocumentSchema, req);
+    const document = await putIssueDocument(ctx.prisma, { issue, key, ...body, ...attribution(actor) });
+    if (actor.kind === 'run') await reportRunActivity(ctx.prisma, actor.runId);
+    res.json(document);
+  });
+
+  router.get('/issues/:issueId/runs', async (req, res) => {
+    const actor = allow(req, 'board', 'run');
+    const issue = await loadIssue(req, actor);
+    const query = parseQuery(listRunsQuery, req);
+    const runs = await ctx.prisma.heartbeatRun.findMany({
+      where: { companyId: issue.companyId, contextSnapshot: { path: ['issueId'], equals: issue.id } },
+      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      take: query.limit,
+    });
+    res.json(runs.map((run) => runView(run, temporalView)));
+  });
+
+  router.get('/issues/:issueId/active-run', async (req, res) => {
+    const actor = allow(req, 'board', 'run');
+    const issue = await loadIssue(req, actor);
+    const run = issue.executionRunId
+      ? await ctx.prisma.heartbeatRun.findFirst({ where: { id: issue.executionRunId, status: { in: ['queued', 'running', 'scheduled_retry'] } } })
+      : null;
+    res.json(run ? runView(run, temporalView) : null);
+  });
+
+  return router;
+}

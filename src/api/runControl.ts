@@ -1,0 +1,60 @@
+/**
+ * Starting and stopping runs on behalf of API callers: a wake becomes a run row and then its
+ * workflow; a cancel goes through the run's workflow so the process group dies before the run is
+ * written `cancelled` (R14), with a direct fallback when no worker answers.
+ */
+import type { Client } from '@temporalio/client';
+import type { PrismaClient } from '../store/db.ts';
+import type { ActivityDeps } from '../activities/deps.ts';
+import type { Logger } from '../logger.ts';
+import { enqueueWakeup, type EnqueueResult, type WakeRequest } from '../store/wakeups.ts';
+import { cancelRunViaWorkflow, startRunWorkflow, type RunWorkflowSettings } from '../temporal/runWorkflows.ts';
+import { finalizeRun } from '../activities/finalizeRun.ts';
+import { terminateProcessGroup } from '../adapters/processGroup.ts';
+import { isCancellableRunStatus } from '../domain/runStatus.ts';
+import { boundIssueId } from '../store/json.ts';
+
+export interface RunControlDeps {
+  prisma: PrismaClient;
+  temporal: Client;
+  workflowSettings: RunWorkflowSettings;
+  activityDeps: ActivityDeps;
+  logger: Logger;
+  /** How long a cancel waits for the run's workflow before acting directly. */
+  cancelTimeoutMs?: number;
+}
+
+export class RunControl {
+  constructor(private readonly deps: RunControlDeps) {}
+
+  /** R71 then the workflow: new runs start executing; coalesced/deferred/skipped ones don't. */
+  async wake(agentId: string, request: WakeRequest): Promise<EnqueueResult> {
+    const result = await enqueueWakeup(this.deps.prisma, agentId, request);
+    if (result.kind === 'queued') await this.startWorkflow(result.run.id);
+    return result;
+  }
+
+  async startWorkflow(runId: string): Promise<void> {
+    const run = await this.deps.prisma.heartbeatRun.findUniqueOrThrow({ where: { id: runId } });
+    const issueId = boundIssueId(run.contextSnapshot);
+    const issue = issueId ? await this.deps.prisma.issue.findUnique({ where: { id: issueId }, select: { identifier: true } }) : null;
+    await startRunWorkflow(this.deps.temporal, this.deps.workflowSettings, run, issue?.identifier ?? null);
+  }
+
+  /** R14: returns the run row after the cancel (unchanged when it was not cancellable). */
+  async cancel(runId: string, reason: string) {
+    const { prisma } = this.deps;
+    const run = await prisma.heartbeatRun.findUniqueOrThrow({ where: { id: runId } });
+    if (!isCancellableRunStatus(run.status)) return run;
+    const viaWorkflow = await cancelRunViaWorkflow(this.deps.temporal, runId, reason, this.deps.cancelTimeoutMs ?? 15_000);
+    const after = await prisma.heartbeatRun.findUniqueOrThrow({ where: { id: runId } });
+    if (!isCancellableRunStatus(after.status)) return after;
+    // No workflow answered (closed without finalizing, or no worker alive): act directly.
+    this.deps.logger.warn('cancelling run without its workflow', { runId, workflow: viaWorkflow });
+    // R14 step 2 without a handle: SIGTERM the recorded group, SIGKILL after 2 s.
+    const group = after.processGroupId ?? after.processPid;
+    if (group !== null) await terminateProcessGroup(group, { graceMs: 2_000 });
+    await finalizeRun(this.deps.activityDeps, { runId, outcome: { kind: 'cancelled', reason } });
+    return prisma.heartbeatRun.findUniqueOrThrow({ where: { id: runId } });
+  }
+}

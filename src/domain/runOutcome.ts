@@ -1,0 +1,179 @@
+/**
+ * R5/R6/R12/R20: how the end of an execution maps onto the run row's terminal fields.
+ * Pure: the finalize activity persists what this returns.
+ */
+import type { RunStatus } from './runStatus.ts';
+import { buildStopMetadata, stopReasonFor } from './stopMetadata.ts';
+import { redactSecrets } from './redaction.ts';
+
+/** What the `process` adapter reported, in a form that crosses the activity boundary (JSON). */
+export interface AdapterResultPayload {
+  exitCode: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  cancelled: boolean;
+  processLost: boolean;
+  summary: string | null;
+  resultJson: Record<string, unknown>;
+  errorMessage: string | null;
+  errorCode: string | null;
+  errorFamily: 'transient_upstream' | null;
+  retryNotBefore: string | null;
+  stdoutExcerpt: string;
+  stderrExcerpt: string;
+}
+
+/** How an execution ended, as the run workflow observed it. */
+export type ExecutionOutcome =
+  | { kind: 'adapter_result'; result: AdapterResultPayload }
+  /** Cancelled through the workflow (manual cancel, agent pause, budget stop) with the cancel reason. */
+  | { kind: 'cancelled'; reason: string }
+  /** The adapter activity stopped heartbeating: its worker (and so its child) is gone. */
+  | { kind: 'worker_lost'; detail: string }
+  /** The adapter or the code preparing it threw (R6, R7). */
+  | { kind: 'adapter_threw'; message: string };
+
+export interface TerminalWrite {
+  status: Extract<RunStatus, 'succeeded' | 'failed' | 'cancelled' | 'timed_out'>;
+  error: string | null;
+  errorCode: string | null;
+  exitCode: number | null;
+  signal: string | null;
+  resultJson: Record<string, unknown>;
+  stdoutExcerpt: string | null;
+  stderrExcerpt: string | null;
+}
+
+export const DEFAULT_CANCEL_REASON = 'Cancelled by control plane';
+
+/** R20: the base "Process lost" message. */
+export function processLostMessage(input: {
+  pid: number | null;
+  processGroupId: number | null;
+  descendantOnly?: boolean;
+}): string {
+  if (input.descendantOnly && input.processGroupId !== null) {
+    return `Process lost -- parent pid ${input.pid ?? 'unknown'} exited, but descendant process group ${input.processGroupId} was still alive and was terminated`;
+  }
+  if (input.pid !== null) return `Process lost -- child pid ${input.pid} is no longer running`;
+  if (input.processGroupId !== null) return `Process lost -- process group ${input.processGroupId} is no longer running`;
+  return 'Process lost -- server may have restarted';
+}
+
+interface RunContext {
+  adapterType: string;
+  adapterConfig: Record<string, unknown>;
+  priorResultJson: Record<string, unknown> | null;
+  processPid: number | null;
+  processGroupId: number | null;
+}
+
+function withStopMetadata(
+  run: RunContext,
+  resultJson: Record<string, unknown>,
+  status: TerminalWrite['status'],
+  errorCode: string | null,
+  error: string | null,
+): Record<string, unknown> {
+  const stop = buildStopMetadata({
+    adapterType: run.adapterType,
+    adapterConfig: run.adapterConfig,
+    stopReason: stopReasonFor(status, errorCode, error),
+  });
+  return { ...(run.priorResultJson ?? {}), ...resultJson, ...stop };
+}
+
+/** R5: the adapter returned. */
+function fromAdapterResult(run: RunContext, result: AdapterResultPayload): TerminalWrite {
+  let status: TerminalWrite['status'];
+  let error: string | null;
+  let errorCode: string | null;
+  if (result.cancelled) {
+    status = 'cancelled';
+    error = result.errorMessage ?? 'Cancelled';
+    errorCode = 'cancelled';
+  } else if (result.processLost) {
+    // The child died from a signal nobody in Vigil sent (API.md): the process is lost.
+    status = 'failed';
+    errorCode = 'process_lost';
+    error = processLostMessage({ pid: run.processPid, processGroupId: run.processGroupId });
+  } else if (result.timedOut) {
+    status = 'timed_out';
+    errorCode = 'timeout';
+    error = result.errorMessage ?? 'Timed out';
+  } else if ((result.exitCode ?? 0) === 0 && !result.errorMessage) {
+    status = 'succeeded';
+    errorCode = null;
+    error = null;
+  } else {
+    status = 'failed';
+    errorCode = result.errorCode ?? 'adapter_failed';
+    error = result.errorMessage ?? 'Adapter failed';
+  }
+  const resultJson: Record<string, unknown> = { ...result.resultJson };
+  if (result.errorFamily) resultJson.errorFamily = result.errorFamily;
+  if (result.retryNotBefore) {
+    resultJson.retryNotBefore = result.retryNotBefore;
+    resultJson.transientRetryNotBefore = result.retryNotBefore;
+  }
+  if (!resultJson.summary && result.summary) resultJson.summary = result.summary;
+  return {
+    status,
+    error: error === null ? null : redactSecrets(error),
+    errorCode,
+    exitCode: result.exitCode,
+    signal: result.signal,
+    resultJson: withStopMetadata(run, resultJson, status, errorCode, error),
+    stdoutExcerpt: result.stdoutExcerpt || null,
+    stderrExcerpt: result.stderrExcerpt || null,
+  };
+}
+
+export function terminalWriteFor(run: RunContext, outcome: ExecutionOutcome): TerminalWrite {
+  switch (outcome.kind) {
+    case 'adapter_result':
+      return fromAdapterResult(run, outcome.result);
+    case 'cancelled': {
+      // R14 step 3: cancellation keeps the prior resultJson and adds stop metadata.
+      const error = redactSecrets(outcome.reason || DEFAULT_CANCEL_REASON);
+      return {
+        status: 'cancelled',
+        error,
+        errorCode: 'cancelled',
+        exitCode: null,
+        signal: null,
+        resultJson: withStopMetadata(run, {}, 'cancelled', 'cancelled', error),
+        stdoutExcerpt: null,
+        stderrExcerpt: null,
+      };
+    }
+    case 'worker_lost': {
+      // R21 on Temporal: a heartbeat timeout means the worker (and the child it held) is gone.
+      const error = processLostMessage({ pid: run.processPid, processGroupId: run.processGroupId });
+      return {
+        status: 'failed',
+        error,
+        errorCode: 'process_lost',
+        exitCode: null,
+        signal: null,
+        resultJson: withStopMetadata(run, { workerLost: outcome.detail }, 'failed', 'process_lost', error),
+        stdoutExcerpt: null,
+        stderrExcerpt: null,
+      };
+    }
+    case 'adapter_threw': {
+      // R6: the run fails with adapter_failed and the (redacted) exception message.
+      const error = redactSecrets(outcome.message || 'Adapter failed');
+      return {
+        status: 'failed',
+        error,
+        errorCode: 'adapter_failed',
+        exitCode: null,
+        signal: null,
+        resultJson: withStopMetadata(run, {}, 'failed', 'adapter_failed', error),
+        stdoutExcerpt: null,
+        stderrExcerpt: null,
+      };
+    }
+  }
+}

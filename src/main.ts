@@ -1,0 +1,107 @@
+/**
+ * `npm start`: bring up everything Vigil needs on embedded defaults and print where it is.
+ * PostgreSQL (embedded unless DATABASE_URL), migrations, a Temporal dev server (unless
+ * TEMPORAL_ADDRESS), the worker and the API. Ctrl-C stops what this process started.
+ */
+import { mkdir } from 'node:fs/promises';
+import { Connection } from '@temporalio/client';
+import { Runtime, DefaultLogger } from '@temporalio/worker';
+import { loadConfig } from './config.ts';
+import { createLogger } from './logger.ts';
+import { startEmbeddedPostgres } from './store/embeddedPostgres.ts';
+import { applyMigrations } from './store/migrate.ts';
+import { resolveTemporalCli } from './temporal/temporalCli.ts';
+import { loadTemporalDevConfig } from './temporal/devServerConfig.ts';
+import { startTemporalDevServer } from './temporal/devServer.ts';
+import { ensureSearchAttributes } from './temporal/searchAttributes.ts';
+import { resolveAdminToken } from './adminToken.ts';
+import { startVigil } from './vigil.ts';
+
+const say = (line: string) => process.stdout.write(`[vigil] ${line}\n`);
+
+async function main() {
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel);
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  await mkdir(config.dataDir, { recursive: true });
+  const stops: Array<() => Promise<void>> = [];
+
+  let databaseUrl = config.databaseUrl;
+  if (!databaseUrl) {
+    const pg = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPgPort, log: say });
+    stops.unshift(pg.stop);
+    databaseUrl = pg.databaseUrl;
+  } else {
+    say('PostgreSQL: using DATABASE_URL');
+  }
+  const migrations = await applyMigrations(databaseUrl, { log: say });
+  say(`migrations: ${migrations.applied.length ? `applied ${migrations.applied.join(', ')}` : 'up to date'}`);
+
+  let temporalAddress = config.temporalAddress;
+  let temporalUiUrl = config.temporalUiUrl;
+  let namespace = config.temporalNamespace;
+  if (!temporalAddress) {
+    const binary = await resolveTemporalCli({ explicitPath: config.temporalCliPath, cacheDir: config.cacheDir, log: say });
+    const devConfig = loadTemporalDevConfig();
+    const server = await startTemporalDevServer({
+      binary,
+      config: devConfig,
+      dataDir: config.dataDir,
+      port: config.temporalPort,
+      uiPort: config.temporalUiPort,
+      log: say,
+    });
+    stops.unshift(server.stop);
+    temporalAddress = server.address;
+    temporalUiUrl ??= server.uiUrl;
+    namespace = server.namespace;
+  } else {
+    const connection = await Connection.connect({ address: temporalAddress });
+    await ensureSearchAttributes(connection, namespace);
+    await connection.close();
+    say(`Temporal: using TEMPORAL_ADDRESS ${temporalAddress}`);
+  }
+
+  const admin = await resolveAdminToken(config.dataDir, config.adminToken);
+  const vigil = await startVigil({
+    databaseUrl,
+    temporalAddress,
+    temporalNamespace: namespace,
+    temporalUiUrl,
+    taskQueue: config.taskQueue,
+    dataDir: config.dataDir,
+    adminToken: admin.token,
+    runTokenSecret: config.runTokenSecret,
+    adapterHeartbeatTimeoutMs: config.adapterHeartbeatTimeoutMs,
+    host: config.host,
+    port: config.port,
+    logger,
+  });
+  stops.unshift(vigil.stop);
+
+  say(`API:         ${vigil.apiUrl}/api`);
+  say(`Temporal UI: ${temporalUiUrl ?? '(not available)'}`);
+  say(`Temporal:    ${temporalAddress} (namespace ${namespace}, task queue ${config.taskQueue})`);
+  say(`Data:        ${config.dataDir}`);
+  if (admin.generated) say(`Admin token (first start; kept in ${config.dataDir}/admin-token): ${admin.token}`);
+  say('Ready. Ctrl-C stops everything this process started.');
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    say(`${signal}: stopping…`);
+    for (const stop of stops) {
+      await stop().catch((error) => logger.error('stop failed', { error: String(error) }));
+    }
+    say('stopped');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+main().catch((error) => {
+  process.stderr.write(`[vigil] failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,300 @@
+/**
+ * R71: enqueue a wakeup request. Every way work reaches an agent (API wakeup, issue assignment,
+ * recovery paths) comes through `enqueueWakeup`, which decides between a new queued run,
+ * coalescing into a live run, parking behind another agent's run, or skipping — atomically
+ * under the issue row lock.
+ */
+import type { Prisma, PrismaClient } from './db.ts';
+import { ConflictError, NotFoundError } from '../errors.ts';
+import { agentTexts } from '../domain/texts.ts';
+import { agentNameKey, heartbeatPolicyOf, isCommentInteractionWake } from '../domain/heartbeatPolicy.ts';
+import { isInvokableAgentStatus, LIVE_RUN_STATUSES } from '../domain/runStatus.ts';
+import { getInvocationBlock } from './budget.ts';
+import { activePauseHoldFor } from './treeHolds.ts';
+import { logActivity } from './activityLog.ts';
+import { asObject, stringOrNull, toJson, type JsonObject } from './json.ts';
+import { unresolvedBlockerIds } from './issueRelations.ts';
+
+type Tx = Prisma.TransactionClient;
+type Run = Awaited<ReturnType<PrismaClient['heartbeatRun']['findUniqueOrThrow']>>;
+
+export type WakeSource = 'timer' | 'assignment' | 'on_demand' | 'automation';
+
+export interface WakeRequest {
+  source: WakeSource;
+  triggerDetail?: string | null;
+  reason?: string | null;
+  payload?: JsonObject | null;
+  idempotencyKey?: string | null;
+  requestedByActorType?: 'user' | 'agent' | 'system' | null;
+  requestedByActorId?: string | null;
+  contextSnapshot?: JsonObject;
+  retryOfRunId?: string | null;
+}
+
+export type EnqueueResult =
+  | { kind: 'queued'; run: Run; wakeId: string }
+  | { kind: 'coalesced'; run: Run; wakeId: string }
+  | {
+      kind: 'deferred';
+      wakeId: string;
+      issueId: string;
+      executionRunId: string;
+      executionAgentId: string;
+      executionAgentName: string | null;
+    }
+  | { kind: 'skipped'; wakeId: string; reason: string; message: string; issueId?: string | null };
+
+/** R71 step 1: enrich the context without overwriting keys that are already set. */
+export function enrichWakeContext(request: WakeRequest): JsonObject {
+  const context: JsonObject = { ...(request.contextSnapshot ?? {}) };
+  const payload = request.payload ?? {};
+  const fill = (key: string, value: unknown) => {
+    if (context[key] === undefined && value !== undefined && value !== null) context[key] = value;
+  };
+  fill('wakeReason', request.reason);
+  fill('issueId', stringOrNull(payload.issueId));
+  fill('taskId', stringOrNull(payload.taskId) ?? stringOrNull(payload.issueId));
+  fill('taskKey', stringOrNull(context.taskId) ?? stringOrNull(context.issueId));
+  fill('commentId', stringOrNull(payload.commentId));
+  fill('wakeCommentId', stringOrNull(payload.commentId));
+  fill('wakeSource', request.source);
+  fill('wakeTriggerDetail', request.triggerDetail);
+  if (request.retryOfRunId) fill('retryOfRunId', request.retryOfRunId);
+  return context;
+}
+
+interface WakeRowInput {
+  companyId: string;
+  agentId: string;
+  request: WakeRequest;
+  status: 'queued' | 'deferred_issue_execution' | 'coalesced' | 'skipped';
+  reason?: string | null;
+  error?: string | null;
+  payload?: JsonObject;
+  runId?: string | null;
+}
+
+function createWake(db: Tx | PrismaClient, row: WakeRowInput) {
+  const finished = row.status === 'coalesced' || row.status === 'skipped';
+  return db.agentWakeupRequest.create({
+    data: {
+      companyId: row.companyId,
+      agentId: row.agentId,
+      source: row.request.source,
+      triggerDetail: row.request.triggerDetail ?? null,
+      reason: row.reason ?? row.request.reason ?? null,
+      payload: toJson(row.payload ?? row.request.payload ?? {}),
+      status: row.status,
+      coalescedCount: row.status === 'coalesced' ? 1 : 0,
+      requestedByActorType: row.request.requestedByActorType ?? null,
+      requestedByActorId: row.request.requestedByActorId ?? null,
+      idempotencyKey: row.request.idempotencyKey ?? null,
+      runId: row.runId ?? null,
+      finishedAt: finished ? new Date() : null,
+      error: row.error ?? null,
+    },
+  });
+}
+
+async function createQueuedRun(tx: Tx, companyId: string, agentId: string, request: WakeRequest, context: JsonObject) {
+  const wake = await createWake(tx, { companyId, agentId, request, status: 'queued' });
+  const run = await tx.heartbeatRun.create({
+    data: {
+      companyId,
+      agentId,
+      invocationSource: request.source,
+      triggerDetail: request.triggerDetail ?? null,
+      status: 'queued',
+      wakeupRequestId: wake.id,
+      contextSnapshot: toJson(context),
+      retryOfRunId: request.retryOfRunId ?? null,
+      continuationAttempt: Number(context.livenessContinuationAttempt ?? 0) || 0,
+    },
+  });
+  await tx.agentWakeupRequest.update({ where: { id: wake.id }, data: { runId: run.id } });
+  return { kind: 'queued' as const, run, wakeId: wake.id };
+}
+
+/** Merges new context keys into a live run without overwriting its task binding. */
+async function coalesceInto(tx: Tx, run: Run, companyId: string, agentId: string, request: WakeRequest, context: JsonObject, reason: string | null) {
+  const merged = { ...context, ...asObject(run.contextSnapshot) };
+  const updated = await tx.heartbeatRun.update({ where: { id: run.id }, data: { contextSnapshot: toJson(merged) } });
+  const wake = await createWake(tx, { companyId, agentId, request, status: 'coalesced', reason: reason ?? request.reason, runId: run.id });
+  return { kind: 'coalesced' as const, run: updated, wakeId: wake.id };
+}
+
+async function lockIssue(tx: Tx, issueId: string) {
+  const rows = await tx.$queryRaw<Array<{ id: string }>>`SELECT id FROM issues WHERE id = ${issueId}::uuid FOR UPDATE`;
+  if (rows.length === 0) return null;
+  return tx.issue.findUnique({ where: { id: issueId } });
+}
+
+/** The run that currently executes an issue: its lock if live, else the oldest live run (running first). */
+async function activeExecutionRun(tx: Tx, issue: { id: string; companyId: string; executionRunId: string | null }) {
+  if (issue.executionRunId) {
+    const locked = await tx.heartbeatRun.findUnique({ where: { id: issue.executionRunId } });
+    if (locked && (LIVE_RUN_STATUSES as readonly string[]).includes(locked.status)) return locked;
+  }
+  const rows = await tx.$queryRaw<Array<{ id: string }>>`
+    SELECT id FROM heartbeat_runs
+    WHERE company_id = ${issue.companyId}::uuid AND context_snapshot->>'issueId' = ${issue.id}
+      AND status IN ('running', 'queued', 'scheduled_retry')
+    ORDER BY (status = 'running') DESC, created_at ASC LIMIT 1`;
+  return rows[0] ? tx.heartbeatRun.findUnique({ where: { id: rows[0].id } }) : null;
+}
+
+async function enqueueIssueBound(
+  prisma: PrismaClient,
+  agent: { id: string; companyId: string; name: string },
+  request: WakeRequest,
+  context: JsonObject,
+  issueId: string,
+): Promise<EnqueueResult> {
+  const companyId = agent.companyId;
+  const interaction = isCommentInteractionWake(request.reason);
+  // R67: the pause-hold gate; only verified comment interactions pass.
+  const hold = await activePauseHoldFor(prisma, issueId);
+  if (hold) {
+    const commentId = stringOrNull(context.wakeCommentId) ?? stringOrNull(context.commentId);
+    const verified =
+      interaction && commentId !== null && (await prisma.issueComment.count({ where: { id: commentId, issueId } })) > 0;
+    if (!verified) {
+      const wake = await createWake(prisma, { companyId, agentId: agent.id, request, status: 'skipped', reason: 'issue_tree_hold_active', error: 'Issue is held by an active subtree pause hold' });
+      await logActivity(prisma, {
+        companyId,
+        action: 'issue.tree_hold_wakeup_deferred',
+        entityType: 'issue',
+        entityId: issueId,
+        agentId: agent.id,
+        details: { holdId: hold.holdId, rootIssueId: hold.rootIssueId, wakeupRequestId: wake.id, reason: request.reason ?? null },
+      });
+      return { kind: 'skipped', wakeId: wake.id, reason: 'issue_tree_hold_active', message: 'Issue is held by an active subtree pause hold', issueId };
+    }
+    context.treeHoldInteraction = true;
+    context.activeTreeHold = { holdId: hold.holdId, rootIssueId: hold.rootIssueId, reason: hold.reason };
+  }
+
+  return prisma.$transaction(async (tx) => {
+    const issue = await lockIssue(tx, issueId);
+    if (!issue || issue.companyId !== companyId) {
+      const wake = await createWake(tx, { companyId, agentId: agent.id, request, status: 'skipped', reason: 'issue_execution_issue_not_found', error: 'Issue not found' });
+      return { kind: 'skipped' as const, wakeId: wake.id, reason: 'issue_execution_issue_not_found', message: 'Issue not found', issueId };
+    }
+    const active = await activeExecutionRun(tx, issue);
+    if (active && issue.executionRunId !== active.id) {
+      const holder = await tx.agent.findUnique({ where: { id: active.agentId } });
+      await tx.issue.update({
+        where: { id: issue.id },
+        data: { executionRunId: active.id, executionAgentNameKey: holder ? agentNameKey(holder.name) : null, executionLockedAt: new Date() },
+      });
+    }
+    if (!active) {
+      const unresolved = interaction ? [] : await unresolvedBlockerIds(tx, issue.id);
+      if (unresolved.length > 0) {
+        const wake = await createWake(tx, {
+          companyId, agentId: agent.id, request, status: 'skipped', reason: 'issue_dependencies_blocked',
+          error: 'Issue has unresolved blockers',
+          payload: { ...(request.payload ?? {}), unresolvedBlockerIssueIds: unresolved },
+        });
+        return { kind: 'skipped' as const, wakeId: wake.id, reason: 'issue_dependencies_blocked', message: 'Issue has unresolved blockers', issueId };
+      }
+      return createQueuedRun(tx, companyId, agent.id, request, context);
+    }
+    const activeAgent = await tx.agent.findUnique({ where: { id: active.agentId } });
+    const sameName = activeAgent !== null && agentNameKey(activeAgent.name) === agentNameKey(agent.name);
+    const followUpNeeded = interaction && active.status === 'running';
+    if (sameName && !followUpNeeded) {
+      return coalesceInto(tx, active, companyId, agent.id, request, context, 'issue_execution_same_name');
+    }
+    // Park the wake until the active run finishes (promotion, R29).
+    const parked = await tx.agentWakeupRequest.findFirst({
+      where: { companyId, agentId: agent.id, status: 'deferred_issue_execution', payload: { path: ['issueId'], equals: issueId } },
+      orderBy: { requestedAt: 'asc' },
+    });
+    let wakeId: string;
+    if (parked) {
+      const payload = asObject(parked.payload);
+      const storedContext = asObject(payload._paperclipWakeContext);
+      await tx.agentWakeupRequest.update({
+        where: { id: parked.id },
+        data: {
+          coalescedCount: { increment: 1 },
+          payload: toJson({ ...payload, _paperclipWakeContext: { ...context, ...storedContext } }),
+        },
+      });
+      wakeId = parked.id;
+    } else {
+      const wake = await createWake(tx, {
+        companyId, agentId: agent.id, request, status: 'deferred_issue_execution', reason: 'issue_execution_deferred',
+        payload: { ...(request.payload ?? {}), issueId, _paperclipWakeContext: context },
+      });
+      wakeId = wake.id;
+    }
+    return {
+      kind: 'deferred' as const,
+      wakeId,
+      issueId,
+      executionRunId: active.id,
+      executionAgentId: active.agentId,
+      executionAgentName: activeAgent?.name ?? null,
+    };
+  });
+}
+
+async function enqueueUnbound(prisma: PrismaClient, agent: { id: string; companyId: string }, request: WakeRequest, context: JsonObject, followUpNeeded: boolean) {
+  return prisma.$transaction(async (tx) => {
+    // Serialize enqueues per agent so two wakes never both create a run for one task scope.
+    await tx.$queryRaw`SELECT id FROM agents WHERE id = ${agent.id}::uuid FOR UPDATE`;
+    const taskKey = stringOrNull(context.taskKey);
+    const candidates = await tx.heartbeatRun.findMany({
+      where: { agentId: agent.id, status: { in: ['queued', 'scheduled_retry', 'running'] } },
+      orderBy: { createdAt: 'asc' },
+    });
+    const sameScope = candidates.filter((run) => stringOrNull(asObject(run.contextSnapshot).taskKey) === taskKey);
+    const target =
+      sameScope.find((run) => run.status === 'queued') ??
+      sameScope.find((run) => run.status === 'scheduled_retry') ??
+      (followUpNeeded ? undefined : sameScope.find((run) => run.status === 'running'));
+    if (target) return coalesceInto(tx, target, agent.companyId, agent.id, request, context, null);
+    return createQueuedRun(tx, agent.companyId, agent.id, request, context);
+  });
+}
+
+export async function enqueueWakeup(prisma: PrismaClient, agentId: string, request: WakeRequest): Promise<EnqueueResult> {
+  const context = enrichWakeContext(request);
+  const agent = await prisma.agent.findUnique({ where: { id: agentId } });
+  if (!agent) throw new NotFoundError('Agent');
+  const companyId = agent.companyId;
+  const issueId = stringOrNull(context.issueId);
+
+  const block = await getInvocationBlock(prisma, { companyId, agentId, issueId, projectId: stringOrNull(context.projectId) });
+  if (block) {
+    await createWake(prisma, { companyId, agentId, request, status: 'skipped', reason: 'budget.blocked', error: block.reason });
+    throw new ConflictError(block.reason, { scope: block.scope }, 'budget_blocked');
+  }
+  if (!isInvokableAgentStatus(agent.status)) {
+    throw new ConflictError(agentTexts.notInvokable, { agentStatus: agent.status }, 'agent_not_invokable');
+  }
+  const policy = heartbeatPolicyOf(agent.runtimeConfig);
+  if (request.source === 'timer' ? !policy.enabled : !policy.wakeOnDemand) {
+    const reason = request.source === 'timer' ? 'heartbeat.disabled' : 'heartbeat.wakeOnDemand.disabled';
+    const message = request.source === 'timer' ? 'Timer heartbeats are disabled for this agent' : 'This agent does not accept on-demand wakes';
+    const wake = await createWake(prisma, { companyId, agentId, request, status: 'skipped', reason, error: message });
+    return { kind: 'skipped', wakeId: wake.id, reason, message, issueId };
+  }
+  if (issueId) return enqueueIssueBound(prisma, agent, request, context, issueId);
+  return enqueueUnbound(prisma, agent, request, context, false);
+}
+
+/** An earlier wake with the same idempotency key that still stands (not skipped/failed/cancelled). */
+export async function findWakeByIdempotencyKey(prisma: PrismaClient, agentId: string, idempotencyKey: string) {
+  return prisma.agentWakeupRequest.findFirst({
+    where: {
+      agentId,
+      idempotencyKey,
+      status: { in: ['queued', 'deferred_issue_execution', 'claimed', 'coalesced', 'completed'] },
+    },
+    orderBy: { requestedAt: 'desc' },
+  });
+}

@@ -1,0 +1,70 @@
+/**
+ * Starting and cancelling run workflows from outside (API, sweeps). The database row is created
+ * first; starting `run-<runId>` is idempotent, so a retry after a crash never starts a second one.
+ */
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { heartbeatRunWorkflow, cancelRunUpdate, runWorkflowId } from '../workflows/heartbeatRun.ts';
+import { asObject, stringOrNull } from '../store/json.ts';
+
+export interface RunWorkflowSettings {
+  taskQueue: string;
+  adapterHeartbeatTimeoutMs: number;
+}
+
+export interface RunForWorkflow {
+  id: string;
+  companyId: string;
+  agentId: string;
+  status: string;
+  contextSnapshot: unknown;
+  retryOfRunId?: string | null;
+}
+
+export async function startRunWorkflow(client: Client, settings: RunWorkflowSettings, run: RunForWorkflow, issueIdentifier?: string | null) {
+  const context = asObject(run.contextSnapshot);
+  const issueId = stringOrNull(context.issueId);
+  const retryKind = stringOrNull(context.retryReason);
+  try {
+    await client.workflow.start(heartbeatRunWorkflow, {
+      workflowId: runWorkflowId(run.id),
+      taskQueue: settings.taskQueue,
+      args: [{ runId: run.id, adapterHeartbeatTimeoutMs: settings.adapterHeartbeatTimeoutMs }],
+      searchAttributes: {
+        VigilCompanyId: [run.companyId],
+        VigilAgentId: [run.agentId],
+        VigilRunStatus: [run.status],
+        ...(issueId ? { VigilIssueId: [issueId] } : {}),
+        ...(issueIdentifier ? { VigilIssueIdentifier: [issueIdentifier] } : {}),
+        ...(run.retryOfRunId ? { VigilRetryOfRunId: [run.retryOfRunId] } : {}),
+        ...(retryKind ? { VigilRetryKind: [retryKind] } : {}),
+      },
+      memo: { runId: run.id, wakeReason: stringOrNull(context.wakeReason) },
+    });
+  } catch (error) {
+    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+  }
+}
+
+export type CancelViaWorkflow = 'cancelled' | 'workflow_closed' | 'unreachable';
+
+/**
+ * Asks the run's workflow to cancel it (R14). Resolves once the workflow has killed the process
+ * group and written the run; `unreachable` when no worker answered within `timeoutMs`.
+ */
+export async function cancelRunViaWorkflow(client: Client, runId: string, reason: string, timeoutMs: number): Promise<CancelViaWorkflow> {
+  const handle = client.workflow.getHandle(runWorkflowId(runId));
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), timeoutMs);
+  try {
+    await client.withAbortSignal(abort.signal, () => handle.executeUpdate(cancelRunUpdate, { args: [{ reason }] }));
+    return 'cancelled';
+  } catch (error) {
+    if (abort.signal.aborted) return 'unreachable';
+    if (error instanceof WorkflowNotFoundError) return 'workflow_closed';
+    const message = error instanceof Error ? error.message : String(error);
+    if (/completed|not found|already/i.test(message)) return 'workflow_closed';
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+}

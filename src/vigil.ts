@@ -1,0 +1,125 @@
+/**
+ * Vigil's running parts wired together: Prisma, the Temporal client, the worker and the API.
+ * `npm start` (src/main.ts) calls this after bringing up PostgreSQL and Temporal; the tests call
+ * it against the servers their global setup started.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { createPrismaClient, type PrismaClient } from './store/db.ts';
+import { RunLogStore } from './store/runLogStore.ts';
+import { loadRunTokenSecret } from './auth/tokens.ts';
+import { createRunActivities } from './activities/index.ts';
+import type { ActivityDeps, Telemetry } from './activities/deps.ts';
+import { createRunWorker } from './temporal/worker.ts';
+import { createApp } from './api/app.ts';
+import { RunControl } from './api/runControl.ts';
+import type { Logger } from './logger.ts';
+
+export interface StartVigilOptions {
+  databaseUrl: string;
+  temporalAddress: string;
+  temporalNamespace: string;
+  temporalUiUrl: string | null;
+  taskQueue: string;
+  dataDir: string;
+  adminToken: string;
+  runTokenSecret: string | null;
+  adapterHeartbeatTimeoutMs: number;
+  host: string;
+  port: number;
+  logger: Logger;
+  workflowBundlePath?: string;
+  maxConcurrentRuns?: number;
+  shutdownGraceMs?: number;
+  telemetry?: Telemetry;
+}
+
+export interface RunningVigil {
+  prisma: PrismaClient;
+  temporal: Client;
+  apiUrl: string;
+  runControl: RunControl;
+  worker: Worker;
+  stop(): Promise<void>;
+}
+
+function listen(server: Server, host: string, port: number): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve(server.address() as AddressInfo));
+  });
+}
+
+export async function startVigil(options: StartVigilOptions): Promise<RunningVigil> {
+  const { logger } = options;
+  const prisma = createPrismaClient(options.databaseUrl);
+  const runTokenSecret = await loadRunTokenSecret(prisma, options.runTokenSecret);
+  const logStore = new RunLogStore(path.join(options.dataDir, 'run-logs'));
+  const clientConnection = await Connection.connect({ address: options.temporalAddress });
+  const temporal = new Client({ connection: clientConnection, namespace: options.temporalNamespace });
+  const telemetry: Telemetry = options.telemetry ?? {
+    agentFirstHeartbeat: (event) => logger.info('agent first heartbeat', event),
+  };
+  const workflowSettings = { taskQueue: options.taskQueue, adapterHeartbeatTimeoutMs: options.adapterHeartbeatTimeoutMs };
+
+  // The API listens first: the activities hand its URL to every agent process.
+  const activityDeps: ActivityDeps = { prisma, logStore, runTokenSecret, apiUrl: '', telemetry, logger };
+  const runControl = new RunControl({ prisma, temporal, workflowSettings, activityDeps, logger });
+  const app = createApp({
+    prisma,
+    runControl,
+    logStore,
+    logger,
+    adminToken: options.adminToken,
+    runTokenSecret,
+    temporalNamespace: options.temporalNamespace,
+    temporalUiUrl: options.temporalUiUrl,
+    checkTemporal: async () => {
+      await clientConnection.workflowService.getSystemInfo({});
+      return true;
+    },
+  });
+  const { createServer } = await import('node:http');
+  const server = createServer(app);
+  const address = await listen(server, options.host, options.port);
+  const agentHost = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host;
+  const apiUrl = `http://${agentHost.includes(':') ? `[${agentHost}]` : agentHost}:${address.port}`;
+  activityDeps.apiUrl = apiUrl;
+
+  const workerConnection = await NativeConnection.connect({ address: options.temporalAddress });
+  const worker = await createRunWorker({
+    connection: workerConnection,
+    namespace: options.temporalNamespace,
+    taskQueue: options.taskQueue,
+    activities: createRunActivities(activityDeps),
+    workflowBundlePath: options.workflowBundlePath,
+    maxConcurrentRuns: options.maxConcurrentRuns ?? 50,
+    shutdownGraceMs: options.shutdownGraceMs ?? 30_000,
+  });
+  const workerRun = worker.run().catch((error) => {
+    logger.error('worker stopped with an error', { error: error instanceof Error ? error.message : String(error) });
+  });
+
+  let stopped: Promise<void> | null = null;
+  return {
+    prisma,
+    temporal,
+    apiUrl,
+    runControl,
+    worker,
+    stop: () =>
+      (stopped ??= (async () => {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeAllConnections();
+        await closed;
+        if (worker.getState() === 'RUNNING') worker.shutdown();
+        await workerRun;
+        await workerConnection.close();
+        await clientConnection.close();
+        await prisma.$disconnect();
+      })()),
+  };
+}

@@ -1,0 +1,153 @@
+/**
+ * One heartbeat run = one workflow, id `run-<runId>`: claim the run (R4), execute the agent's
+ * adapter process (one attempt, heartbeating), and finalize it through the post-terminal pipeline
+ * (R8). Cancellation (R14) arrives as an update that cancels the adapter activity; the activity
+ * kills the process group first, and only then is the run written `cancelled`.
+ */
+import {
+  ActivityCancellationType,
+  ActivityFailure,
+  ApplicationFailure,
+  allHandlersFinished,
+  CancellationScope,
+  TimeoutFailure,
+  condition,
+  defineQuery,
+  defineSignal,
+  defineUpdate,
+  getExternalWorkflowHandle,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
+import type { RunActivities, ClaimResult, FinalizeResult } from '../activities/index.ts';
+import type { ExecutionOutcome } from '../domain/runOutcome.ts';
+import { DEFAULT_CANCEL_REASON } from '../domain/runOutcome.ts';
+
+export interface HeartbeatRunInput {
+  runId: string;
+  /** Heartbeat timeout of the adapter activity; a worker that dies is noticed after this long. */
+  adapterHeartbeatTimeoutMs: number;
+}
+
+export interface CancelRunRequest {
+  reason?: string;
+}
+
+export interface RunWorkflowState {
+  phase: 'claiming' | 'waiting_for_slot' | 'executing' | 'finalizing' | 'finished';
+  status: string | null;
+}
+
+export const cancelRunUpdate = defineUpdate<RunWorkflowState, [CancelRunRequest]>('cancelRun');
+export const slotFreedSignal = defineSignal('slotFreed');
+export const runStateQuery = defineQuery<RunWorkflowState>('runState');
+
+/** Claim and finalize are short, idempotent database transactions: retry them. */
+const lifecycle = proxyActivities<RunActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 10 },
+});
+
+/** How long a run waits for a free agent slot before re-checking on its own. */
+const SLOT_RECHECK = '30 seconds';
+
+export function runWorkflowId(runId: string): string {
+  return `run-${runId}`;
+}
+
+function adapterActivities(claim: Extract<ClaimResult, { kind: 'claimed' }>, heartbeatTimeoutMs: number) {
+  // The adapter enforces timeoutSec itself (R13); this bound only catches a wedged activity.
+  const bound = claim.timeoutSec > 0 ? `${claim.timeoutSec + claim.graceSec + 120} seconds` : '30 days';
+  return proxyActivities<RunActivities>({
+    startToCloseTimeout: bound,
+    heartbeatTimeout: heartbeatTimeoutMs,
+    // One attempt: a lost process is recovered by Vigil's own rules (a new run), never a blind replay.
+    retry: { maximumAttempts: 1 },
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  });
+}
+
+function outcomeOfFailure(error: unknown, cancelReason: string | null): ExecutionOutcome {
+  if (cancelReason !== null && isCancellation(error)) return { kind: 'cancelled', reason: cancelReason };
+  if (error instanceof ActivityFailure && error.cause instanceof TimeoutFailure) {
+    const timeout = error.cause;
+    if (timeout.timeoutType === 'HEARTBEAT') {
+      return { kind: 'worker_lost', detail: 'adapter activity heartbeat timed out' };
+    }
+    return { kind: 'adapter_threw', message: `Adapter activity timed out (${timeout.timeoutType})` };
+  }
+  const cause = error instanceof ActivityFailure && error.cause ? error.cause : error;
+  if (cause instanceof ApplicationFailure && cause.type === 'WorkerShutdown') {
+    return { kind: 'worker_lost', detail: 'worker shut down while the agent process was running' };
+  }
+  return { kind: 'adapter_threw', message: cause instanceof Error ? cause.message : String(cause) };
+}
+
+export async function heartbeatRunWorkflow(input: HeartbeatRunInput): Promise<FinalizeResult | { status: string }> {
+  const state: RunWorkflowState = { phase: 'claiming', status: 'queued' };
+  let cancelReason: string | null = null;
+  let slotFreed = false;
+  const executionScope = new CancellationScope();
+
+  setHandler(runStateQuery, () => state);
+  setHandler(slotFreedSignal, () => {
+    slotFreed = true;
+  });
+  setHandler(cancelRunUpdate, async (request) => {
+    cancelReason ??= request.reason?.trim() || DEFAULT_CANCEL_REASON;
+    if (state.phase === 'executing') executionScope.cancel();
+    await condition(() => state.phase === 'finished');
+    return state;
+  });
+
+  const finish = (status: string, errorCode: string | null) => {
+    state.phase = 'finished';
+    state.status = status;
+    upsertSearchAttributes({ VigilRunStatus: [status], ...(errorCode ? { VigilErrorCode: [errorCode] } : {}) });
+  };
+  const finalize = async (outcome: ExecutionOutcome) => {
+    state.phase = 'finalizing';
+    const result = await lifecycle.finalizeRun({ runId: input.runId, outcome });
+    finish(result.status, result.errorCode);
+    // Hand the freed slot to the agent's next queued runs (R69) without waiting for their re-check.
+    for (const next of result.nextQueuedRunIds) {
+      if (next === input.runId) continue;
+      await getExternalWorkflowHandle(runWorkflowId(next)).signal(slotFreedSignal).catch(() => undefined);
+    }
+    return result;
+  };
+
+  // Claim, waiting for a slot while the agent is at its concurrency limit.
+  let claim: ClaimResult;
+  for (;;) {
+    if (cancelReason !== null) return finalize({ kind: 'cancelled', reason: cancelReason });
+    claim = await lifecycle.claimRun(input.runId);
+    if (claim.kind !== 'wait_for_slot') break;
+    state.phase = 'waiting_for_slot';
+    slotFreed = false;
+    await condition(() => slotFreed || cancelReason !== null, SLOT_RECHECK);
+  }
+  if (claim.kind === 'ended') {
+    finish(claim.status, null);
+    return { status: claim.status };
+  }
+  if (claim.kind === 'cancel') return finalize({ kind: 'cancelled', reason: claim.reason });
+  if (cancelReason !== null) return finalize({ kind: 'cancelled', reason: cancelReason });
+
+  state.phase = 'executing';
+  state.status = 'running';
+  upsertSearchAttributes({ VigilRunStatus: ['running'] });
+  let outcome: ExecutionOutcome;
+  try {
+    const result = await executionScope.run(() => adapterActivities(claim, input.adapterHeartbeatTimeoutMs).executeAdapter(input.runId));
+    outcome = { kind: 'adapter_result', result };
+  } catch (error) {
+    outcome = outcomeOfFailure(error, cancelReason);
+  }
+  const result = await finalize(outcome);
+  // Let a pending cancel update answer with the final state before the workflow closes.
+  await condition(allHandlersFinished);
+  return result;
+}

@@ -1,0 +1,2 @@
+/** Every workflow the Vigil worker registers (the bundle entry point). */
+export { heartbeatRunWorkflow } from './heartbeatRun.ts';

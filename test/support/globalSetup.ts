@@ -1,0 +1,58 @@
+/**
+ * Once per `npm test`: one embedded PostgreSQL (migrated), one in-memory Temporal dev server and
+ * one workflow bundle, shared by every test file. Each file isolates itself with its own company
+ * rows and its own Temporal task queue.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { loadConfig } from '../../src/config.ts';
+import { startEmbeddedPostgres } from '../../src/store/embeddedPostgres.ts';
+import { applyMigrations } from '../../src/store/migrate.ts';
+import { resolveTemporalCli } from '../../src/temporal/temporalCli.ts';
+import { loadTemporalDevConfig } from '../../src/temporal/devServerConfig.ts';
+import { startTemporalDevServer } from '../../src/temporal/devServer.ts';
+import { findFreePort } from '../../src/platform/processes.ts';
+import { WORKFLOWS_ENTRY } from '../../src/temporal/worker.ts';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    databaseUrl: string;
+    temporalAddress: string;
+    temporalNamespace: string;
+    workflowBundlePath: string;
+  }
+}
+
+const log = (line: string) => process.stdout.write(`[test setup] ${line}\n`);
+
+export default async function setup(project: TestProject) {
+  const root = await mkdtemp(path.join(os.tmpdir(), 'vigil-test-'));
+  const config = loadConfig();
+  const started = Date.now();
+  const [pg, temporal, bundle] = await Promise.all([
+    findFreePort().then((port) => startEmbeddedPostgres({ dataDir: root, port, log, ownProcessGroup: false })),
+    resolveTemporalCli({ explicitPath: config.temporalCliPath, cacheDir: config.cacheDir, log }).then(async (binary) => {
+      const [port, uiPort] = [await findFreePort(), await findFreePort()];
+      return startTemporalDevServer({ binary, config: loadTemporalDevConfig(), dataDir: null, port, uiPort, headless: true, log });
+    }),
+    bundleWorkflowCode({ workflowsPath: WORKFLOWS_ENTRY, logger: { trace() {}, debug() {}, info() {}, warn: log, error: log, log() {} } as never }),
+  ]);
+  await applyMigrations(pg.databaseUrl);
+  const workflowBundlePath = path.join(root, 'workflow-bundle.js');
+  await writeFile(workflowBundlePath, bundle.code);
+  log(`PostgreSQL, Temporal and the workflow bundle ready in ${Date.now() - started} ms`);
+
+  project.provide('databaseUrl', pg.databaseUrl);
+  project.provide('temporalAddress', temporal.address);
+  project.provide('temporalNamespace', temporal.namespace);
+  project.provide('workflowBundlePath', workflowBundlePath);
+
+  return async () => {
+    await temporal.stop();
+    await pg.stop();
+    await rm(root, { recursive: true, force: true });
+  };
+}

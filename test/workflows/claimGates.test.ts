@@ -1,0 +1,123 @@
+/**
+ * R4 claim gates and R69 slots: a queued run whose situation changed before its workflow claimed
+ * it is cancelled with the gate's reason instead of executing.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestVigil, type TestVigil } from '../support/harness.ts';
+import { eventually, givenAgent, givenCompany, givenIssue, waitForRunStatus, type CompanyFixture } from '../support/fixtures.ts';
+import { enqueueWakeup } from '../../src/store/wakeups.ts';
+
+let vigil: TestVigil;
+let acme: CompanyFixture;
+const TERMINAL = ['succeeded', 'failed', 'cancelled', 'timed_out'];
+
+beforeAll(async () => {
+  vigil = await startTestVigil();
+  acme = await givenCompany(vigil);
+});
+
+afterAll(async () => {
+  await vigil?.stop();
+});
+
+/** A queued run for the issue whose workflow has not started yet. */
+async function queuedRunFor(agentId: string, issueId: string) {
+  const result = await enqueueWakeup(vigil.vigil.prisma, agentId, {
+    source: 'assignment',
+    triggerDetail: 'system',
+    reason: 'issue_assigned',
+    payload: { issueId },
+  });
+  if (result.kind !== 'queued') throw new Error(`expected a queued run, got ${result.kind}`);
+  return result.run;
+}
+
+async function claim(runId: string) {
+  await vigil.vigil.runControl.startWorkflow(runId);
+  return waitForRunStatus(vigil.vigil.prisma, runId, TERMINAL);
+}
+
+describe('claim gates (R4)', () => {
+  it('cancels the run when the agent stopped being invokable', async () => {
+    const agent = await givenAgent(acme);
+    const issue = await givenIssue(acme, { status: 'backlog', assigneeAgentId: agent.id });
+    const run = await queuedRunFor(agent.id, issue.id);
+    await vigil.vigil.prisma.agent.update({ where: { id: agent.id }, data: { status: 'terminated' } });
+    const finished = await claim(run.id);
+    expect(finished).toMatchObject({ status: 'cancelled', errorCode: 'cancelled', error: 'Cancelled because the agent is not invokable' });
+    expect(finished.processPid).toBeNull();
+    expect((await vigil.vigil.prisma.agentWakeupRequest.findUniqueOrThrow({ where: { id: run.wakeupRequestId! } })).status).toBe('cancelled');
+  });
+
+  it('cancels with the budget reason when a hard stop is exceeded', async () => {
+    const agent = await givenAgent(acme);
+    const issue = await givenIssue(acme, { status: 'backlog', assigneeAgentId: agent.id });
+    const run = await queuedRunFor(agent.id, issue.id);
+    const prisma = vigil.vigil.prisma;
+    await prisma.budgetPolicy.create({ data: { companyId: acme.company.id, scopeType: 'agent', scopeId: agent.id, metric: 'billed_cents', windowKind: 'lifetime', amount: 1, hardStopEnabled: true } });
+    await prisma.costEvent.create({ data: { companyId: acme.company.id, agentId: agent.id, provider: 'anthropic', model: 'claude', costCents: 5, occurredAt: new Date() } });
+    const finished = await claim(run.id);
+    expect(finished).toMatchObject({ status: 'cancelled', error: 'Agent cannot start because its budget hard-stop is still exceeded.' });
+    expect(finished.resultJson).toMatchObject({ stopReason: 'budget_paused' });
+  });
+
+  it('cancels a run of an issue held by an active pause hold, and logs the interruption', async () => {
+    const agent = await givenAgent(acme);
+    const parent = await givenIssue(acme, { title: 'epic' });
+    const issue = await givenIssue(acme, { status: 'backlog', assigneeAgentId: agent.id, parentId: parent.id });
+    const run = await queuedRunFor(agent.id, issue.id);
+    await vigil.vigil.prisma.issueTreeHold.create({ data: { companyId: acme.company.id, rootIssueId: parent.id, mode: 'pause', status: 'active' } });
+    const finished = await claim(run.id);
+    expect(finished).toMatchObject({ status: 'cancelled', error: 'Cancelled because issue is held by an active subtree pause hold' });
+    const logged = await vigil.vigil.prisma.activityLog.findMany({ where: { entityId: issue.id, action: 'issue.tree_hold_run_interrupted' } });
+    expect(logged).toHaveLength(1);
+  });
+
+  it('cancels lightly when the issue gained an unresolved blocker: wake skipped, lock cleared', async () => {
+    const agent = await givenAgent(acme);
+    const blocker = await givenIssue(acme, { title: 'blocker' });
+    const issue = await givenIssue(acme, { status: 'backlog', assigneeAgentId: agent.id });
+    const run = await queuedRunFor(agent.id, issue.id);
+    await acme.board.patch(`/api/issues/${issue.id}`, { blockedByIssueIds: [blocker.id] });
+    const finished = await claim(run.id);
+    expect(finished).toMatchObject({ status: 'cancelled', errorCode: 'issue_dependencies_blocked' });
+    expect(finished.resultJson).toMatchObject({ stopReason: 'issue_dependencies_blocked', timeoutSource: 'dependency_gate' });
+    expect((await vigil.vigil.prisma.agentWakeupRequest.findUniqueOrThrow({ where: { id: run.wakeupRequestId! } })).status).toBe('skipped');
+  });
+
+  it('cancels lightly when the issue was reassigned or finished meanwhile', async () => {
+    const [agent, other] = [await givenAgent(acme), await givenAgent(acme)];
+    const reassigned = await givenIssue(acme, { status: 'backlog', assigneeAgentId: agent.id });
+    const runA = await queuedRunFor(agent.id, reassigned.id);
+    await vigil.vigil.prisma.issue.update({ where: { id: reassigned.id }, data: { assigneeAgentId: other.id } });
+    expect(await claim(runA.id)).toMatchObject({ status: 'cancelled', errorCode: 'issue_assignee_changed' });
+
+    const finishedIssue = await givenIssue(acme, { status: 'backlog', assigneeAgentId: agent.id });
+    const runB = await queuedRunFor(agent.id, finishedIssue.id);
+    await vigil.vigil.prisma.issue.update({ where: { id: finishedIssue.id }, data: { status: 'done' } });
+    const finished = await claim(runB.id);
+    expect(finished).toMatchObject({ status: 'cancelled', errorCode: 'issue_terminal_status' });
+    expect(finished.resultJson).toMatchObject({ timeoutSource: 'stale_queued_run_gate' });
+  });
+});
+
+describe('agent concurrency (R69)', () => {
+  it('keeps a second run queued until the agent has a free slot', async () => {
+    const agent = await givenAgent(acme, { script: 'sleep.sh', env: { SLEEP_SEC: '2' }, maxConcurrentRuns: 1 });
+    await givenIssue(acme, { status: 'todo', assigneeAgentId: agent.id, title: 'one' });
+    await givenIssue(acme, { status: 'todo', assigneeAgentId: agent.id, title: 'two' });
+    const prisma = vigil.vigil.prisma;
+    const runs = await eventually(async () => {
+      const rows = await prisma.heartbeatRun.findMany({ where: { agentId: agent.id }, orderBy: { createdAt: 'asc' } });
+      return rows.length === 2 && rows.some((r) => r.status === 'running') ? rows : null;
+    }, 20_000, 'one run to start');
+    const waiting = runs.find((r) => r.status !== 'running')!;
+    expect(waiting.status).toBe('queued');
+    expect(await prisma.heartbeatRun.count({ where: { agentId: agent.id, status: 'running' } })).toBe(1);
+    const done = await Promise.all(runs.map((r) => waitForRunStatus(prisma, r.id, TERMINAL, 30_000)));
+    expect(done.map((r) => r.status)).toEqual(['succeeded', 'succeeded']);
+    // They never overlapped: the second started after the first finished.
+    const [a, b] = done.sort((x, y) => x.startedAt!.getTime() - y.startedAt!.getTime());
+    expect(b.startedAt!.getTime()).toBeGreaterThanOrEqual(a.finishedAt!.getTime());
+  });
+});
