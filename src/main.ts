@@ -19,12 +19,20 @@ import { startVigil } from './vigil.ts';
 
 const say = (line: string) => process.stdout.write(`[vigil] ${line}\n`);
 
+/** What this process started, newest first: stopped on Ctrl-C, or when a later step fails. */
+const stops: Array<() => Promise<void>> = [];
+
+async function stopAll() {
+  for (const stop of stops.splice(0)) {
+    await stop().catch((error) => process.stderr.write(`[vigil] stop failed: ${String(error)}\n`));
+  }
+}
+
 async function main() {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   Runtime.install({ logger: new DefaultLogger('WARN') });
   await mkdir(config.dataDir, { recursive: true });
-  const stops: Array<() => Promise<void>> = [];
 
   let databaseUrl = config.databaseUrl;
   if (!databaseUrl) {
@@ -91,9 +99,7 @@ async function main() {
     if (stopping) return;
     stopping = true;
     say(`${signal}: stopping…`);
-    for (const stop of stops) {
-      await stop().catch((error) => logger.error('stop failed', { error: String(error) }));
-    }
+    await stopAll();
     say('stopped');
     process.exit(0);
   };
@@ -101,7 +107,8 @@ async function main() {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 }
 
-main().catch((error) => {
+main().catch(async (error) => {
   process.stderr.write(`[vigil] failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  await stopAll();
   process.exit(1);
 });

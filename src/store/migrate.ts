@@ -98,8 +98,7 @@ async function readLocalMigrations(migrationsDir: string): Promise<LocalMigratio
 
 async function readRecordedMigrations(client: pg.Client): Promise<RecordedMigration[]> {
   const result = await client.query<RecordedMigration>(
-    `SELECT migration_name, checksum, finished_at FROM "_prisma_migrations"
-     WHERE rolled_back_at IS NULL ORDER BY started_at`,
+    'SELECT migration_name, checksum, finished_at FROM "_prisma_migrations" WHERE rolled_back_at IS NULL',
   );
   return result.rows;
 }
