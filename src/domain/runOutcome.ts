@@ -46,6 +46,11 @@ export interface TerminalWrite {
 
 export const DEFAULT_CANCEL_REASON = 'Cancelled by control plane';
 
+/** A run whose worker stopped heartbeating: its child may still be alive on that worker's host. */
+export function workerLostMessage(pid: number | null): string {
+  return `Process lost -- the worker running it stopped heartbeating${pid !== null ? ` (child pid ${pid})` : ''}`;
+}
+
 /** R20: the base "Process lost" message. */
 export function processLostMessage(input: {
   pid: number | null;
@@ -148,8 +153,8 @@ export function terminalWriteFor(run: RunContext, outcome: ExecutionOutcome): Te
       };
     }
     case 'worker_lost': {
-      // R21 on Temporal: a heartbeat timeout means the worker (and the child it held) is gone.
-      const error = processLostMessage({ pid: run.processPid, processGroupId: run.processGroupId });
+      // R21 on Temporal: a heartbeat timeout means the worker holding the child is gone.
+      const error = workerLostMessage(run.processPid);
       return {
         status: 'failed',
         error,

@@ -14,7 +14,7 @@ let globex: CompanyFixture;
 
 beforeAll(async () => {
   vigil = await startTestVigil();
-  [acme, globex] = await Promise.all([givenCompany(vigil), givenCompany(vigil)]);
+  [acme, globex] = await Promise.all([givenCompany(vigil.admin), givenCompany(vigil.admin)]);
 });
 
 afterAll(async () => {

@@ -6,7 +6,6 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import type { ApiClient } from './apiClient.ts';
-import type { TestVigil } from './harness.ts';
 import type { PrismaClient } from '../../src/store/db.ts';
 
 export function agentScript(name: string): string {
@@ -19,13 +18,14 @@ export interface CompanyFixture {
   boardKey: string;
 }
 
-export async function givenCompany(vigil: TestVigil): Promise<CompanyFixture> {
-  const prefix = `T${randomBytes(4).toString('hex').toUpperCase().replace(/[^A-Z0-9]/g, '')}`.slice(0, 9);
-  const created = await vigil.admin.post('/api/companies', { name: `Company ${prefix}`, issuePrefix: prefix });
+/** A company with a board key, created by the instance admin. */
+export async function givenCompany(admin: ApiClient): Promise<CompanyFixture> {
+  const prefix = `T${randomBytes(4).toString('hex').toUpperCase()}`;
+  const created = await admin.post('/api/companies', { name: `Company ${prefix}`, issuePrefix: prefix });
   expect(created.status).toBe(201);
-  const key = await vigil.admin.post(`/api/companies/${created.body.id}/board-keys`, { name: 'tests' });
+  const key = await admin.post(`/api/companies/${created.body.id}/board-keys`, { name: 'tests' });
   expect(key.status).toBe(201);
-  return { company: created.body, board: vigil.admin.as(key.body.key), boardKey: key.body.key };
+  return { company: created.body, board: admin.as(key.body.key), boardKey: key.body.key };
 }
 
 export async function givenAgent(

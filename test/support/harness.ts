@@ -28,14 +28,14 @@ export interface TestVigil {
 
 let runtimeInstalled = false;
 
-export async function startTestVigil(options: { adapterHeartbeatTimeoutMs?: number } = {}): Promise<TestVigil> {
+export async function startTestVigil(options: { adapterHeartbeatTimeoutMs?: number; taskQueue?: string } = {}): Promise<TestVigil> {
   if (!runtimeInstalled) {
     Runtime.install({ logger: new DefaultLogger('ERROR') });
     runtimeInstalled = true;
   }
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'vigil-file-'));
   const adminToken = generateAdminToken();
-  const taskQueue = `vigil-test-${randomUUID()}`;
+  const taskQueue = options.taskQueue ?? `vigil-test-${randomUUID()}`;
   const vigil = await startVigil({
     databaseUrl: inject('databaseUrl'),
     temporalAddress: inject('temporalAddress'),

@@ -13,7 +13,7 @@ const TERMINAL = ['succeeded', 'failed', 'cancelled', 'timed_out'];
 
 beforeAll(async () => {
   vigil = await startTestVigil();
-  acme = await givenCompany(vigil);
+  acme = await givenCompany(vigil.admin);
 });
 
 afterAll(async () => {

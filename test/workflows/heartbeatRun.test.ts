@@ -22,7 +22,7 @@ let acme: CompanyFixture;
 
 beforeAll(async () => {
   vigil = await startTestVigil();
-  acme = await givenCompany(vigil);
+  acme = await givenCompany(vigil.admin);
 });
 
 afterAll(async () => {

@@ -1,0 +1,86 @@
+/**
+ * A worker that dies mid-run surfaces through the adapter activity's heartbeat timeout: the run
+ * becomes failed / process_lost without any sweep, finalized by another worker on the queue.
+ */
+import { afterAll, describe, expect, it, inject } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { startTestVigil } from '../support/harness.ts';
+import { ApiClient } from '../support/apiClient.ts';
+import { eventually, givenAgent, givenCompany, isGroupAlive, waitForRunStatus } from '../support/fixtures.ts';
+import { terminateProcessGroup } from '../../src/adapters/processGroup.ts';
+import { generateAdminToken } from '../../src/auth/tokens.ts';
+import { createPrismaClient } from '../../src/store/db.ts';
+
+const HEARTBEAT_TIMEOUT_MS = 2_000;
+const prisma = createPrismaClient(inject('databaseUrl'));
+const cleanups: Array<() => Promise<unknown>> = [];
+
+afterAll(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  await prisma.$disconnect();
+});
+
+/** Vigil (API + worker) in a child process, so the test can SIGKILL it. */
+async function startDoomedVigil(taskQueue: string, adminToken: string) {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'vigil-doomed-'));
+  cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
+  const options = {
+    databaseUrl: inject('databaseUrl'),
+    temporalAddress: inject('temporalAddress'),
+    temporalNamespace: inject('temporalNamespace'),
+    temporalUiUrl: null,
+    taskQueue,
+    dataDir,
+    adminToken,
+    runTokenSecret: null,
+    adapterHeartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS,
+    host: '127.0.0.1',
+    port: 0,
+    workflowBundlePath: inject('workflowBundlePath'),
+  };
+  const script = fileURLToPath(new URL('../support/workerProcess.ts', import.meta.url));
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(options)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  cleanups.push(async () => child.exitCode === null && child.kill('SIGKILL'));
+  let output = '';
+  child.stdout!.on('data', (chunk) => (output += chunk));
+  const apiUrl = await eventually(async () => /READY (\S+)/.exec(output)?.[1], 60_000, 'the doomed Vigil to start');
+  return { child, admin: new ApiClient(apiUrl, adminToken) };
+}
+
+describe('a worker that dies mid-run', () => {
+  it('surfaces as a heartbeat timeout and the run becomes process_lost', async () => {
+    const taskQueue = `vigil-test-${randomUUID()}`;
+    const doomed = await startDoomedVigil(taskQueue, generateAdminToken());
+    const acme = await givenCompany(doomed.admin);
+    const agent = await givenAgent(acme, { script: 'sleep.sh', env: { SLEEP_SEC: '120' } });
+    const woken = await acme.board.post(`/api/agents/${agent.id}/wakeup`, {});
+    expect(woken.status).toBe(202);
+    const running = await eventually(async () => {
+      const row = await prisma.heartbeatRun.findUnique({ where: { id: woken.body.id } });
+      return row?.processGroupId ? row : null;
+    }, 30_000, 'the agent to start on the doomed worker');
+    // The agent runs detached in its own group and outlives its worker; end it after the test.
+    cleanups.push(async () => (await isGroupAlive(running.processGroupId!)) && terminateProcessGroup(running.processGroupId!, { graceMs: 500 }));
+
+    doomed.child.kill('SIGKILL');
+    await once(doomed.child, 'exit');
+    const killedAt = Date.now();
+    // Another worker on the same task queue finalizes the run once the heartbeat timeout fires.
+    const replacement = await startTestVigil({ adapterHeartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS, taskQueue });
+    cleanups.push(() => replacement.stop());
+
+    const run = await waitForRunStatus(prisma, running.id, ['succeeded', 'failed', 'cancelled', 'timed_out'], 60_000);
+    expect(run).toMatchObject({ status: 'failed', errorCode: 'process_lost' });
+    expect(run.error).toBe(`Process lost -- the worker running it stopped heartbeating (child pid ${running.processPid})`);
+    expect(run.resultJson).toMatchObject({ stopReason: 'process_lost', workerLost: 'adapter activity heartbeat timed out' });
+    expect(run.finishedAt!.getTime()).toBeGreaterThan(killedAt);
+    const workflow = await replacement.vigil.temporal.workflow.getHandle(`run-${run.id}`).describe();
+    expect(workflow.status.name).toBe('COMPLETED');
+  });
+});
