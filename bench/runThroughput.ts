@@ -1,10 +1,12 @@
 /**
- * `npm run bench`: N runs of a no-op `process` agent through Vigil's API, against a bare Temporal
- * workflow with one no-op activity on the same server. Prints runs/s and p50/p99 latencies from the
- * API call to the adapter process starting and to the run being `succeeded`, as ratios to the
- * baseline, and where Vigil's time goes.
+ * `npm run bench`: runs of a no-op `process` agent through Vigil's API, against a bare Temporal
+ * workflow with one no-op activity on the same server (the baseline), in two regimes:
+ * - latency: one run in flight at a time (what one run costs, no queueing);
+ * - throughput: many in flight (what the machine sustains).
+ * For each: runs/s and p50/p99 from the API call to the adapter process starting and to the run
+ * being `succeeded`, as ratios to the baseline, and where Vigil's time goes.
  *
- *   npm run bench -- --runs 200 --concurrency 20
+ *   npm run bench -- --runs 200 --concurrency 20 --latency-runs 50
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -22,7 +24,7 @@ import { loadTemporalDevConfig } from '../src/temporal/devServerConfig.ts';
 import { startTemporalDevServer } from '../src/temporal/devServer.ts';
 import { findFreePort } from '../src/platform/processes.ts';
 import { generateAdminToken } from '../src/auth/tokens.ts';
-import { startVigil } from '../src/vigil.ts';
+import { startVigil, type RunningVigil } from '../src/vigil.ts';
 import { baselineWorkflow } from './baseline.ts';
 
 function arg(name: string, fallback: number): number {
@@ -30,9 +32,14 @@ function arg(name: string, fallback: number): number {
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
 }
 
-const RUNS = arg('runs', 200);
-const CONCURRENCY = arg('concurrency', 20);
-const AGENTS = Math.max(1, Math.ceil(CONCURRENCY / 10));
+const PHASES = [
+  { name: 'latency (1 in flight)', runs: arg('latency-runs', 50), concurrency: 1 },
+  { name: `throughput (${arg('concurrency', 20)} in flight)`, runs: arg('runs', 200), concurrency: arg('concurrency', 20) },
+];
+const AGENTS = Math.max(1, Math.ceil(Math.max(...PHASES.map((p) => p.concurrency)) / 10));
+const TERMINAL = ['succeeded', 'failed', 'cancelled', 'timed_out'];
+const log = (line: string) => process.stdout.write(`[bench] ${line}\n`);
+const ms = (v: number) => `${v.toFixed(0)} ms`;
 
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -53,6 +60,12 @@ async function pool<T>(count: number, concurrency: number, task: (i: number) => 
   return results;
 }
 
+interface Sample {
+  calledAt: number;
+  startedAt: number;
+  doneAt: number;
+}
+
 interface Figures {
   runsPerSec: number;
   startP50: number;
@@ -61,7 +74,7 @@ interface Figures {
   doneP99: number;
 }
 
-function figures(samples: Array<{ calledAt: number; startedAt: number; doneAt: number }>): Figures {
+function figures(samples: Sample[]): Figures {
   const first = Math.min(...samples.map((s) => s.calledAt));
   const last = Math.max(...samples.map((s) => s.doneAt));
   const starts = samples.map((s) => s.startedAt - s.calledAt);
@@ -75,7 +88,8 @@ function figures(samples: Array<{ calledAt: number; startedAt: number; doneAt: n
   };
 }
 
-async function measureBaseline(address: string, namespace: string): Promise<Figures> {
+/** The baseline: a worker for `baselineWorkflow`, its activity noting when it started. */
+async function startBaseline(address: string, namespace: string) {
   const startedAt = new Map<number, number>();
   const taskQueue = `bench-baseline-${randomUUID()}`;
   const worker = await Worker.create({
@@ -93,23 +107,108 @@ async function measureBaseline(address: string, namespace: string): Promise<Figu
   });
   const running = worker.run();
   const client = new Client({ connection: await Connection.connect({ address }), namespace });
-  // Warm up the worker (bundle loaded, caches hot) before timing.
-  await client.workflow.execute(baselineWorkflow, { taskQueue, workflowId: `warmup-${randomUUID()}`, args: [0] });
-  const samples = await pool(RUNS, CONCURRENCY, async (i) => {
-    const calledAt = Date.now() + i / 1e6; // unique key per call
-    await client.workflow.execute(baselineWorkflow, { taskQueue, workflowId: `baseline-${randomUUID()}`, args: [calledAt] });
-    return { calledAt, startedAt: startedAt.get(calledAt)!, doneAt: Date.now() };
-  });
-  worker.shutdown();
-  await running;
-  return figures(samples);
+  const execute = (calledAt: number) => client.workflow.execute(baselineWorkflow, { taskQueue, workflowId: `baseline-${randomUUID()}`, args: [calledAt] });
+  await execute(0); // warm-up
+  return {
+    async measure(runs: number, concurrency: number): Promise<Figures> {
+      const samples = await pool(runs, concurrency, async (i) => {
+        const calledAt = Date.now() + i / 1e6; // a unique key per call
+        await execute(calledAt);
+        return { calledAt, startedAt: startedAt.get(calledAt)!, doneAt: Date.now() };
+      });
+      return figures(samples);
+    },
+    async stop() {
+      worker.shutdown();
+      await running;
+    },
+  };
+}
+
+/** Vigil: a company with no-op `process` agents, woken through the API. */
+async function prepareVigil(vigil: RunningVigil, adminToken: string) {
+  const call = async (method: string, route: string, body: unknown) => {
+    const response = await fetch(`${vigil.apiUrl}${route}`, { method, headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const json: any = await response.json();
+    if (response.status >= 300) throw new Error(`${method} ${route} → ${response.status} ${JSON.stringify(json)}`);
+    return json;
+  };
+  const company = await call('POST', '/api/companies', { name: 'Bench', issuePrefix: 'BENCH' });
+  const agents: Array<{ id: string }> = await Promise.all(
+    Array.from({ length: AGENTS }, (_, i) =>
+      call('POST', `/api/companies/${company.id}/agents`, {
+        name: `noop-${i}`,
+        adapterType: 'process',
+        adapterConfig: { command: '/bin/sh', args: ['-c', 'echo \'{"type":"result","summary":"ok"}\''] },
+        runtimeConfig: { heartbeat: { maxConcurrentRuns: 10 } },
+      }),
+    ),
+  );
+
+  // One poller for every run in flight (one query per tick), so measuring does not load the DB.
+  type RunRow = Awaited<ReturnType<typeof vigil.prisma.heartbeatRun.findMany>>[number];
+  const waiting = new Map<string, (row: RunRow) => void>();
+  let polling = true;
+  const poller = (async () => {
+    while (polling) {
+      if (waiting.size > 0) {
+        const rows = await vigil.prisma.heartbeatRun.findMany({ where: { id: { in: [...waiting.keys()] }, status: { in: TERMINAL as never } } });
+        for (const row of rows) {
+          waiting.get(row.id)?.(row);
+          waiting.delete(row.id);
+        }
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  })();
+  let counter = 0;
+  const runOnce = async (agentIndex: number) => {
+    const calledAt = Date.now();
+    const run = await call('POST', `/api/agents/${agents[agentIndex % AGENTS].id}/wakeup`, { payload: { taskId: `bench-${counter++}` } });
+    const apiDoneAt = Date.now();
+    const row = await new Promise<RunRow>((resolve) => waiting.set(run.id, resolve));
+    if (row.status !== 'succeeded') throw new Error(`run ${run.id} ended ${row.status}: ${row.error}`);
+    return { calledAt, apiDoneAt, row };
+  };
+  await pool(AGENTS, AGENTS, runOnce); // warm-up
+  return {
+    async measure(runs: number, concurrency: number) {
+      const calls = await pool(runs, concurrency, runOnce);
+      const p50 = (values: number[]) => percentile(values, 50);
+      return {
+        figures: figures(calls.map((c) => ({ calledAt: c.calledAt, startedAt: c.row.processStartedAt!.getTime(), doneAt: c.row.finishedAt!.getTime() }))),
+        breakdown: {
+          'API call (enqueue + workflow start)': p50(calls.map((c) => c.apiDoneAt - c.calledAt)),
+          'run created → claimed (workflow task + claim)': p50(calls.map((c) => c.row.startedAt!.getTime() - c.row.createdAt.getTime())),
+          'claimed → process spawned (activity dispatch + spawn)': p50(calls.map((c) => c.row.processStartedAt!.getTime() - c.row.startedAt!.getTime())),
+          'spawned → succeeded (process, output, finalize)': p50(calls.map((c) => c.row.finishedAt!.getTime() - c.row.processStartedAt!.getTime())),
+        },
+      };
+    },
+    async stop() {
+      polling = false;
+      await poller;
+    },
+  };
+}
+
+function report(name: string, vigil: Figures, base: Figures, breakdown: Record<string, number>) {
+  const ratio = (a: number, b: number) => (a / b).toFixed(2);
+  console.log(`\n### ${name}\n\n| figure | Vigil | baseline | Vigil / baseline |\n|---|---|---|---|`);
+  console.log(`| runs/s | ${vigil.runsPerSec.toFixed(1)} | ${base.runsPerSec.toFixed(1)} | ${ratio(vigil.runsPerSec, base.runsPerSec)} |`);
+  for (const [label, key] of [['start p50', 'startP50'], ['start p99', 'startP99'], ['done p50', 'doneP50'], ['done p99', 'doneP99']] as const) {
+    console.log(`| ${label} | ${ms(vigil[key])} | ${ms(base[key])} | ${ratio(vigil[key], base[key])} |`);
+  }
+  console.log('\nWhere a Vigil run spends its time (p50):');
+  for (const [label, value] of Object.entries(breakdown)) console.log(`- ${label}: ${ms(value)}`);
+  const met = vigil.runsPerSec / base.runsPerSec >= 0.8 && vigil.startP99 / base.startP99 <= 1.5;
+  console.log(`\nTargets (runs/s ≥ 0.8× baseline, start p99 ≤ 1.5× baseline): ${met ? 'met' : 'NOT met'}`);
 }
 
 async function main() {
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const config = loadConfig();
   const root = await mkdtemp(path.join(os.tmpdir(), 'vigil-bench-'));
-  const log = (line: string) => process.stdout.write(`[bench] ${line}\n`);
   const pg = await startEmbeddedPostgres({ dataDir: root, port: await findFreePort(), log });
   await applyMigrations(pg.databaseUrl);
   const binary = await resolveTemporalCli({ explicitPath: config.temporalCliPath, cacheDir: config.cacheDir, log });
@@ -125,74 +224,24 @@ async function main() {
     adminToken,
     runTokenSecret: null,
     adapterHeartbeatTimeoutMs: 10_000,
+    dbPoolSize: config.dbPoolSize,
     host: '127.0.0.1',
     port: 0,
     logger: createLogger('warn'),
   });
+  const vigilBench = await prepareVigil(vigil, adminToken);
+  const baseline = await startBaseline(temporal.address, temporal.namespace);
   try {
-    const call = async (method: string, route: string, body: unknown, token = adminToken) => {
-      const response = await fetch(`${vigil.apiUrl}${route}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-      const json: any = await response.json();
-      if (response.status >= 300) throw new Error(`${method} ${route} → ${response.status} ${JSON.stringify(json)}`);
-      return json;
-    };
-    const company = await call('POST', '/api/companies', { name: 'Bench', issuePrefix: 'BENCH' });
-    const agents = await Promise.all(
-      Array.from({ length: AGENTS }, (_, i) =>
-        call('POST', `/api/companies/${company.id}/agents`, {
-          name: `noop-${i}`,
-          adapterType: 'process',
-          adapterConfig: { command: '/bin/sh', args: ['-c', 'echo \'{"type":"result","summary":"ok"}\''] },
-          runtimeConfig: { heartbeat: { maxConcurrentRuns: 10 } },
-        }),
-      ),
-    );
-    // Warm-up: one run per agent.
-    await pool(AGENTS, AGENTS, async (i) => {
-      const run = await call('POST', `/api/agents/${agents[i].id}/wakeup`, { payload: { taskId: `warmup-${i}` } });
-      while ((await vigil.prisma.heartbeatRun.findUniqueOrThrow({ where: { id: run.id } })).status !== 'succeeded') await new Promise((r) => setTimeout(r, 20));
-    });
-
-    log(`Vigil: ${RUNS} runs, ${CONCURRENCY} in flight, ${AGENTS} agents`);
-    const calls = await pool(RUNS, CONCURRENCY, async (i) => {
-      const calledAt = Date.now();
-      const run = await call('POST', `/api/agents/${agents[i % AGENTS].id}/wakeup`, { payload: { taskId: `bench-${i}` } });
-      const apiDoneAt = Date.now();
-      for (;;) {
-        const row = await vigil.prisma.heartbeatRun.findUniqueOrThrow({ where: { id: run.id } });
-        if (row.status === 'succeeded') return { calledAt, apiDoneAt, row };
-        if (['failed', 'cancelled', 'timed_out'].includes(row.status)) throw new Error(`run ${run.id} ended ${row.status}: ${row.error}`);
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    });
-    const vigilFigures = figures(calls.map((c) => ({ calledAt: c.calledAt, startedAt: c.row.processStartedAt!.getTime(), doneAt: c.row.finishedAt!.getTime() })));
-    const breakdown = {
-      apiCallP50: percentile(calls.map((c) => c.apiDoneAt - c.calledAt), 50),
-      queuedToClaimedP50: percentile(calls.map((c) => c.row.startedAt!.getTime() - c.row.createdAt.getTime()), 50),
-      claimedToSpawnP50: percentile(calls.map((c) => c.row.processStartedAt!.getTime() - c.row.startedAt!.getTime()), 50),
-      spawnToFinishedP50: percentile(calls.map((c) => c.row.finishedAt!.getTime() - c.row.processStartedAt!.getTime()), 50),
-    };
-    log(`baseline: ${RUNS} bare workflows with one no-op activity`);
-    const base = await measureBaseline(temporal.address, temporal.namespace);
-
-    const ms = (v: number) => `${v.toFixed(0)} ms`;
-    const rows = [
-      ['runs/s', vigilFigures.runsPerSec.toFixed(1), base.runsPerSec.toFixed(1), (vigilFigures.runsPerSec / base.runsPerSec).toFixed(2)],
-      ['start p50', ms(vigilFigures.startP50), ms(base.startP50), (vigilFigures.startP50 / base.startP50).toFixed(2)],
-      ['start p99', ms(vigilFigures.startP99), ms(base.startP99), (vigilFigures.startP99 / base.startP99).toFixed(2)],
-      ['done p50', ms(vigilFigures.doneP50), ms(base.doneP50), (vigilFigures.doneP50 / base.doneP50).toFixed(2)],
-      ['done p99', ms(vigilFigures.doneP99), ms(base.doneP99), (vigilFigures.doneP99 / base.doneP99).toFixed(2)],
-    ];
-    console.log('\n| figure | Vigil | baseline | ratio |\n|---|---|---|---|');
-    for (const row of rows) console.log(`| ${row.join(' | ')} |`);
-    console.log('\nWhere a Vigil run spends its time (p50):');
-    console.log(`  API call (enqueue + workflow start): ${ms(breakdown.apiCallP50)}`);
-    console.log(`  queued → claimed (workflow task + claim transaction): ${ms(breakdown.queuedToClaimedP50)}`);
-    console.log(`  claimed → process spawned (activity dispatch + spawn): ${ms(breakdown.claimedToSpawnP50)}`);
-    console.log(`  spawned → succeeded (process + output + finalize): ${ms(breakdown.spawnToFinishedP50)}`);
-    const verdict = vigilFigures.runsPerSec / base.runsPerSec >= 0.8 && vigilFigures.startP99 / base.startP99 <= 1.5;
-    console.log(`\nTargets (runs/s ≥ 0.8× baseline, start p99 ≤ 1.5× baseline): ${verdict ? 'met' : 'NOT met'}`);
+    log(`${os.cpus().length} cores; ${AGENTS} no-op agents (maxConcurrentRuns 10 each)`);
+    for (const phase of PHASES) {
+      log(`${phase.name}: ${phase.runs} Vigil runs, then ${phase.runs} baseline workflows`);
+      const measured = await vigilBench.measure(phase.runs, phase.concurrency);
+      const base = await baseline.measure(phase.runs, phase.concurrency);
+      report(phase.name, measured.figures, base, measured.breakdown);
+    }
   } finally {
+    await vigilBench.stop();
+    await baseline.stop();
     await vigil.stop();
     await temporal.stop();
     await pg.stop();

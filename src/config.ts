@@ -29,6 +29,8 @@ export interface VigilConfig {
   adminToken: string | null;
   /** Secret that signs run tokens; generated into the database when unset. */
   runTokenSecret: string | null;
+  /** Connections in Vigil's PostgreSQL pool (claims and finalizes each hold one briefly). */
+  dbPoolSize: number;
   /** Heartbeat timeout of the adapter activity: a worker that dies surfaces after this long. */
   adapterHeartbeatTimeoutMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
@@ -74,6 +76,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     port: intFrom(env, 'PORT', 3100),
     adminToken: nonEmpty(env.VIGIL_ADMIN_TOKEN),
     runTokenSecret: nonEmpty(env.VIGIL_RUN_TOKEN_SECRET),
+    dbPoolSize: intFrom(env, 'VIGIL_DB_POOL_SIZE', 20),
     adapterHeartbeatTimeoutMs: intFrom(env, 'VIGIL_ADAPTER_HEARTBEAT_TIMEOUT_MS', 10_000),
     logLevel,
   };

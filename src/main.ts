@@ -81,6 +81,7 @@ async function main() {
     adminToken: admin.token,
     runTokenSecret: config.runTokenSecret,
     adapterHeartbeatTimeoutMs: config.adapterHeartbeatTimeoutMs,
+    dbPoolSize: config.dbPoolSize,
     host: config.host,
     port: config.port,
     logger,

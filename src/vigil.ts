@@ -28,6 +28,8 @@ export interface StartVigilOptions {
   adminToken: string;
   runTokenSecret: string | null;
   adapterHeartbeatTimeoutMs: number;
+  /** PostgreSQL connections in the pool. */
+  dbPoolSize?: number;
   host: string;
   port: number;
   logger: Logger;
@@ -55,7 +57,7 @@ function listen(server: Server, host: string, port: number): Promise<AddressInfo
 
 export async function startVigil(options: StartVigilOptions): Promise<RunningVigil> {
   const { logger } = options;
-  const prisma = createPrismaClient(options.databaseUrl);
+  const prisma = createPrismaClient(options.databaseUrl, options.dbPoolSize);
   const runTokenSecret = await loadRunTokenSecret(prisma, options.runTokenSecret);
   const logStore = new RunLogStore(path.join(options.dataDir, 'run-logs'));
   const clientConnection = await Connection.connect({ address: options.temporalAddress });

@@ -1,7 +1,10 @@
 /**
  * R4 (claim gates), R69 (per-agent slots), R9 (auto-checkout) and R27 (lease acquire): turning a
- * `queued` run into a `running` one, in one transaction that holds the agent row lock — the
- * per-agent mutex — so concurrent claims for one agent never overfill its slots.
+ * `queued` run into a `running` one.
+ *
+ * The gates only read. The transition itself is one short transaction holding the agent row lock
+ * — R69's per-agent mutex — just for the slot check and the guarded `queued → running` write, so
+ * one agent's concurrent claims wait on each other for a few queries, not for the whole claim.
  */
 import type { Prisma } from '../store/db.ts';
 import type { ActivityDeps } from './deps.ts';
@@ -16,6 +19,7 @@ import { appendRunEvent } from '../store/runEvents.ts';
 import { logActivity } from '../store/activityLog.ts';
 import { asObject, boundIssueId, stringOrNull, toJson } from '../store/json.ts';
 import { acquireRunLease } from './leases.ts';
+import { lockAgent } from '../store/locks.ts';
 
 type Tx = Prisma.TransactionClient;
 
@@ -25,57 +29,136 @@ export type ClaimResult =
   | { kind: 'wait_for_slot' }
   /** A gate refused the run; the workflow finalizes it as cancelled with this reason (R14 path). */
   | { kind: 'cancel'; reason: string }
-  /** The run is no longer queued (cancelled meanwhile, or a light gate already cancelled it). */
+  /** The run is no longer queued (cancelled meanwhile, or a light gate cancelled it). */
   | { kind: 'ended'; status: string };
+
+type GateDecision =
+  | { kind: 'pass'; issue: IssueRow | null; dependenciesReady: boolean }
+  | { kind: 'cancel'; reason: string }
+  | { kind: 'light_cancel'; code: StopReason; timeoutSource: 'dependency_gate' | 'stale_queued_run_gate'; message: string };
+
+type IssueRow = NonNullable<Awaited<ReturnType<Tx['issue']['findUnique']>>>;
+
+export async function claimRun(deps: ActivityDeps, runId: string): Promise<ClaimResult> {
+  const { prisma } = deps;
+  const run = await prisma.heartbeatRun.findUnique({ where: { id: runId } });
+  if (!run) return { kind: 'ended', status: 'missing' };
+  const agent = await prisma.agent.findUnique({ where: { id: run.agentId } });
+  const adapterConfig = asObject(agent?.adapterConfig);
+  const claimed: ClaimResult = {
+    kind: 'claimed',
+    adapterType: agent?.adapterType ?? 'process',
+    timeoutSec: Math.max(0, Math.floor(Number(adapterConfig.timeoutSec) || 0)),
+    graceSec: Math.max(1, Math.floor(Number(adapterConfig.graceSec ?? 20) || 20)),
+  };
+  // A retried claim (its first answer was lost) finds the run already running: only this run's
+  // workflow claims it, so that is this claim. The lease step is idempotent.
+  if (run.status === 'running') {
+    await ensureLeaseAndStartEvent(deps, run);
+    return claimed;
+  }
+  if (run.status !== 'queued') return { kind: 'ended', status: run.status };
+  if (!agent) return { kind: 'cancel', reason: runTexts.agentGone };
+
+  const gate = await applyGates(deps, run, agent);
+  if (gate.kind === 'cancel') return gate;
+  if (gate.kind === 'light_cancel') return lightCancel(deps, run, agent, gate);
+
+  const context = asObject(run.contextSnapshot);
+  const outcome = await prisma.$transaction(async (tx) => {
+    await lockAgent(tx, agent.id);
+    if (!(await holdsFreeSlot(tx, agent.id, runId, heartbeatPolicyOf(agent.runtimeConfig).maxConcurrentRuns))) return 'wait' as const;
+    const now = new Date();
+    const moved = await tx.heartbeatRun.updateMany({ where: { id: runId, status: 'queued' }, data: { status: 'running', startedAt: run.startedAt ?? now } });
+    if (moved.count === 0) return 'gone' as const;
+    if (run.wakeupRequestId) {
+      await tx.agentWakeupRequest.update({ where: { id: run.wakeupRequestId }, data: { status: 'claimed', claimedAt: now } });
+    }
+    if (gate.issue) await lockAndCheckOut(tx, runId, agent, gate.issue, gate.dependenciesReady, stringOrNull(context.wakeReason), now);
+    await tx.agent.update({ where: { id: agent.id }, data: { status: 'running' } });
+    return 'claimed' as const;
+  });
+  if (outcome === 'wait') return { kind: 'wait_for_slot' };
+  if (outcome === 'gone') {
+    const current = await prisma.heartbeatRun.findUnique({ where: { id: runId }, select: { status: true } });
+    return { kind: 'ended', status: current?.status ?? 'missing' };
+  }
+  await ensureLeaseAndStartEvent(deps, run);
+  return claimed;
+}
+
+/** R4 steps 1–4, read-only, in the rule's order. */
+async function applyGates(
+  deps: ActivityDeps,
+  run: { id: string; companyId: string; contextSnapshot: unknown },
+  agent: { id: string; status: string },
+): Promise<GateDecision> {
+  const { prisma } = deps;
+  if (!isInvokableAgentStatus(agent.status)) return { kind: 'cancel', reason: runTexts.agentNotInvokable };
+  const context = asObject(run.contextSnapshot);
+  const issueId = boundIssueId(context);
+  const block = await getInvocationBlock(prisma, { companyId: run.companyId, agentId: agent.id, issueId, projectId: stringOrNull(context.projectId) });
+  if (block) return { kind: 'cancel', reason: block.reason };
+  if (!issueId) return { kind: 'pass', issue: null, dependenciesReady: true };
+
+  const hold = await activePauseHoldFor(prisma, issueId);
+  if (hold && context.treeHoldInteraction !== true) {
+    await logActivity(prisma, {
+      companyId: run.companyId,
+      action: 'issue.tree_hold_run_interrupted',
+      entityType: 'issue',
+      entityId: issueId,
+      agentId: agent.id,
+      details: { holdId: hold.holdId, rootIssueId: hold.rootIssueId, runId: run.id },
+    });
+    return { kind: 'cancel', reason: runTexts.pauseHoldActive };
+  }
+  const interaction = isCommentInteractionWake(stringOrNull(context.wakeReason));
+  const unresolved = await unresolvedBlockerIds(prisma, issueId);
+  if (!interaction && unresolved.length > 0) {
+    return { kind: 'light_cancel', code: 'issue_dependencies_blocked', timeoutSource: 'dependency_gate', message: runTexts.dependenciesBlocked };
+  }
+  const issue = await prisma.issue.findUnique({ where: { id: issueId } });
+  const hasWakeComment = stringOrNull(context.wakeCommentId) !== null || stringOrNull(context.commentId) !== null;
+  let stale: StopReason | null = null;
+  if (!issue || issue.companyId !== run.companyId) stale = 'issue_not_found';
+  else if (issue.assigneeAgentId !== agent.id && !interaction) stale = 'issue_assignee_changed';
+  else if ((issue.status === 'done' || issue.status === 'cancelled') && !context.resumeIntent && !hasWakeComment) stale = 'issue_terminal_status';
+  if (stale) return { kind: 'light_cancel', code: stale, timeoutSource: 'stale_queued_run_gate', message: runTexts.staleIssue(stale) };
+  return { kind: 'pass', issue, dependenciesReady: unresolved.length === 0 };
+}
 
 /** R4 4b/4c: the "light" cancel — run cancelled, wake skipped, lock cleared, no release/promote. */
 async function lightCancel(
-  tx: Tx,
-  run: { id: string; companyId: string; agentId: string; wakeupRequestId: string | null; resultJson: unknown },
-  adapter: { adapterType: string; adapterConfig: Record<string, unknown> },
-  issueId: string,
-  code: StopReason,
-  timeoutSource: 'dependency_gate' | 'stale_queued_run_gate',
-  message: string,
+  deps: ActivityDeps,
+  run: { id: string; companyId: string; agentId: string; wakeupRequestId: string | null; resultJson: unknown; contextSnapshot: unknown },
+  agent: { adapterType: string; adapterConfig: unknown },
+  gate: Extract<GateDecision, { kind: 'light_cancel' }>,
 ): Promise<ClaimResult> {
-  const stop = buildStopMetadata({ ...adapter, stopReason: code, timeoutSource });
-  await tx.heartbeatRun.update({
-    where: { id: run.id },
-    data: {
-      status: 'cancelled',
-      finishedAt: new Date(),
-      error: message,
-      errorCode: code,
-      resultJson: toJson({ ...asObject(run.resultJson), ...stop }),
-    },
-  });
-  if (run.wakeupRequestId) {
-    await tx.agentWakeupRequest.update({
-      where: { id: run.wakeupRequestId },
-      data: { status: 'skipped', error: message, finishedAt: new Date() },
+  const stop = buildStopMetadata({ adapterType: agent.adapterType, adapterConfig: asObject(agent.adapterConfig), stopReason: gate.code, timeoutSource: gate.timeoutSource });
+  const issueId = boundIssueId(run.contextSnapshot);
+  return deps.prisma.$transaction(async (tx) => {
+    const cancelled = await tx.heartbeatRun.updateMany({
+      where: { id: run.id, status: 'queued' },
+      data: { status: 'cancelled', finishedAt: new Date(), error: gate.message, errorCode: gate.code, resultJson: toJson({ ...asObject(run.resultJson), ...stop }) },
     });
-  }
-  await tx.issue.updateMany({
-    where: { id: issueId, executionRunId: run.id },
-    data: { executionRunId: null, executionAgentNameKey: null, executionLockedAt: null },
+    if (cancelled.count === 0) {
+      const current = await tx.heartbeatRun.findUnique({ where: { id: run.id }, select: { status: true } });
+      return { kind: 'ended', status: current?.status ?? 'missing' } as const;
+    }
+    if (run.wakeupRequestId) {
+      await tx.agentWakeupRequest.update({ where: { id: run.wakeupRequestId }, data: { status: 'skipped', error: gate.message, finishedAt: new Date() } });
+    }
+    if (issueId) {
+      await tx.issue.updateMany({ where: { id: issueId, executionRunId: run.id }, data: { executionRunId: null, executionAgentNameKey: null, executionLockedAt: null } });
+    }
+    await appendRunEvent(tx, { companyId: run.companyId, runId: run.id, agentId: run.agentId, eventType: 'lifecycle', level: 'warn', message: gate.message, payload: { errorCode: gate.code } });
+    return { kind: 'ended', status: 'cancelled' } as const;
   });
-  await appendRunEvent(tx, {
-    companyId: run.companyId,
-    runId: run.id,
-    agentId: run.agentId,
-    eventType: 'lifecycle',
-    level: 'warn',
-    message,
-    payload: { errorCode: code },
-  });
-  return { kind: 'ended', status: 'cancelled' };
 }
 
-/** R69: is this run among the first `available` queued runs of its agent, by rank? */
+/** R69: is this run among the first `available` queued runs of its agent, by rank? One query. */
 async function holdsFreeSlot(tx: Tx, agentId: string, runId: string, maxConcurrentRuns: number): Promise<boolean> {
-  const running = await tx.heartbeatRun.count({ where: { agentId, status: 'running' } });
-  const available = maxConcurrentRuns - running;
-  if (available <= 0) return false;
   const ranked = await tx.$queryRaw<Array<{ id: string }>>`
     SELECT r.id FROM heartbeat_runs r
     LEFT JOIN issues i ON i.id::text = r.context_snapshot->>'issueId'
@@ -90,115 +173,46 @@ async function holdsFreeSlot(tx: Tx, agentId: string, runId: string, maxConcurre
       END,
       CASE i.priority WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 WHEN 'low' THEN 3 ELSE 4 END,
       r.created_at, r.id
-    LIMIT ${available}`;
+    LIMIT (SELECT greatest(${maxConcurrentRuns}::int - count(*), 0) FROM heartbeat_runs
+           WHERE agent_id = ${agentId}::uuid AND status = 'running')`;
   return ranked.some((row) => row.id === runId);
 }
 
-/** R9: the run checks out its issue when it starts. */
-async function autoCheckout(tx: Tx, runId: string, agent: { id: string; name: string }, issueId: string, wakeReason: string | null) {
-  if (!wakeReason || wakeReason === 'issue_comment_mentioned' || wakeReason.startsWith('execution_')) return;
-  const issue = await tx.issue.findUnique({ where: { id: issueId } });
-  if (!issue || issue.assigneeAgentId !== agent.id) return;
-  if (!['todo', 'backlog', 'blocked', 'in_progress'].includes(issue.status)) return;
-  if ((await unresolvedBlockerIds(tx, issueId)).length > 0) return;
-  if (issue.checkoutRunId && issue.checkoutRunId !== runId) {
-    // A stale checkout (terminal or missing run) is adopted; a live one is a tolerated conflict.
-    const holder = await tx.heartbeatRun.findUnique({ where: { id: issue.checkoutRunId } });
-    if (holder && ['queued', 'running', 'scheduled_retry'].includes(holder.status)) return;
-  }
-  await tx.issue.update({
-    where: { id: issueId },
-    data: {
-      status: 'in_progress',
-      checkoutRunId: runId,
-      executionRunId: runId,
-      executionAgentNameKey: agentNameKey(agent.name),
-      executionLockedAt: new Date(),
-      startedAt: issue.startedAt ?? new Date(),
-    },
+/**
+ * R4 step 5's lazy lock (only for the assignee, only if free or ours) and R9's auto-checkout,
+ * as one guarded update of the issue.
+ */
+async function lockAndCheckOut(
+  tx: Tx,
+  runId: string,
+  agent: { id: string; name: string },
+  issue: IssueRow,
+  dependenciesReady: boolean,
+  wakeReason: string | null,
+  now: Date,
+) {
+  if (issue.assigneeAgentId !== agent.id) return;
+  const lock = { executionRunId: runId, executionAgentNameKey: agentNameKey(agent.name), executionLockedAt: now };
+  const checkOut =
+    dependenciesReady &&
+    wakeReason !== null &&
+    wakeReason !== 'issue_comment_mentioned' &&
+    !wakeReason.startsWith('execution_') &&
+    ['todo', 'backlog', 'blocked', 'in_progress'].includes(issue.status) &&
+    (issue.checkoutRunId === null || issue.checkoutRunId === runId || !(await isLiveRun(tx, issue.checkoutRunId)));
+  await tx.issue.updateMany({
+    where: { id: issue.id, assigneeAgentId: agent.id, OR: [{ executionRunId: null }, { executionRunId: runId }] },
+    data: checkOut ? { ...lock, status: 'in_progress', checkoutRunId: runId, startedAt: issue.startedAt ?? now } : lock,
   });
 }
 
-export async function claimRun(deps: ActivityDeps, runId: string): Promise<ClaimResult> {
-  return deps.prisma.$transaction(async (tx) => {
-    const locked = await tx.$queryRaw<Array<{ agent_id: string }>>`SELECT agent_id FROM heartbeat_runs WHERE id = ${runId}::uuid FOR UPDATE`;
-    if (locked.length === 0) return { kind: 'ended', status: 'missing' } as const;
-    // The agent row lock is R69's per-agent mutex.
-    await tx.$queryRaw`SELECT id FROM agents WHERE id = ${locked[0].agent_id}::uuid FOR UPDATE`;
-    const run = await tx.heartbeatRun.findUniqueOrThrow({ where: { id: runId } });
-    const agent = await tx.agent.findUnique({ where: { id: run.agentId } });
-    const adapter = { adapterType: agent?.adapterType ?? 'process', adapterConfig: asObject(agent?.adapterConfig) };
-    const claimed = (): ClaimResult => ({
-      kind: 'claimed',
-      adapterType: adapter.adapterType,
-      timeoutSec: Math.max(0, Math.floor(Number(adapter.adapterConfig.timeoutSec) || 0)),
-      graceSec: Math.max(1, Math.floor(Number(adapter.adapterConfig.graceSec ?? 20) || 20)),
-    });
-    // Claim is retried by Temporal if its response is lost; `running` means this workflow already claimed.
-    if (run.status === 'running') return claimed();
-    if (run.status !== 'queued') return { kind: 'ended', status: run.status };
+/** A stale checkout (terminal or missing run) is adopted; a live one is a tolerated conflict (R9). */
+async function isLiveRun(tx: Tx, runId: string): Promise<boolean> {
+  const holder = await tx.heartbeatRun.findUnique({ where: { id: runId }, select: { status: true } });
+  return holder !== null && ['queued', 'running', 'scheduled_retry'].includes(holder.status);
+}
 
-    // R4 steps 1–3.
-    if (!agent) return { kind: 'cancel', reason: runTexts.agentGone };
-    if (!isInvokableAgentStatus(agent.status)) return { kind: 'cancel', reason: runTexts.agentNotInvokable };
-    const context = asObject(run.contextSnapshot);
-    const issueId = boundIssueId(context);
-    const block = await getInvocationBlock(tx, { companyId: run.companyId, agentId: agent.id, issueId, projectId: stringOrNull(context.projectId) });
-    if (block) return { kind: 'cancel', reason: block.reason };
-
-    // R4 step 4: issue-bound gates.
-    const wakeReason = stringOrNull(context.wakeReason);
-    const interaction = isCommentInteractionWake(wakeReason);
-    if (issueId) {
-      const hold = await activePauseHoldFor(tx, issueId);
-      if (hold && context.treeHoldInteraction !== true) {
-        await logActivity(tx, {
-          companyId: run.companyId,
-          action: 'issue.tree_hold_run_interrupted',
-          entityType: 'issue',
-          entityId: issueId,
-          agentId: agent.id,
-          details: { holdId: hold.holdId, rootIssueId: hold.rootIssueId, runId },
-        });
-        return { kind: 'cancel', reason: runTexts.pauseHoldActive };
-      }
-      if (!interaction && (await unresolvedBlockerIds(tx, issueId)).length > 0) {
-        return lightCancel(tx, run, adapter, issueId, 'issue_dependencies_blocked', 'dependency_gate', runTexts.dependenciesBlocked);
-      }
-      const issue = await tx.issue.findUnique({ where: { id: issueId } });
-      const hasWakeComment = stringOrNull(context.wakeCommentId) !== null || stringOrNull(context.commentId) !== null;
-      let stale: StopReason | null = null;
-      if (!issue || issue.companyId !== run.companyId) stale = 'issue_not_found';
-      else if (issue.assigneeAgentId !== agent.id && !interaction) stale = 'issue_assignee_changed';
-      else if ((issue.status === 'done' || issue.status === 'cancelled') && !context.resumeIntent && !hasWakeComment) stale = 'issue_terminal_status';
-      if (stale) return lightCancel(tx, run, adapter, issueId, stale, 'stale_queued_run_gate', runTexts.staleIssue(stale));
-    }
-
-    if (!(await holdsFreeSlot(tx, agent.id, runId, heartbeatPolicyOf(agent.runtimeConfig).maxConcurrentRuns))) {
-      return { kind: 'wait_for_slot' };
-    }
-
-    // R4 step 5: the guarded transition queued → running.
-    const now = new Date();
-    const moved = await tx.heartbeatRun.updateMany({
-      where: { id: runId, status: 'queued' },
-      data: { status: 'running', startedAt: run.startedAt ?? now },
-    });
-    if (moved.count === 0) return { kind: 'ended', status: run.status };
-    if (run.wakeupRequestId) {
-      await tx.agentWakeupRequest.update({ where: { id: run.wakeupRequestId }, data: { status: 'claimed', claimedAt: now } });
-    }
-    if (issueId) {
-      // Lazy locking: stamp the execution lock only for the assignee, and only if it is free or ours.
-      await tx.issue.updateMany({
-        where: { id: issueId, assigneeAgentId: agent.id, OR: [{ executionRunId: null }, { executionRunId: runId }] },
-        data: { executionRunId: runId, executionAgentNameKey: agentNameKey(agent.name), executionLockedAt: now },
-      });
-      await autoCheckout(tx, runId, agent, issueId, wakeReason);
-    }
-    await acquireRunLease(tx, { id: runId, companyId: run.companyId, agentId: agent.id, issueId });
-    await tx.agent.update({ where: { id: agent.id }, data: { status: 'running' } });
-    await appendRunEvent(tx, { companyId: run.companyId, runId, agentId: agent.id, eventType: 'lifecycle', message: runTexts.runStarted });
-    return claimed();
-  });
+/** R27: one lease per run (acquired once, however often the claim is retried), and the start event. */
+function ensureLeaseAndStartEvent(deps: ActivityDeps, run: { id: string; companyId: string; agentId: string; contextSnapshot: unknown }) {
+  return acquireRunLease(deps.prisma, { id: run.id, companyId: run.companyId, agentId: run.agentId, issueId: boundIssueId(run.contextSnapshot) });
 }

@@ -54,7 +54,6 @@ export async function executeAdapter(deps: ActivityDeps, runId: string): Promise
   if (issueId) env.VIGIL_ISSUE_ID = issueId;
 
   const logRef = runLogRef(run.companyId, runId);
-  await deps.prisma.heartbeatRun.update({ where: { id: runId }, data: { logStore: LOG_STORE, logRef } });
   const heartbeat = () => ctx.heartbeat();
   const recorder = new RunOutputRecorder(deps.prisma, deps.logStore, { id: runId, companyId: run.companyId, agentId: agent.id, logRef }, heartbeat);
   const ticker = setInterval(heartbeat, LIVENESS_TICK_MS);
@@ -68,7 +67,7 @@ export async function executeAdapter(deps: ActivityDeps, runId: string): Promise
         // Recorded at once so the reaper and a cancel from another host can find the child.
         await deps.prisma.heartbeatRun.update({
           where: { id: runId },
-          data: { processPid: pid, processGroupId, processStartedAt: startedAt },
+          data: { processPid: pid, processGroupId, processStartedAt: startedAt, logStore: LOG_STORE, logRef },
         });
         await appendRunEvent(deps.prisma, {
           companyId: run.companyId,
@@ -83,13 +82,6 @@ export async function executeAdapter(deps: ActivityDeps, runId: string): Promise
       onOutput: (chunk) => recorder.record(chunk),
     });
     await recorder.close();
-    const summary = await deps.logStore.summary(logRef);
-    if (summary) {
-      await deps.prisma.heartbeatRun.update({
-        where: { id: runId },
-        data: { logBytes: BigInt(summary.bytes), logSha256: summary.sha256 },
-      });
-    }
     if (result.cancelled) {
       // The group is gone. A worker shutting down is not a cancel anyone asked for: the run's
       // process was lost (R21). Otherwise let the workflow see the cancellation it requested.

@@ -16,8 +16,10 @@ import { logActivity } from '../store/activityLog.ts';
 import { asObject, boundIssueId, stringOrNull, toJson } from '../store/json.ts';
 import { releaseRunLeases } from './leases.ts';
 import { releaseIssueExecution } from './releaseAndPromote.ts';
+import { lockAgentOfRun } from '../store/locks.ts';
 
 type Tx = Prisma.TransactionClient;
+type Agent = NonNullable<Awaited<ReturnType<Tx['agent']['findUnique']>>>;
 
 export interface FinalizeInput {
   runId: string;
@@ -37,20 +39,19 @@ export interface FinalizeResult {
 async function postSuccessComment(tx: Tx, run: { id: string; companyId: string; agentId: string }, issueId: string, resultJson: Record<string, unknown>) {
   const body = [resultJson.summary, resultJson.result, resultJson.message].map(stringOrNull).find((text) => text !== null);
   if (!body) return;
-  const issue = await tx.issue.findUnique({ where: { id: issueId }, select: { companyId: true } });
-  if (!issue || issue.companyId !== run.companyId) return;
   const already = await tx.issueComment.count({ where: { issueId, createdByRunId: run.id } });
   if (already > 0) return;
+  // The issue may have been deleted meanwhile: then there is nothing to comment on.
+  const touched = await tx.issue.updateMany({ where: { id: issueId, companyId: run.companyId }, data: { updatedAt: new Date() } });
+  if (touched.count === 0) return;
   await tx.issueComment.create({
     data: { companyId: run.companyId, issueId, authorAgentId: run.agentId, createdByRunId: run.id, body },
   });
-  await tx.issue.update({ where: { id: issueId }, data: { updatedAt: new Date() } });
 }
 
 /** R10/R11: agent status after the run, and first-heartbeat telemetry. */
-async function finalizeAgent(tx: Tx, deps: ActivityDeps, agentId: string, outcome: 'succeeded' | 'failed' | 'cancelled' | 'timed_out') {
-  const agent = await tx.agent.findUnique({ where: { id: agentId } });
-  if (!agent) return null;
+async function finalizeAgent(tx: Tx, deps: ActivityDeps, agent: Agent, outcome: 'succeeded' | 'failed' | 'cancelled' | 'timed_out') {
+  const agentId = agent.id;
   const otherRunningRuns = await tx.heartbeatRun.count({ where: { agentId, status: 'running' } });
   const decision = decideAgentFinalize({ agentStatus: agent.status, lastHeartbeatAt: agent.lastHeartbeatAt, otherRunningRuns, outcome });
   if (!decision.update) return agent;
@@ -70,11 +71,10 @@ async function finalizeAgent(tx: Tx, deps: ActivityDeps, agentId: string, outcom
   return agent;
 }
 
-async function nextQueuedRunIds(tx: Tx, agentId: string): Promise<string[]> {
-  const agent = await tx.agent.findUnique({ where: { id: agentId }, select: { runtimeConfig: true } });
+async function nextQueuedRunIds(tx: Tx, agent: Agent | null): Promise<string[]> {
   if (!agent) return [];
   const queued = await tx.heartbeatRun.findMany({
-    where: { agentId, status: 'queued' },
+    where: { agentId: agent.id, status: 'queued' },
     orderBy: { createdAt: 'asc' },
     take: heartbeatPolicyOf(agent.runtimeConfig).maxConcurrentRuns,
     select: { id: true },
@@ -84,15 +84,16 @@ async function nextQueuedRunIds(tx: Tx, agentId: string): Promise<string[]> {
 
 export async function finalizeRun(deps: ActivityDeps, input: FinalizeInput): Promise<FinalizeResult> {
   return deps.prisma.$transaction(async (tx) => {
-    await tx.$queryRaw`SELECT id FROM heartbeat_runs WHERE id = ${input.runId}::uuid FOR UPDATE`;
+    await lockAgentOfRun(tx, input.runId);
+    await tx.$queryRaw`SELECT id FROM heartbeat_runs WHERE id = ${input.runId}::uuid FOR NO KEY UPDATE`;
     const run = await tx.heartbeatRun.findUniqueOrThrow({ where: { id: input.runId } });
+    const agent = await tx.agent.findUnique({ where: { id: run.agentId } });
     if (isTerminalRunStatus(run.status)) {
       // Someone else finished it (a light claim gate, a direct cancel): its status stands, but
       // leases must still end and waiting runs may take the slot.
       await releaseRunLeases(tx, run);
-      return { status: run.status, errorCode: run.errorCode, alreadyTerminal: true, nextQueuedRunIds: await nextQueuedRunIds(tx, run.agentId) };
+      return { status: run.status, errorCode: run.errorCode, alreadyTerminal: true, nextQueuedRunIds: await nextQueuedRunIds(tx, agent) };
     }
-    const agent = await tx.agent.findUnique({ where: { id: run.agentId } });
     const write = terminalWriteFor(
       {
         adapterType: agent?.adapterType ?? 'process',
@@ -151,9 +152,9 @@ export async function finalizeRun(deps: ActivityDeps, input: FinalizeInput): Pro
       });
     }
     // R8 step 11 (R10, R11).
-    await finalizeAgent(tx, deps, run.agentId, write.status);
+    if (agent) await finalizeAgent(tx, deps, agent, write.status);
     // R8 finally: leases (R27).
     await releaseRunLeases(tx, updated);
-    return { status: write.status, errorCode: write.errorCode, alreadyTerminal: false, nextQueuedRunIds: await nextQueuedRunIds(tx, run.agentId) };
+    return { status: write.status, errorCode: write.errorCode, alreadyTerminal: false, nextQueuedRunIds: await nextQueuedRunIds(tx, agent) };
   });
 }

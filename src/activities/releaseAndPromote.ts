@@ -18,20 +18,12 @@ export async function releaseIssueExecution(
   run: { id: string; companyId: string; contextSnapshot: unknown },
 ): Promise<ReleaseResult> {
   // R28.1: the target is the bound issue, else the issue whose lock points at this run.
-  let issueId = boundIssueId(run.contextSnapshot);
-  if (!issueId) {
-    const holder = await tx.issue.findFirst({ where: { companyId: run.companyId, executionRunId: run.id }, select: { id: true } });
-    issueId = holder?.id ?? null;
-  }
-  if (!issueId) return { issueId: null, released: false };
-  const locked = await tx.$queryRaw<Array<{ execution_run_id: string | null }>>`
-    SELECT execution_run_id FROM issues WHERE id = ${issueId}::uuid FOR UPDATE`;
-  if (locked.length === 0) return { issueId: null, released: false };
-  // R28.3: another run owns the lock (for example a scheduled retry swapped it): leave it.
-  if (locked[0].execution_run_id !== run.id) return { issueId, released: false };
-  await tx.issue.update({
-    where: { id: issueId },
+  // R28.3/4: clear the lock only where this run holds it (a scheduled retry may have taken it).
+  const boundIssue = boundIssueId(run.contextSnapshot);
+  const released = await tx.issue.updateManyAndReturn({
+    where: boundIssue ? { id: boundIssue, executionRunId: run.id } : { companyId: run.companyId, executionRunId: run.id },
     data: { executionRunId: null, executionAgentNameKey: null, executionLockedAt: null },
+    select: { id: true },
   });
-  return { issueId, released: true };
+  return { issueId: boundIssue ?? released[0]?.id ?? null, released: released.length > 0 };
 }

@@ -1,8 +1,9 @@
 /**
  * Streams an adapter's output into the run log file, `heartbeat_run_events` (event type `log`)
- * and the run's `lastOutput*` columns. Chunks are batched so a chatty agent costs one write
- * every FLUSH_MS rather than one per line.
+ * and the run's `lastOutput*` / `log*` columns. Chunks are batched so a chatty agent costs one
+ * write every FLUSH_MS rather than one per line; the log's sha256 is kept as it grows.
  */
+import { createHash } from 'node:crypto';
 import type { PrismaClient } from '../store/db.ts';
 import type { AdapterOutputChunk } from '../adapters/types.ts';
 import type { RunLogStore } from '../store/runLogStore.ts';
@@ -18,6 +19,7 @@ export class RunOutputRecorder {
   private flushing: Promise<void> = Promise.resolve();
   private seq = 0;
   private failure: unknown = null;
+  private readonly logHash = createHash('sha256');
 
   constructor(
     private readonly prisma: PrismaClient,
@@ -57,10 +59,11 @@ export class RunOutputRecorder {
       }
       return parts;
     });
-    const bytes = await this.logStore.append(
+    const { bytes, text } = await this.logStore.append(
       this.run.logRef,
       pieces.map((p) => ({ ts: p.ts, stream: p.stream, chunk: p.text })),
     );
+    this.logHash.update(text);
     await appendRunEvents(
       this.prisma,
       pieces.map((p) => ({
@@ -83,6 +86,7 @@ export class RunOutputRecorder {
         lastOutputStream: last.stream,
         lastOutputBytes: BigInt(Buffer.byteLength(last.text)),
         logBytes: BigInt(bytes),
+        logSha256: this.logHash.copy().digest('hex'),
       },
     });
     this.onFlushed();

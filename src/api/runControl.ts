@@ -30,10 +30,11 @@ export class RunControl {
   /** R71 then the workflow: new runs start executing; coalesced/deferred/skipped ones don't. */
   async wake(agentId: string, request: WakeRequest): Promise<EnqueueResult> {
     const result = await enqueueWakeup(this.deps.prisma, agentId, request);
-    if (result.kind === 'queued') await this.startWorkflow(result.run.id);
+    if (result.kind === 'queued') await startRunWorkflow(this.deps.temporal, this.deps.workflowSettings, result.run, result.issueIdentifier);
     return result;
   }
 
+  /** Starts the workflow of a run already in the database (idempotent). */
   async startWorkflow(runId: string): Promise<void> {
     const run = await this.deps.prisma.heartbeatRun.findUniqueOrThrow({ where: { id: runId } });
     const issueId = boundIssueId(run.contextSnapshot);

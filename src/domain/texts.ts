@@ -29,4 +29,5 @@ export const budgetTexts = {
   companyBudgetExceeded: 'Company cannot start new work because its budget hard-stop is exceeded.',
   agentPausedForBudget: 'Agent is paused because its budget hard-stop was reached.',
   agentBudgetExceeded: 'Agent cannot start because its budget hard-stop is still exceeded.',
+  projectBudgetExceeded: 'Project cannot start new work because its budget hard-stop is exceeded.',
 } as const;

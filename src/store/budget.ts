@@ -1,6 +1,7 @@
 /**
  * R74: the budget invocation block. Observed spend is summed from `cost_events` per scope; a
- * policy blocks when it is active, hard-stops, has amount > 0 and spend >= amount.
+ * policy blocks when it is active, hard-stops, has amount > 0 and spend >= amount. One query
+ * gathers everything the rule looks at; the rule's order is applied in TypeScript.
  */
 import type { Prisma, PrismaClient } from './db.ts';
 import { budgetTexts } from '../domain/texts.ts';
@@ -16,27 +17,12 @@ function monthStartUtc(now: Date): Date {
   return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
 }
 
-async function exceededPolicy(
-  db: Db,
-  companyId: string,
-  scopeType: 'company' | 'agent' | 'project',
-  scopeId: string,
-  now: Date,
-): Promise<boolean> {
-  const policies = await db.budgetPolicy.findMany({
-    where: { companyId, scopeType, scopeId, isActive: true, hardStopEnabled: true, amount: { gt: 0 } },
-  });
-  for (const policy of policies) {
-    const scopeFilter =
-      scopeType === 'company' ? {} : scopeType === 'agent' ? { agentId: scopeId } : { projectId: scopeId };
-    const windowFilter = policy.windowKind === 'calendar_month_utc' ? { occurredAt: { gte: monthStartUtc(now) } } : {};
-    const spend = await db.costEvent.aggregate({
-      where: { companyId, ...scopeFilter, ...windowFilter },
-      _sum: { costCents: true },
-    });
-    if ((spend._sum.costCents ?? 0) >= policy.amount) return true;
-  }
-  return false;
+interface BudgetFacts {
+  company_status: string | null;
+  company_pause_reason: string | null;
+  agent_status: string | null;
+  agent_pause_reason: string | null;
+  exceeded_scopes: string[] | null;
 }
 
 export async function getInvocationBlock(
@@ -44,25 +30,37 @@ export async function getInvocationBlock(
   input: { companyId: string; agentId: string; issueId?: string | null; projectId?: string | null },
   now = new Date(),
 ): Promise<InvocationBlock | null> {
-  const company = await db.company.findUnique({ where: { id: input.companyId } });
-  if (company?.status === 'paused') {
-    return {
-      scope: 'company',
-      reason: company.pauseReason === 'budget' ? budgetTexts.companyPausedForBudget : budgetTexts.companyPaused,
-    };
+  const projectId = input.projectId ?? null;
+  const [facts] = await db.$queryRaw<BudgetFacts[]>`
+    WITH policies AS (
+      SELECT p.scope_type::text AS scope_type, p.amount,
+        (SELECT coalesce(sum(e.cost_cents), 0) FROM cost_events e
+          WHERE e.company_id = p.company_id
+            AND (p.scope_type <> 'agent' OR e.agent_id = p.scope_id)
+            AND (p.scope_type <> 'project' OR e.project_id = p.scope_id)
+            AND (p.window_kind <> 'calendar_month_utc' OR e.occurred_at >= ${monthStartUtc(now)})) AS spent
+      FROM budget_policies p
+      WHERE p.company_id = ${input.companyId}::uuid AND p.is_active AND p.hard_stop_enabled AND p.amount > 0
+        AND p.metric = 'billed_cents'
+        AND ((p.scope_type = 'company' AND p.scope_id = ${input.companyId}::uuid)
+          OR (p.scope_type = 'agent' AND p.scope_id = ${input.agentId}::uuid)
+          OR (p.scope_type = 'project' AND p.scope_id = ${projectId}::uuid))
+    )
+    SELECT c.status::text AS company_status, c.pause_reason AS company_pause_reason,
+           a.status::text AS agent_status, a.pause_reason AS agent_pause_reason,
+           (SELECT array_agg(DISTINCT scope_type) FROM policies WHERE spent >= amount) AS exceeded_scopes
+    FROM (SELECT 1) AS one
+    LEFT JOIN companies c ON c.id = ${input.companyId}::uuid
+    LEFT JOIN agents a ON a.id = ${input.agentId}::uuid`;
+  const exceeded = new Set(facts?.exceeded_scopes ?? []);
+  if (facts?.company_status === 'paused') {
+    return { scope: 'company', reason: facts.company_pause_reason === 'budget' ? budgetTexts.companyPausedForBudget : budgetTexts.companyPaused };
   }
-  if (await exceededPolicy(db, input.companyId, 'company', input.companyId, now)) {
-    return { scope: 'company', reason: budgetTexts.companyBudgetExceeded };
-  }
-  const agent = await db.agent.findUnique({ where: { id: input.agentId } });
-  if (agent?.status === 'paused' && agent.pauseReason === 'budget') {
+  if (exceeded.has('company')) return { scope: 'company', reason: budgetTexts.companyBudgetExceeded };
+  if (facts?.agent_status === 'paused' && facts.agent_pause_reason === 'budget') {
     return { scope: 'agent', reason: budgetTexts.agentPausedForBudget };
   }
-  if (await exceededPolicy(db, input.companyId, 'agent', input.agentId, now)) {
-    return { scope: 'agent', reason: budgetTexts.agentBudgetExceeded };
-  }
-  if (input.projectId && (await exceededPolicy(db, input.companyId, 'project', input.projectId, now))) {
-    return { scope: 'project', reason: 'Project cannot start new work because its budget hard-stop is exceeded.' };
-  }
+  if (exceeded.has('agent')) return { scope: 'agent', reason: budgetTexts.agentBudgetExceeded };
+  if (exceeded.has('project')) return { scope: 'project', reason: budgetTexts.projectBudgetExceeded };
   return null;
 }

@@ -12,9 +12,9 @@ export * from '../generated/prisma/client.ts';
  * FOR UPDATE on the issue row, R71/R28), while several Vigil processes, or a test run's many
  * clients, share PostgreSQL's default max_connections of 100.
  */
-const POOL_SIZE = 10;
+export const DEFAULT_POOL_SIZE = 10;
 
-export function createPrismaClient(databaseUrl: string): PrismaClient {
-  const adapter = new PrismaPg({ connectionString: databaseUrl, max: POOL_SIZE });
+export function createPrismaClient(databaseUrl: string, poolSize = DEFAULT_POOL_SIZE): PrismaClient {
+  const adapter = new PrismaPg({ connectionString: databaseUrl, max: poolSize });
   return new PrismaClient({ adapter });
 }

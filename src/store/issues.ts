@@ -31,7 +31,7 @@ export async function findIssue(db: Db, ref: { id: string } | { identifier: stri
 }
 
 async function lockIssueRow(tx: Tx, issueId: string): Promise<Issue> {
-  await tx.$queryRaw`SELECT id FROM issues WHERE id = ${issueId}::uuid FOR UPDATE`;
+  await tx.$queryRaw`SELECT id FROM issues WHERE id = ${issueId}::uuid FOR NO KEY UPDATE`;
   const issue = await tx.issue.findUnique({ where: { id: issueId } });
   if (!issue) throw new NotFoundError('Issue');
   return issue;
@@ -99,7 +99,7 @@ export async function createIssue(
     // The company row lock serializes issue numbers.
     const counter = await tx.$queryRaw<Array<{ issue_prefix: string; next: number }>>`
       SELECT c.issue_prefix, greatest(c.issue_counter, coalesce((SELECT max(issue_number) FROM issues WHERE company_id = c.id), 0)) + 1 AS next
-      FROM companies c WHERE c.id = ${companyId}::uuid FOR UPDATE`;
+      FROM companies c WHERE c.id = ${companyId}::uuid FOR NO KEY UPDATE`;
     if (counter.length === 0) throw new NotFoundError('Company');
     const number = Number(counter[0].next);
     await tx.company.update({ where: { id: companyId }, data: { issueCounter: number } });

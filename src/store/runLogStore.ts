@@ -2,8 +2,7 @@
  * Full run logs as NDJSON files (`{ts, stream, chunk}` per line) under `<dataDir>/run-logs`.
  * `heartbeat_runs.logStore = 'local_file'` and `logRef` = the path relative to that folder.
  */
-import { createHash } from 'node:crypto';
-import { mkdir, open, stat } from 'node:fs/promises';
+import { mkdir, open } from 'node:fs/promises';
 import path from 'node:path';
 
 export const LOG_STORE = 'local_file';
@@ -21,34 +20,17 @@ export class RunLogStore {
     return full;
   }
 
-  /** Appends lines and returns the file's new size in bytes. */
-  async append(logRef: string, entries: Array<{ ts: Date; stream: string; chunk: string }>): Promise<number> {
+  /** Appends lines; returns the file's new size in bytes and the text appended. */
+  async append(logRef: string, entries: Array<{ ts: Date; stream: string; chunk: string }>): Promise<{ bytes: number; text: string }> {
     const file = this.resolve(logRef);
     await mkdir(path.dirname(file), { recursive: true });
     const handle = await open(file, 'a');
     try {
       const text = entries.map((e) => JSON.stringify({ ts: e.ts.toISOString(), stream: e.stream, chunk: e.chunk })).join('\n') + '\n';
       await handle.write(text);
-      return (await handle.stat()).size;
+      return { bytes: (await handle.stat()).size, text };
     } finally {
       await handle.close();
-    }
-  }
-
-  async summary(logRef: string): Promise<{ bytes: number; sha256: string } | null> {
-    const file = this.resolve(logRef);
-    try {
-      const handle = await open(file, 'r');
-      try {
-        const hash = createHash('sha256');
-        for await (const chunk of handle.createReadStream()) hash.update(chunk as Buffer);
-        return { bytes: (await stat(file)).size, sha256: hash.digest('hex') };
-      } finally {
-        await handle.close();
-      }
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw error;
     }
   }
 

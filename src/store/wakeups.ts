@@ -4,6 +4,7 @@
  * coalescing into a live run, parking behind another agent's run, or skipping — atomically
  * under the issue row lock.
  */
+import { randomUUID } from 'node:crypto';
 import type { Prisma, PrismaClient } from './db.ts';
 import { ConflictError, NotFoundError } from '../errors.ts';
 import { agentTexts } from '../domain/texts.ts';
@@ -14,6 +15,7 @@ import { activePauseHoldFor } from './treeHolds.ts';
 import { logActivity } from './activityLog.ts';
 import { asObject, stringOrNull, toJson, type JsonObject } from './json.ts';
 import { unresolvedBlockerIds } from './issueRelations.ts';
+import { lockAgent } from './locks.ts';
 
 type Tx = Prisma.TransactionClient;
 type Run = Awaited<ReturnType<PrismaClient['heartbeatRun']['findUniqueOrThrow']>>;
@@ -33,7 +35,7 @@ export interface WakeRequest {
 }
 
 export type EnqueueResult =
-  | { kind: 'queued'; run: Run; wakeId: string }
+  | { kind: 'queued'; run: Run; wakeId: string; issueIdentifier: string | null }
   | { kind: 'coalesced'; run: Run; wakeId: string }
   | {
       kind: 'deferred';
@@ -97,10 +99,13 @@ function createWake(db: Tx | PrismaClient, row: WakeRowInput) {
   });
 }
 
-async function createQueuedRun(tx: Tx, companyId: string, agentId: string, request: WakeRequest, context: JsonObject) {
-  const wake = await createWake(tx, { companyId, agentId, request, status: 'queued' });
+async function createQueuedRun(tx: Tx, companyId: string, agentId: string, request: WakeRequest, context: JsonObject, issueIdentifier: string | null) {
+  // The run's id is chosen here so the wake can point at it from its first write.
+  const runId = randomUUID();
+  const wake = await createWake(tx, { companyId, agentId, request, status: 'queued', runId });
   const run = await tx.heartbeatRun.create({
     data: {
+      id: runId,
       companyId,
       agentId,
       invocationSource: request.source,
@@ -112,8 +117,7 @@ async function createQueuedRun(tx: Tx, companyId: string, agentId: string, reque
       continuationAttempt: Number(context.livenessContinuationAttempt ?? 0) || 0,
     },
   });
-  await tx.agentWakeupRequest.update({ where: { id: wake.id }, data: { runId: run.id } });
-  return { kind: 'queued' as const, run, wakeId: wake.id };
+  return { kind: 'queued' as const, run, wakeId: wake.id, issueIdentifier };
 }
 
 /** Merges new context keys into a live run without overwriting its task binding. */
@@ -125,7 +129,7 @@ async function coalesceInto(tx: Tx, run: Run, companyId: string, agentId: string
 }
 
 async function lockIssue(tx: Tx, issueId: string) {
-  const rows = await tx.$queryRaw<Array<{ id: string }>>`SELECT id FROM issues WHERE id = ${issueId}::uuid FOR UPDATE`;
+  const rows = await tx.$queryRaw<Array<{ id: string }>>`SELECT id FROM issues WHERE id = ${issueId}::uuid FOR NO KEY UPDATE`;
   if (rows.length === 0) return null;
   return tx.issue.findUnique({ where: { id: issueId } });
 }
@@ -199,7 +203,7 @@ async function enqueueIssueBound(
         });
         return { kind: 'skipped' as const, wakeId: wake.id, reason: 'issue_dependencies_blocked', message: 'Issue has unresolved blockers', issueId };
       }
-      return createQueuedRun(tx, companyId, agent.id, request, context);
+      return createQueuedRun(tx, companyId, agent.id, request, context, issue.identifier);
     }
     const activeAgent = await tx.agent.findUnique({ where: { id: active.agentId } });
     const sameName = activeAgent !== null && agentNameKey(activeAgent.name) === agentNameKey(agent.name);
@@ -245,7 +249,7 @@ async function enqueueIssueBound(
 async function enqueueUnbound(prisma: PrismaClient, agent: { id: string; companyId: string }, request: WakeRequest, context: JsonObject, followUpNeeded: boolean) {
   return prisma.$transaction(async (tx) => {
     // Serialize enqueues per agent so two wakes never both create a run for one task scope.
-    await tx.$queryRaw`SELECT id FROM agents WHERE id = ${agent.id}::uuid FOR UPDATE`;
+    await lockAgent(tx, agent.id);
     const taskKey = stringOrNull(context.taskKey);
     const candidates = await tx.heartbeatRun.findMany({
       where: { agentId: agent.id, status: { in: ['queued', 'scheduled_retry', 'running'] } },
@@ -257,7 +261,7 @@ async function enqueueUnbound(prisma: PrismaClient, agent: { id: string; company
       sameScope.find((run) => run.status === 'scheduled_retry') ??
       (followUpNeeded ? undefined : sameScope.find((run) => run.status === 'running'));
     if (target) return coalesceInto(tx, target, agent.companyId, agent.id, request, context, null);
-    return createQueuedRun(tx, agent.companyId, agent.id, request, context);
+    return createQueuedRun(tx, agent.companyId, agent.id, request, context, null);
   });
 }
 

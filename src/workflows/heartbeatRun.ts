@@ -18,6 +18,7 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
@@ -44,8 +45,12 @@ export const cancelRunUpdate = defineUpdate<RunWorkflowState, [CancelRunRequest]
 export const slotFreedSignal = defineSignal('slotFreed');
 export const runStateQuery = defineQuery<RunWorkflowState>('runState');
 
-/** Claim and finalize are short, idempotent database transactions: retry them. */
-const lifecycle = proxyActivities<RunActivities>({
+/**
+ * Claim and finalize are short, idempotent database transactions: local activities, run by the
+ * worker that holds the workflow task, so they cost no server round trip and no extra workflow
+ * task (they appear in the history as markers). Retried if the database hiccups.
+ */
+const lifecycle = proxyLocalActivities<RunActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 10 },
 });

@@ -1,0 +1,23 @@
+/**
+ * Row locks, in one order everywhere: agent first, then run, then issue. The agent row lock is
+ * R69's per-agent mutex (claims, enqueues and finalizes of one agent take turns).
+ *
+ * `FOR NO KEY UPDATE`, not `FOR UPDATE`: every insert that references the agent (events, wakes,
+ * runs) takes a FOR KEY SHARE lock through its foreign key, which FOR UPDATE would block — and a
+ * transaction that holds that share lock and later updates the agent would deadlock against a
+ * waiter for FOR UPDATE. NO KEY UPDATE serializes the writers without either problem.
+ */
+import type { Prisma } from './db.ts';
+
+type Tx = Prisma.TransactionClient;
+
+export async function lockAgent(tx: Tx, agentId: string): Promise<void> {
+  await tx.$queryRaw`SELECT id FROM agents WHERE id = ${agentId}::uuid FOR NO KEY UPDATE`;
+}
+
+/** Locks the agent of a run (before the run itself, keeping the lock order). */
+export async function lockAgentOfRun(tx: Tx, runId: string): Promise<void> {
+  await tx.$queryRaw`
+    SELECT a.id FROM agents a JOIN heartbeat_runs r ON r.agent_id = a.id
+    WHERE r.id = ${runId}::uuid FOR NO KEY UPDATE OF a`;
+}
