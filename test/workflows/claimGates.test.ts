@@ -120,4 +120,25 @@ describe('agent concurrency (R69)', () => {
     const [a, b] = done.sort((x, y) => x.startedAt!.getTime() - y.startedAt!.getTime());
     expect(b.startedAt!.getTime()).toBeGreaterThanOrEqual(a.finishedAt!.getTime());
   });
+
+  it('keeps steady concurrent load on one agent deadlock-free, never above its limit', async () => {
+    // Wakes keep arriving while earlier runs finalize: the mix that once deadlocked on the agent row.
+    const agent = await givenAgent(acme, { script: 'succeed.sh', maxConcurrentRuns: 10 });
+    const runs: Awaited<ReturnType<typeof waitForRunStatus>>[] = [];
+    await Promise.all(
+      Array.from({ length: 12 }, async (_, loop) => {
+        for (let round = 0; round < 5; round++) {
+          const woken = await acme.board.post(`/api/agents/${agent.id}/wakeup`, { payload: { taskId: `load-${loop}-${round}` } });
+          expect(woken.status, JSON.stringify(woken.body)).toBe(202);
+          runs.push(await waitForRunStatus(vigil.vigil.prisma, woken.body.id, TERMINAL, 60_000));
+        }
+      }),
+    );
+    expect(runs.map((run) => run.status)).toEqual(Array(60).fill('succeeded'));
+    // At every run's start, at most nine others were between their start and their finish.
+    for (const run of runs) {
+      const overlapping = runs.filter((other) => other !== run && other.startedAt! <= run.startedAt! && other.finishedAt! > run.startedAt!);
+      expect(overlapping.length).toBeLessThanOrEqual(9);
+    }
+  });
 });
