@@ -91,21 +91,8 @@ export async function executeAdapter(deps: ActivityDeps, runId: string): Promise
       }
       throw new CancelledFailure('Run cancelled; adapter process group terminated');
     }
-    return {
-      exitCode: result.exitCode,
-      signal: result.signal,
-      timedOut: result.timedOut,
-      cancelled: result.cancelled,
-      processLost: result.processLost,
-      summary: result.summary,
-      resultJson: result.resultJson,
-      errorMessage: result.errorMessage,
-      errorCode: result.errorCode,
-      errorFamily: result.errorFamily,
-      retryNotBefore: result.retryNotBefore,
-      stdoutExcerpt: result.stdoutExcerpt,
-      stderrExcerpt: result.stderrExcerpt,
-    };
+    const { startedAt: _started, finishedAt: _finished, ...payload } = result;
+    return payload;
   } finally {
     clearInterval(ticker);
     await recorder.flush();

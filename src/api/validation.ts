@@ -33,6 +33,14 @@ export function issueRefParam(req: Request, name = 'issueId'): { id: string } | 
   throw new BadRequestError(`${name} must be a UUID or an identifier such as PAP-12`, { details: [{ field: name, message: 'must be a UUID or an identifier' }] }, 'invalid_request');
 }
 
+/** A query parameter holding a comma-separated list of enum values (`status=todo,in_progress`). */
+export function commaListOf<const T extends readonly [string, ...string[]]>(values: T) {
+  return z
+    .string()
+    .transform((value) => value.split(',').map((s) => s.trim()).filter(Boolean))
+    .pipe(z.array(z.enum(values)).min(1));
+}
+
 /** Query integers arrive as strings. */
 export const queryInt = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 export const jsonObject = z.record(z.string(), z.unknown());

@@ -3,25 +3,12 @@
  * Pure: the finalize activity persists what this returns.
  */
 import type { RunStatus } from './runStatus.ts';
+import type { AdapterResult } from '../adapters/types.ts';
 import { buildStopMetadata, stopReasonFor } from './stopMetadata.ts';
 import { redactSecrets } from './redaction.ts';
 
-/** What the `process` adapter reported, in a form that crosses the activity boundary (JSON). */
-export interface AdapterResultPayload {
-  exitCode: number | null;
-  signal: string | null;
-  timedOut: boolean;
-  cancelled: boolean;
-  processLost: boolean;
-  summary: string | null;
-  resultJson: Record<string, unknown>;
-  errorMessage: string | null;
-  errorCode: string | null;
-  errorFamily: 'transient_upstream' | null;
-  retryNotBefore: string | null;
-  stdoutExcerpt: string;
-  stderrExcerpt: string;
-}
+/** What the adapter reported, in a form that crosses the activity boundary (JSON, no Dates). */
+export type AdapterResultPayload = Omit<AdapterResult, 'startedAt' | 'finishedAt'>;
 
 /** How an execution ended, as the run workflow observed it. */
 export type ExecutionOutcome =

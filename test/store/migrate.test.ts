@@ -2,14 +2,14 @@
  * The migration runner against real PostgreSQL: each test gets its own scratch database on the
  * test run's server, so it never sees another file's tables or `_prisma_migrations` rows.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { applyMigrations } from '../../src/store/migrate.ts';
+import { createScratchDatabase, withClient } from '../support/scratchDatabase.ts';
 
 const REPO_MIGRATIONS_DIR = fileURLToPath(new URL('../../prisma/migrations', import.meta.url));
 
@@ -18,25 +18,11 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function withClient<T>(url: string, use: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await use(client);
-  } finally {
-    await client.end();
-  }
-}
-
 /** A fresh database on the test run's server, dropped after the test. */
 async function givenScratchDatabase(): Promise<string> {
-  const serverUrl = inject('databaseUrl');
-  const name = `vigil_migrate_${randomBytes(6).toString('hex')}`;
-  await withClient(serverUrl, (client) => client.query(`CREATE DATABASE "${name}"`));
-  cleanups.push(() => withClient(serverUrl, async (client) => void (await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`))));
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  return url.toString();
+  const database = await createScratchDatabase(inject('databaseUrl'), 'vigil_migrate');
+  cleanups.push(database.drop);
+  return database.url;
 }
 
 /** A migrations folder in Prisma's layout, built from `{ folderName: sql }`. */

@@ -3,7 +3,7 @@ import { Router, type Request } from 'express';
 import { z } from 'zod';
 import type { ApiContext } from '../context.ts';
 import { allow, attribution, requireCompanyAccess, requireVisible, type Actor } from '../auth.ts';
-import { issueRefParam, parseBody, parseQuery, queryInt, uuid, uuidParam } from '../validation.ts';
+import { commaListOf, issueRefParam, parseBody, parseQuery, queryInt, uuid, uuidParam } from '../validation.ts';
 import { runView } from '../serializers.ts';
 import { AppError, NotFoundError } from '../../errors.ts';
 import {
@@ -31,36 +31,15 @@ const issueFields = {
   blockedByIssueIds: z.array(uuid).max(100),
 };
 
-const createIssueSchema = z.strictObject({
-  title: issueFields.title,
-  description: issueFields.description.optional(),
-  status: issueFields.status.optional(),
-  priority: issueFields.priority.optional(),
-  parentId: issueFields.parentId.optional(),
-  assigneeAgentId: issueFields.assigneeAgentId.optional(),
-  assigneeUserId: issueFields.assigneeUserId.optional(),
-  blockedByIssueIds: issueFields.blockedByIssueIds.optional(),
-});
-
 const updateIssueSchema = z
-  .strictObject({
-    title: issueFields.title.optional(),
-    description: issueFields.description.optional(),
-    status: issueFields.status.optional(),
-    priority: issueFields.priority.optional(),
-    parentId: issueFields.parentId.optional(),
-    assigneeAgentId: issueFields.assigneeAgentId.optional(),
-    assigneeUserId: issueFields.assigneeUserId.optional(),
-    blockedByIssueIds: issueFields.blockedByIssueIds.optional(),
-  })
+  .strictObject(issueFields)
+  .partial()
   .refine((body) => Object.keys(body).length > 0, { message: 'name at least one field to change' });
 
+const createIssueSchema = z.strictObject(issueFields).partial().required({ title: true });
+
 const listIssuesQuery = z.strictObject({
-  status: z
-    .string()
-    .transform((value) => value.split(',').map((s) => s.trim()).filter(Boolean))
-    .pipe(z.array(z.enum(ISSUE_STATUSES)).min(1))
-    .optional(),
+  status: commaListOf(ISSUE_STATUSES).optional(),
   assigneeAgentId: uuid.optional(),
   assigneeUserId: z.string().min(1).optional(),
   parentId: uuid.optional(),

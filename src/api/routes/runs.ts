@@ -3,7 +3,7 @@ import { Router, type Request } from 'express';
 import { z } from 'zod';
 import type { ApiContext } from '../context.ts';
 import { allow, requireCompanyAccess, requireVisible, type Actor } from '../auth.ts';
-import { parseBody, parseQuery, queryInt, uuid, uuidParam } from '../validation.ts';
+import { commaListOf, parseBody, parseQuery, queryInt, uuid, uuidParam } from '../validation.ts';
 import { runView } from '../serializers.ts';
 import { NotFoundError } from '../../errors.ts';
 import { RUN_STATUSES } from '../../domain/runStatus.ts';
@@ -13,11 +13,7 @@ import { redactJson } from '../../domain/redaction.ts';
 const listRunsQuery = z.strictObject({
   agentId: uuid.optional(),
   issueId: uuid.optional(),
-  status: z
-    .string()
-    .transform((value) => value.split(',').map((s) => s.trim()).filter(Boolean))
-    .pipe(z.array(z.enum(RUN_STATUSES)).min(1))
-    .optional(),
+  status: commaListOf(RUN_STATUSES).optional(),
   limit: queryInt(1, 1000).default(100),
 });
 
