@@ -17,6 +17,7 @@ import {
   TextTail,
   type ProcessOutcomeFacts,
 } from './processOutput.ts';
+import { processTexts } from '../domain/texts.ts';
 import type { AdapterInvocation, AdapterOutputChunk, AdapterResult, ProcessAdapterConfig } from './types.ts';
 
 export const DEFAULT_GRACE_SEC = 20;
@@ -93,17 +94,17 @@ function configProblem(config: ProcessAdapterConfig | undefined): string | null 
 async function cwdProblem(cwd: string): Promise<string | null> {
   try {
     const info = await stat(cwd);
-    return info.isDirectory() ? null : `Working directory is not a directory: ${cwd}`;
+    return info.isDirectory() ? null : processTexts.workingDirectoryNotADirectory(cwd);
   } catch {
-    return `Working directory does not exist: ${cwd}`;
+    return processTexts.workingDirectoryMissing(cwd);
   }
 }
 
 function spawnFailureMessage(command: string, err: unknown): string {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'ENOENT') return `Command not found: ${command}`;
-  if (code === 'EACCES') return `Command is not executable (permission denied): ${command}`;
-  return `Failed to start ${command}: ${(err as Error | undefined)?.message ?? String(err)}`;
+  if (code === 'ENOENT') return processTexts.commandNotFound(command);
+  if (code === 'EACCES') return processTexts.commandNotExecutable(command);
+  return processTexts.startFailed(command, (err as Error | undefined)?.message ?? String(err));
 }
 
 /** Resolves true when `promise` settles within `ms`, false otherwise; leaves no timer behind. */
@@ -164,11 +165,11 @@ export async function runProcessAdapter(inv: AdapterInvocation): Promise<Adapter
 
   const problem = configProblem(config);
   if (problem) return notStarted(problem);
-  if (inv.signal.aborted) return notStarted('Cancelled before the process started', true);
+  if (inv.signal.aborted) return notStarted(processTexts.cancelledBeforeStart, true);
   const cwd = path.resolve(config.cwd ?? process.cwd());
   const badCwd = await cwdProblem(cwd);
   if (badCwd) return notStarted(badCwd);
-  if (inv.signal.aborted) return notStarted('Cancelled before the process started', true);
+  if (inv.signal.aborted) return notStarted(processTexts.cancelledBeforeStart, true);
 
   let child: ChildProcess;
   try {

@@ -7,6 +7,7 @@
  * the full stream goes to `onOutput` and is not retained here.
  */
 import { redactJson } from '../domain/redaction.ts';
+import { processTexts } from '../domain/texts.ts';
 import type { AdapterResult } from './types.ts';
 
 export const EXCERPT_MAX_BYTES = 8 * 1024;
@@ -301,23 +302,22 @@ export function buildAdapterResult(facts: ProcessOutcomeFacts): AdapterResult {
   if (facts.startFailure !== null) {
     errorMessage = facts.startFailure;
   } else if (facts.killReason === 'timeout') {
-    errorMessage = `Timed out after ${facts.timeoutSec}s`;
+    errorMessage = processTexts.timedOut(facts.timeoutSec);
     if (facts.killEscalated) {
-      errorMessage += `; process group ${facts.processGroupId} ignored SIGTERM and was killed with SIGKILL after ${facts.graceSec}s`;
+      errorMessage += processTexts.timedOutEscalated(facts.processGroupId, facts.graceSec);
     }
   } else if (facts.killReason === 'cancel') {
-    errorMessage = `Cancelled; process group ${facts.processGroupId} was terminated`;
-    if (facts.killEscalated) errorMessage += ` with SIGKILL after ${facts.graceSec}s`;
+    errorMessage = processTexts.cancelled(facts.processGroupId);
+    if (facts.killEscalated) errorMessage += processTexts.cancelledEscalated(facts.graceSec);
   } else if (processLost) {
-    // R20 wording, with the signal we observed.
-    errorMessage = `Process lost -- child pid ${facts.pid} was killed by ${facts.signal}`;
+    errorMessage = processTexts.killedBySignal(facts.pid, facts.signal!);
   } else if (exitedNonZero) {
     const detail =
       nonEmptyString(resultLine?.errorMessage) ??
       nonEmptyString(resultLine?.error) ??
       lastNonEmptyLine(stderrExcerpt) ??
       lastNonEmptyLine(stdoutExcerpt);
-    errorMessage = `Process exited with code ${facts.exitCode}${detail ? `: ${detail}` : ''}`;
+    errorMessage = processTexts.exitedNonZero(facts.exitCode!, detail);
   }
 
   let errorFamily: AdapterResult['errorFamily'] = null;

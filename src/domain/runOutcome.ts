@@ -6,6 +6,7 @@ import type { RunStatus } from './runStatus.ts';
 import type { AdapterResult } from '../adapters/types.ts';
 import { buildStopMetadata, stopReasonFor } from './stopMetadata.ts';
 import { redactSecrets } from './redaction.ts';
+import { processLostMessage, workerLostMessage } from './texts.ts';
 
 /** What the adapter reported, in a form that crosses the activity boundary (JSON, no Dates). */
 export type AdapterResultPayload = Omit<AdapterResult, 'startedAt' | 'finishedAt'>;
@@ -32,25 +33,6 @@ export interface TerminalWrite {
 }
 
 export const DEFAULT_CANCEL_REASON = 'Cancelled by control plane';
-
-/** A run whose worker stopped heartbeating: its child may still be alive on that worker's host. */
-export function workerLostMessage(pid: number | null): string {
-  return `Process lost -- the worker running it stopped heartbeating${pid !== null ? ` (child pid ${pid})` : ''}`;
-}
-
-/** R20: the base "Process lost" message. */
-export function processLostMessage(input: {
-  pid: number | null;
-  processGroupId: number | null;
-  descendantOnly?: boolean;
-}): string {
-  if (input.descendantOnly && input.processGroupId !== null) {
-    return `Process lost -- parent pid ${input.pid ?? 'unknown'} exited, but descendant process group ${input.processGroupId} was still alive and was terminated`;
-  }
-  if (input.pid !== null) return `Process lost -- child pid ${input.pid} is no longer running`;
-  if (input.processGroupId !== null) return `Process lost -- process group ${input.processGroupId} is no longer running`;
-  return 'Process lost -- server may have restarted';
-}
 
 interface RunContext {
   adapterType: string;

@@ -18,6 +18,24 @@ export const runTexts = {
   adapterInvoked: (pid: number) => `adapter process started (pid ${pid})`,
 } as const;
 
+/** What the `process` adapter says about how its child ended (run `error`, events). */
+export const processTexts = {
+  workingDirectoryNotADirectory: (cwd: string) => `Working directory is not a directory: ${cwd}`,
+  workingDirectoryMissing: (cwd: string) => `Working directory does not exist: ${cwd}`,
+  commandNotFound: (command: string) => `Command not found: ${command}`,
+  commandNotExecutable: (command: string) => `Command is not executable (permission denied): ${command}`,
+  startFailed: (command: string, reason: string) => `Failed to start ${command}: ${reason}`,
+  cancelledBeforeStart: 'Cancelled before the process started',
+  timedOut: (timeoutSec: number) => `Timed out after ${timeoutSec}s`,
+  timedOutEscalated: (processGroupId: number | null, graceSec: number) =>
+    `; process group ${processGroupId} ignored SIGTERM and was killed with SIGKILL after ${graceSec}s`,
+  cancelled: (processGroupId: number | null) => `Cancelled; process group ${processGroupId} was terminated`,
+  cancelledEscalated: (graceSec: number) => ` with SIGKILL after ${graceSec}s`,
+  // R20 wording, with the signal that was observed.
+  killedBySignal: (pid: number | null, signal: string) => `Process lost -- child pid ${pid} was killed by ${signal}`,
+  exitedNonZero: (exitCode: number, detail: string | null) => `Process exited with code ${exitCode}${detail ? `: ${detail}` : ''}`,
+} as const;
+
 export const agentTexts = {
   notInvokable: 'Agent is not invokable in its current state',
 } as const;
@@ -31,3 +49,22 @@ export const budgetTexts = {
   agentBudgetExceeded: 'Agent cannot start because its budget hard-stop is still exceeded.',
   projectBudgetExceeded: 'Project cannot start new work because its budget hard-stop is exceeded.',
 } as const;
+
+/** A run whose worker stopped heartbeating: its child may still be alive on that worker's host. */
+export function workerLostMessage(pid: number | null): string {
+  return `Process lost -- the worker running it stopped heartbeating${pid !== null ? ` (child pid ${pid})` : ''}`;
+}
+
+/** R20: the base "Process lost" message. */
+export function processLostMessage(input: {
+  pid: number | null;
+  processGroupId: number | null;
+  descendantOnly?: boolean;
+}): string {
+  if (input.descendantOnly && input.processGroupId !== null) {
+    return `Process lost -- parent pid ${input.pid ?? 'unknown'} exited, but descendant process group ${input.processGroupId} was still alive and was terminated`;
+  }
+  if (input.pid !== null) return `Process lost -- child pid ${input.pid} is no longer running`;
+  if (input.processGroupId !== null) return `Process lost -- process group ${input.processGroupId} is no longer running`;
+  return 'Process lost -- server may have restarted';
+}

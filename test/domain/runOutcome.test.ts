@@ -1,6 +1,7 @@
 /** R5, R12, R10: the pure decisions behind a run's terminal write and its agent's status. */
 import { describe, expect, it } from 'vitest';
-import { terminalWriteFor, processLostMessage, type AdapterResultPayload } from '../../src/domain/runOutcome.ts';
+import { terminalWriteFor, type AdapterResultPayload } from '../../src/domain/runOutcome.ts';
+import { processLostMessage } from '../../src/domain/texts.ts';
 import { buildStopMetadata, stopReasonFor } from '../../src/domain/stopMetadata.ts';
 import { decideAgentFinalize } from '../../src/domain/agentStatus.ts';
 import { heartbeatPolicyOf } from '../../src/domain/heartbeatPolicy.ts';
