@@ -26,7 +26,11 @@ declare module 'vitest' {
   }
 }
 
-const log = (line: string) => process.stdout.write(`[test setup] ${line}\n`);
+let quiet = false;
+/** Setup progress is printed; teardown is quiet so the run's summary stays the last line. */
+const log = (line: string) => {
+  if (!quiet) process.stdout.write(`[test setup] ${line}\n`);
+};
 
 export default async function setup(project: TestProject) {
   const root = await mkdtemp(path.join(os.tmpdir(), 'vigil-test-'));
@@ -51,6 +55,7 @@ export default async function setup(project: TestProject) {
   project.provide('workflowBundlePath', workflowBundlePath);
 
   return async () => {
+    quiet = true;
     await temporal.stop();
     await pg.stop();
     await rm(root, { recursive: true, force: true });
