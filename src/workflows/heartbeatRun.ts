@@ -22,7 +22,7 @@ import {
   setHandler,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
-import type { RunActivities, ClaimResult, FinalizeResult } from '../activities/index.ts';
+import type { RunActivities, ClaimResult } from '../activities/index.ts';
 import type { ExecutionOutcome } from '../domain/runOutcome.ts';
 import { DEFAULT_CANCEL_REASON } from '../domain/runOutcome.ts';
 
@@ -34,6 +34,13 @@ export interface HeartbeatRunInput {
 
 export interface CancelRunRequest {
   reason?: string;
+}
+
+/** What the workflow returns (shown as its result in Temporal UI). */
+export interface RunWorkflowResult {
+  runId: string;
+  status: string;
+  errorCode: string | null;
 }
 
 export interface RunWorkflowState {
@@ -90,7 +97,7 @@ function outcomeOfFailure(error: unknown, cancelReason: string | null): Executio
   return { kind: 'adapter_threw', message: cause instanceof Error ? cause.message : String(cause) };
 }
 
-export async function heartbeatRunWorkflow(input: HeartbeatRunInput): Promise<FinalizeResult | { status: string }> {
+export async function heartbeatRunWorkflow(input: HeartbeatRunInput): Promise<RunWorkflowResult> {
   const state: RunWorkflowState = { phase: 'claiming', status: 'queued' };
   let cancelReason: string | null = null;
   let slotFreed = false;
@@ -112,7 +119,7 @@ export async function heartbeatRunWorkflow(input: HeartbeatRunInput): Promise<Fi
     state.status = status;
     upsertSearchAttributes({ VigilRunStatus: [status], ...(errorCode ? { VigilErrorCode: [errorCode] } : {}) });
   };
-  const finalize = async (outcome: ExecutionOutcome) => {
+  const finalize = async (outcome: ExecutionOutcome): Promise<RunWorkflowResult> => {
     state.phase = 'finalizing';
     const result = await lifecycle.finalizeRun({ runId: input.runId, outcome });
     finish(result.status, result.errorCode);
@@ -121,7 +128,7 @@ export async function heartbeatRunWorkflow(input: HeartbeatRunInput): Promise<Fi
       if (next === input.runId) continue;
       await getExternalWorkflowHandle(runWorkflowId(next)).signal(slotFreedSignal).catch(() => undefined);
     }
-    return result;
+    return { runId: input.runId, status: result.status, errorCode: result.errorCode };
   };
 
   // Claim, waiting for a slot while the agent is at its concurrency limit.
@@ -136,7 +143,7 @@ export async function heartbeatRunWorkflow(input: HeartbeatRunInput): Promise<Fi
   }
   if (claim.kind === 'ended') {
     finish(claim.status, null);
-    return { status: claim.status };
+    return { runId: input.runId, status: claim.status, errorCode: null };
   }
   if (claim.kind === 'cancel') return finalize({ kind: 'cancelled', reason: claim.reason });
   if (cancelReason !== null) return finalize({ kind: 'cancelled', reason: cancelReason });
