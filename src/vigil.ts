@@ -4,7 +4,7 @@
  * it against the servers their global setup started.
  */
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
@@ -84,7 +84,6 @@ export async function startVigil(options: StartVigilOptions): Promise<RunningVig
       return true;
     },
   });
-  const { createServer } = await import('node:http');
   const server = createServer(app);
   const address = await listen(server, options.host, options.port);
   const agentHost = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host;

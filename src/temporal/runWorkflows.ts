@@ -60,9 +60,8 @@ export async function cancelRunViaWorkflow(client: Client, runId: string, reason
     return 'cancelled';
   } catch (error) {
     if (abort.signal.aborted) return 'unreachable';
+    // Never started, or already completed: the server answers "not found" for updates to both.
     if (error instanceof WorkflowNotFoundError) return 'workflow_closed';
-    const message = error instanceof Error ? error.message : String(error);
-    if (/completed|not found|already/i.test(message)) return 'workflow_closed';
     throw error;
   } finally {
     clearTimeout(timer);

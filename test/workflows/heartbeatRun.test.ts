@@ -3,8 +3,8 @@
  * executes a real agent process, and finalizes it — against the real PostgreSQL and Temporal.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFile } from 'node:fs/promises';
 import { startTestVigil, TEST_TEMPORAL_UI_URL, type TestVigil } from '../support/harness.ts';
+import { enqueueWakeup } from '../../src/store/wakeups.ts';
 import {
   eventually,
   givenAgent,
@@ -184,5 +184,24 @@ describe('a heartbeat run on Temporal', () => {
     expect(JSON.stringify((await acme.board.get(`/api/heartbeat-runs/${run.id}`)).body)).not.toMatch(/vgr_/);
     const comments = await vigil.vigil.prisma.issueComment.findMany({ where: { issueId: issue.id } });
     expect(JSON.stringify(comments)).not.toMatch(/vgr_/);
+  });
+
+  it('cancels directly when the run has no live workflow (never started, or already closed)', async () => {
+    const prisma = vigil.vigil.prisma;
+    // A queued run whose workflow was never started.
+    const agent = await givenAgent(acme);
+    const result = await enqueueWakeup(prisma, agent.id, { source: 'on_demand', triggerDetail: 'manual', payload: { taskId: 'never-started' } });
+    if (result.kind !== 'queued') throw new Error(result.kind);
+    const cancelled = await acme.board.post(`/api/heartbeat-runs/${result.run.id}/cancel`, {});
+    expect(cancelled.body).toMatchObject({ status: 'cancelled', errorCode: 'cancelled', error: 'Cancelled by control plane' });
+    expect((await prisma.agentWakeupRequest.findUniqueOrThrow({ where: { id: result.run.wakeupRequestId! } })).status).toBe('cancelled');
+
+    // A row the database still calls running although its workflow has completed.
+    const done = await acme.board.post(`/api/agents/${agent.id}/wakeup`, { payload: { taskId: 'closed' } });
+    await waitForRunStatus(prisma, done.body.id, ['succeeded']);
+    await prisma.heartbeatRun.update({ where: { id: done.body.id }, data: { status: 'running', finishedAt: null } });
+    const closed = await acme.board.post(`/api/heartbeat-runs/${done.body.id}/cancel`, {});
+    expect(closed.status).toBe(200);
+    expect(closed.body).toMatchObject({ status: 'cancelled', errorCode: 'cancelled' });
   });
 });
