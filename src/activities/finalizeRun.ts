@@ -49,12 +49,16 @@ async function postSuccessComment(tx: Tx, run: { id: string; companyId: string; 
   });
 }
 
-/** R10/R11: agent status after the run, and first-heartbeat telemetry. */
-async function finalizeAgent(tx: Tx, deps: ActivityDeps, agent: Agent, outcome: 'succeeded' | 'failed' | 'cancelled' | 'timed_out') {
+/**
+ * R10/R11: agent status after the run. Returns true when this was the agent's first heartbeat;
+ * the telemetry hook is then called after the transaction commits, so a retried finalize
+ * never reports it twice.
+ */
+async function finalizeAgent(tx: Tx, agent: Agent, outcome: 'succeeded' | 'failed' | 'cancelled' | 'timed_out'): Promise<boolean> {
   const agentId = agent.id;
   const otherRunningRuns = await tx.heartbeatRun.count({ where: { agentId, status: 'running' } });
   const decision = decideAgentFinalize({ agentStatus: agent.status, lastHeartbeatAt: agent.lastHeartbeatAt, otherRunningRuns, outcome });
-  if (!decision.update) return agent;
+  if (!decision.update) return false;
   await tx.agent.update({ where: { id: agentId }, data: { status: decision.status, lastHeartbeatAt: new Date() } });
   if (decision.firstHeartbeat) {
     // R11: the role, never the adapter type.
@@ -66,9 +70,8 @@ async function finalizeAgent(tx: Tx, deps: ActivityDeps, agent: Agent, outcome: 
       agentId: agent.id,
       details: { agentRole: agent.role, agentId: agent.id },
     });
-    await deps.telemetry.agentFirstHeartbeat({ agentRole: agent.role, agentId: agent.id, companyId: agent.companyId });
   }
-  return agent;
+  return decision.firstHeartbeat;
 }
 
 async function nextQueuedRunIds(tx: Tx, agent: Agent | null): Promise<string[]> {
@@ -83,6 +86,15 @@ async function nextQueuedRunIds(tx: Tx, agent: Agent | null): Promise<string[]> 
 }
 
 export async function finalizeRun(deps: ActivityDeps, input: FinalizeInput): Promise<FinalizeResult> {
+  const { result, firstHeartbeatOf } = await finalizeInTransaction(deps, input);
+  if (firstHeartbeatOf) await deps.telemetry.agentFirstHeartbeat(firstHeartbeatOf);
+  return result;
+}
+
+async function finalizeInTransaction(
+  deps: ActivityDeps,
+  input: FinalizeInput,
+): Promise<{ result: FinalizeResult; firstHeartbeatOf: { agentRole: string; agentId: string; companyId: string } | null }> {
   return deps.prisma.$transaction(async (tx) => {
     await lockAgentOfRun(tx, input.runId);
     await tx.$queryRaw`SELECT id FROM heartbeat_runs WHERE id = ${input.runId}::uuid FOR NO KEY UPDATE`;
@@ -92,7 +104,8 @@ export async function finalizeRun(deps: ActivityDeps, input: FinalizeInput): Pro
       // Someone else finished it (a light claim gate, a direct cancel): its status stands, but
       // leases must still end and waiting runs may take the slot.
       await releaseRunLeases(tx, run);
-      return { status: run.status, errorCode: run.errorCode, alreadyTerminal: true, nextQueuedRunIds: await nextQueuedRunIds(tx, agent) };
+      const result = { status: run.status, errorCode: run.errorCode, alreadyTerminal: true, nextQueuedRunIds: await nextQueuedRunIds(tx, agent) };
+      return { result, firstHeartbeatOf: null };
     }
     const write = terminalWriteFor(
       {
@@ -152,9 +165,10 @@ export async function finalizeRun(deps: ActivityDeps, input: FinalizeInput): Pro
       });
     }
     // R8 step 11 (R10, R11).
-    if (agent) await finalizeAgent(tx, deps, agent, write.status);
+    const firstHeartbeat = agent ? await finalizeAgent(tx, agent, write.status) : false;
     // R8 finally: leases (R27).
     await releaseRunLeases(tx, updated);
-    return { status: write.status, errorCode: write.errorCode, alreadyTerminal: false, nextQueuedRunIds: await nextQueuedRunIds(tx, agent) };
+    const result = { status: write.status, errorCode: write.errorCode, alreadyTerminal: false, nextQueuedRunIds: await nextQueuedRunIds(tx, agent) };
+    return { result, firstHeartbeatOf: firstHeartbeat && agent ? { agentRole: agent.role, agentId: agent.id, companyId: agent.companyId } : null };
   });
 }

@@ -118,6 +118,12 @@ describe('bad input', () => {
     const agentWithoutCommand = await acme.board.post(`/api/companies/${acme.company.id}/agents`, { name: 'a', adapterType: 'process', adapterConfig: {} });
     expect(agentWithoutCommand.status).toBe(400);
     expect(agentWithoutCommand.body.details[0].field).toBe('adapterConfig.command');
+    const agent = await givenAgent(acme);
+    const badBinding = await acme.board.post(`/api/agents/${agent.id}/wakeup`, { payload: { issueId: 'PAP-1' } });
+    expect(badBinding.status).toBe(400);
+    expect(badBinding.body.details[0].field).toBe('payload.issueId');
+    const badSource = await acme.board.post(`/api/agents/${agent.id}/wakeup`, { source: 'cron' });
+    expect(badSource.status).toBe(400);
     expect(await vigil.vigil.prisma.issue.count({ where: { companyId: acme.company.id } })).toBe(before);
   });
 

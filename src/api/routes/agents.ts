@@ -3,7 +3,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import type { ApiContext } from '../context.ts';
 import { allow, requireCompanyAccess, requireVisible } from '../auth.ts';
-import { jsonObject, parseBody, parseQuery, uuidParam } from '../validation.ts';
+import { jsonObject, parseBody, parseQuery, uuid, uuidParam } from '../validation.ts';
 import { agentView, runView } from '../serializers.ts';
 import { NotFoundError } from '../../errors.ts';
 import { findWakeByIdempotencyKey } from '../../store/wakeups.ts';
@@ -72,7 +72,8 @@ const wakeupSchema = z.strictObject({
   source: z.enum(['timer', 'assignment', 'on_demand', 'automation']).default('on_demand'),
   triggerDetail: z.enum(['manual', 'ping', 'callback', 'system']).default('manual'),
   reason: z.string().trim().min(1).max(200).optional(),
-  payload: jsonObject.optional(),
+  // Free-form, but an issue binding must name a real issue id.
+  payload: z.looseObject({ issueId: uuid.optional() }).optional(),
   idempotencyKey: z.string().min(1).max(500).optional(),
 });
 
