@@ -9,7 +9,7 @@
 import type { Prisma } from '../store/db.ts';
 import type { ActivityDeps } from './deps.ts';
 import { heartbeatPolicyOf, agentNameKey, isCommentInteractionWake } from '../domain/heartbeatPolicy.ts';
-import { isInvokableAgentStatus } from '../domain/runStatus.ts';
+import { isInvokableAgentStatus, NON_INVOKABLE_AGENT_STATUSES } from '../domain/runStatus.ts';
 import { buildStopMetadata, type StopReason } from '../domain/stopMetadata.ts';
 import { runTexts } from '../domain/texts.ts';
 import { getInvocationBlock } from '../store/budget.ts';
@@ -19,6 +19,7 @@ import { appendRunEvent } from '../store/runEvents.ts';
 import { logActivity } from '../store/activityLog.ts';
 import { asObject, boundIssueId, stringOrNull, toJson } from '../store/json.ts';
 import { acquireRunLease } from './leases.ts';
+import { effectiveGraceSec, effectiveTimeoutSec, parseProcessAdapterConfig } from '../adapters/process.ts';
 import { lockAgent } from '../store/locks.ts';
 
 type Tx = Prisma.TransactionClient;
@@ -44,12 +45,12 @@ export async function claimRun(deps: ActivityDeps, runId: string): Promise<Claim
   const run = await prisma.heartbeatRun.findUnique({ where: { id: runId } });
   if (!run) return { kind: 'ended', status: 'missing' };
   const agent = await prisma.agent.findUnique({ where: { id: run.agentId } });
-  const adapterConfig = asObject(agent?.adapterConfig);
+  const processConfig = parseProcessAdapterConfig(agent?.adapterConfig);
   const claimed: ClaimResult = {
     kind: 'claimed',
     adapterType: agent?.adapterType ?? 'process',
-    timeoutSec: Math.max(0, Math.floor(Number(adapterConfig.timeoutSec) || 0)),
-    graceSec: Math.max(1, Math.floor(Number(adapterConfig.graceSec ?? 20) || 20)),
+    timeoutSec: effectiveTimeoutSec(processConfig),
+    graceSec: effectiveGraceSec(processConfig),
   };
   // A retried claim (its first answer was lost) finds the run already running: only this run's
   // workflow claims it, so that is this claim. The lease step is idempotent.
@@ -68,6 +69,9 @@ export async function claimRun(deps: ActivityDeps, runId: string): Promise<Claim
   const outcome = await prisma.$transaction(async (tx) => {
     await lockAgent(tx, agent.id);
     if (!(await holdsFreeSlot(tx, agent.id, runId, heartbeatPolicyOf(agent.runtimeConfig).maxConcurrentRuns))) return 'wait' as const;
+    // The agent may have been paused since the gates looked: re-checked under the lock.
+    const busy = await tx.agent.updateMany({ where: { id: agent.id, status: { notIn: [...NON_INVOKABLE_AGENT_STATUSES] } }, data: { status: 'running' } });
+    if (busy.count === 0) return 'not_invokable' as const;
     const now = new Date();
     const moved = await tx.heartbeatRun.updateMany({ where: { id: runId, status: 'queued' }, data: { status: 'running', startedAt: run.startedAt ?? now } });
     if (moved.count === 0) return 'gone' as const;
@@ -75,10 +79,10 @@ export async function claimRun(deps: ActivityDeps, runId: string): Promise<Claim
       await tx.agentWakeupRequest.update({ where: { id: run.wakeupRequestId }, data: { status: 'claimed', claimedAt: now } });
     }
     if (gate.issue) await lockAndCheckOut(tx, runId, agent, gate.issue, gate.dependenciesReady, stringOrNull(context.wakeReason), now);
-    await tx.agent.update({ where: { id: agent.id }, data: { status: 'running' } });
     return 'claimed' as const;
   });
   if (outcome === 'wait') return { kind: 'wait_for_slot' };
+  if (outcome === 'not_invokable') return { kind: 'cancel', reason: runTexts.agentNotInvokable };
   if (outcome === 'gone') {
     const current = await prisma.heartbeatRun.findUnique({ where: { id: runId }, select: { status: true } });
     return { kind: 'ended', status: current?.status ?? 'missing' };

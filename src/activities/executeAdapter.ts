@@ -7,8 +7,7 @@
 import { ApplicationFailure, Context, CancelledFailure } from '@temporalio/activity';
 import type { ActivityDeps } from './deps.ts';
 import type { AdapterResultPayload } from '../domain/runOutcome.ts';
-import { runProcessAdapter } from '../adapters/process.ts';
-import type { ProcessAdapterConfig } from '../adapters/types.ts';
+import { parseProcessAdapterConfig, runProcessAdapter } from '../adapters/process.ts';
 import { mintRunToken } from '../auth/tokens.ts';
 import { appendRunEvent } from '../store/runEvents.ts';
 import { asObject, boundIssueId, stringOrNull } from '../store/json.ts';
@@ -19,18 +18,6 @@ import { RunOutputRecorder } from './runOutputRecorder.ts';
 const LIVENESS_TICK_MS = 1_000;
 /** Failure type the workflow maps to a lost process. */
 export const WORKER_SHUTDOWN_FAILURE = 'WorkerShutdown';
-
-function processConfigOf(adapterConfig: unknown): ProcessAdapterConfig {
-  const config = asObject(adapterConfig);
-  return {
-    command: String(config.command ?? ''),
-    args: Array.isArray(config.args) ? config.args.map(String) : undefined,
-    cwd: stringOrNull(config.cwd) ?? undefined,
-    env: config.env && typeof config.env === 'object' ? (config.env as Record<string, string>) : undefined,
-    timeoutSec: typeof config.timeoutSec === 'number' ? config.timeoutSec : undefined,
-    graceSec: typeof config.graceSec === 'number' ? config.graceSec : undefined,
-  };
-}
 
 export async function executeAdapter(deps: ActivityDeps, runId: string): Promise<AdapterResultPayload> {
   const ctx = Context.current();
@@ -59,7 +46,7 @@ export async function executeAdapter(deps: ActivityDeps, runId: string): Promise
   const ticker = setInterval(heartbeat, LIVENESS_TICK_MS);
   try {
     const result = await runProcessAdapter({
-      config: processConfigOf(agent.adapterConfig),
+      config: parseProcessAdapterConfig(agent.adapterConfig),
       env,
       secrets: [token],
       signal: ctx.cancellationSignal,

@@ -54,6 +54,19 @@ export function buildChildEnv(
   return env;
 }
 
+/** An agent's stored `adapterConfig` (validated by the API on write) as the adapter reads it. */
+export function parseProcessAdapterConfig(adapterConfig: unknown): ProcessAdapterConfig {
+  const config = adapterConfig !== null && typeof adapterConfig === 'object' ? (adapterConfig as Record<string, unknown>) : {};
+  return {
+    command: String(config.command ?? ''),
+    args: Array.isArray(config.args) ? config.args.map(String) : undefined,
+    cwd: typeof config.cwd === 'string' && config.cwd !== '' ? config.cwd : undefined,
+    env: config.env && typeof config.env === 'object' ? (config.env as Record<string, string>) : undefined,
+    timeoutSec: typeof config.timeoutSec === 'number' ? config.timeoutSec : undefined,
+    graceSec: typeof config.graceSec === 'number' ? config.graceSec : undefined,
+  };
+}
+
 /** R12/R13: `timeoutSec` floored and clamped to ≥ 0; 0 means no timeout. */
 export function effectiveTimeoutSec(config: ProcessAdapterConfig): number {
   const raw = Number(config.timeoutSec ?? 0);

@@ -83,6 +83,7 @@ describe('a heartbeat run on Temporal', () => {
 
     // Temporal: the workflow completed and carries the run's search attributes.
     const handle = vigil.vigil.temporal.workflow.getHandle(`run-${run.id}`);
+    expect(await handle.result()).toEqual({ runId: run.id, status: 'succeeded', errorCode: null });
     const description = await handle.describe();
     expect(description.status.name).toBe('COMPLETED');
     expect(description.searchAttributes).toMatchObject({ VigilCompanyId: [acme.company.id], VigilAgentId: [agent.id], VigilIssueId: [issue.id], VigilRunStatus: ['succeeded'] });

@@ -80,7 +80,7 @@ describe('a worker that dies mid-run', () => {
     expect(run.error).toBe(`Process lost -- the worker running it stopped heartbeating (child pid ${running.processPid})`);
     expect(run.resultJson).toMatchObject({ stopReason: 'process_lost', workerLost: 'adapter activity heartbeat timed out' });
     expect(run.finishedAt!.getTime()).toBeGreaterThan(killedAt);
-    const workflow = await replacement.vigil.temporal.workflow.getHandle(`run-${run.id}`).describe();
-    expect(workflow.status.name).toBe('COMPLETED');
+    const workflowResult = await replacement.vigil.temporal.workflow.getHandle(`run-${run.id}`).result();
+    expect(workflowResult).toEqual({ runId: run.id, status: 'failed', errorCode: 'process_lost' });
   });
 });

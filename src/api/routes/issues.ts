@@ -74,29 +74,42 @@ export function issuesRouter(ctx: ApiContext): Router {
     return requireVisible(actor, await findIssue(ctx.prisma, issueRefParam(req)), 'Issue');
   }
 
-  /** Wakes the assignee of an issue that was just assigned (R18 `issue_assigned`). */
-  async function wakeAssignee(issue: { id: string; assigneeAgentId: string | null; status: string }, mutation: 'create' | 'update', actor: Actor) {
-    if (!issue.assigneeAgentId || ['backlog', 'done', 'cancelled'].includes(issue.status)) return;
-    await wakeQuietly(issue.assigneeAgentId, issue.id, 'issue_assigned', { mutation }, mutation === 'create' ? 'issue.create' : 'issue.update', 'assignment', actor);
-  }
-
-  async function wakeQuietly(agentId: string, issueId: string, reason: string, payload: Record<string, unknown>, source: string, wakeSource: 'assignment' | 'automation', actor: Actor) {
+  /**
+   * A wake caused by an issue change. The change stands even when the agent cannot be woken
+   * (paused, over budget): that refusal is logged, not returned.
+   */
+  async function wakeForIssue(
+    actor: Actor,
+    wake: { agentId: string; issueId: string; reason: string; source: string; wakeSource: 'assignment' | 'automation'; payload: Record<string, unknown> },
+  ) {
     const who = attribution(actor);
     try {
-      await ctx.runControl.wake(agentId, {
-        source: wakeSource,
+      await ctx.runControl.wake(wake.agentId, {
+        source: wake.wakeSource,
         triggerDetail: 'system',
-        reason,
-        payload: { issueId, ...payload },
+        reason: wake.reason,
+        payload: { issueId: wake.issueId, ...wake.payload },
         requestedByActorType: who.actorType,
         requestedByActorId: who.actorId,
-        contextSnapshot: { issueId, taskId: issueId, wakeReason: reason, source },
+        contextSnapshot: { issueId: wake.issueId, taskId: wake.issueId, wakeReason: wake.reason, source: wake.source },
       });
     } catch (error) {
-      // The issue change stands even when its agent cannot be woken (paused, over budget).
       if (!(error instanceof AppError)) throw error;
-      ctx.logger.info('assignment wake refused', { issueId, agentId, reason: error.message });
+      ctx.logger.info('issue wake refused', { issueId: wake.issueId, agentId: wake.agentId, reason: error.message });
     }
+  }
+
+  /** R18 `issue_assigned`: the assignee of a just-assigned open issue is woken. */
+  async function wakeAssignee(actor: Actor, issue: { id: string; assigneeAgentId: string | null; status: string }, mutation: 'create' | 'update') {
+    if (!issue.assigneeAgentId || ['backlog', 'done', 'cancelled'].includes(issue.status)) return;
+    await wakeForIssue(actor, {
+      agentId: issue.assigneeAgentId,
+      issueId: issue.id,
+      reason: 'issue_assigned',
+      source: `issue.${mutation}`,
+      wakeSource: 'assignment',
+      payload: { mutation },
+    });
   }
 
   router.post('/companies/:companyId/issues', async (req, res) => {
@@ -106,7 +119,7 @@ export function issuesRouter(ctx: ApiContext): Router {
     const body = parseBody(createIssueSchema, req);
     const who = attribution(actor);
     const issue = await createIssue(ctx.prisma, { companyId, fields: body, createdByAgentId: who.agentId, createdByUserId: who.userId });
-    await wakeAssignee(issue, 'create', actor);
+    await wakeAssignee(actor, issue, 'create');
     res.status(201).json(await issueDetail(ctx.prisma, (await ctx.prisma.issue.findUniqueOrThrow({ where: { id: issue.id } }))));
   });
 
@@ -148,11 +161,18 @@ export function issuesRouter(ctx: ApiContext): Router {
     const who = attribution(actor);
     const result = await updateIssue(ctx.prisma, issue.id, body, { agentId: who.agentId, userId: who.userId });
     if (actor.kind === 'run') await reportRunActivity(ctx.prisma, actor.runId);
-    if (result.assigneeChanged) await wakeAssignee(result.after, 'update', actor);
+    if (result.assigneeChanged) await wakeAssignee(actor, result.after, 'update');
     if (result.becameDone) {
       // R75: finishing a blocker wakes the dependents it was holding back.
       for (const dependent of await dependentsReadyAfter(ctx.prisma, issue.id)) {
-        await wakeQuietly(dependent.assignee_agent_id, dependent.id, 'issue_blockers_resolved', { resolvedBlockerIssueId: issue.id }, 'issue.blockers_resolved', 'automation', actor);
+        await wakeForIssue(actor, {
+          agentId: dependent.assignee_agent_id,
+          issueId: dependent.id,
+          reason: 'issue_blockers_resolved',
+          source: 'issue.blockers_resolved',
+          wakeSource: 'automation',
+          payload: { resolvedBlockerIssueId: issue.id },
+        });
       }
     }
     res.json(await issueDetail(ctx.prisma, await ctx.prisma.issue.findUniqueOrThrow({ where: { id: issue.id } })));
