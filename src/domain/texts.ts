@@ -36,6 +36,16 @@ export const processTexts = {
   exitedNonZero: (exitCode: number, detail: string | null) => `Process exited with code ${exitCode}${detail ? `: ${detail}` : ''}`,
 } as const;
 
+/** Why a wake was skipped or parked (R71); stored as the wake's `error`, returned by the wakeup API. */
+export const wakeTexts = {
+  pauseHoldActive: 'Issue is held by an active subtree pause hold',
+  issueNotFound: 'Issue not found',
+  dependenciesBlocked: 'Issue has unresolved blockers',
+  timerDisabled: 'Timer heartbeats are disabled for this agent',
+  onDemandDisabled: 'This agent does not accept on-demand wakes',
+  deferred: 'The issue is being executed by another run; this wake runs when it finishes',
+} as const;
+
 export const agentTexts = {
   notInvokable: 'Agent is not invokable in its current state',
 } as const;

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Prisma, PrismaClient } from './db.ts';
 import { ConflictError, NotFoundError } from '../errors.ts';
-import { agentTexts } from '../domain/texts.ts';
+import { agentTexts, wakeTexts } from '../domain/texts.ts';
 import { agentNameKey, heartbeatPolicyOf, isCommentInteractionWake } from '../domain/heartbeatPolicy.ts';
 import { isInvokableAgentStatus, LIVE_RUN_STATUSES } from '../domain/runStatus.ts';
 import { getInvocationBlock } from './budget.ts';
@@ -157,6 +157,10 @@ async function enqueueIssueBound(
 ): Promise<EnqueueResult> {
   const companyId = agent.companyId;
   const interaction = isCommentInteractionWake(request.reason);
+  const skip = async (db: Tx | PrismaClient, reason: string, message: string, payload?: JsonObject) => {
+    const wake = await createWake(db, { companyId, agentId: agent.id, request, status: 'skipped', reason, error: message, payload });
+    return { kind: 'skipped' as const, wakeId: wake.id, reason, message, issueId };
+  };
   // R67: the pause-hold gate; only verified comment interactions pass.
   const hold = await activePauseHoldFor(prisma, issueId);
   if (hold) {
@@ -164,16 +168,16 @@ async function enqueueIssueBound(
     const verified =
       interaction && commentId !== null && (await prisma.issueComment.count({ where: { id: commentId, issueId } })) > 0;
     if (!verified) {
-      const wake = await createWake(prisma, { companyId, agentId: agent.id, request, status: 'skipped', reason: 'issue_tree_hold_active', error: 'Issue is held by an active subtree pause hold' });
+      const skipped = await skip(prisma, 'issue_tree_hold_active', wakeTexts.pauseHoldActive);
       await logActivity(prisma, {
         companyId,
         action: 'issue.tree_hold_wakeup_deferred',
         entityType: 'issue',
         entityId: issueId,
         agentId: agent.id,
-        details: { holdId: hold.holdId, rootIssueId: hold.rootIssueId, wakeupRequestId: wake.id, reason: request.reason ?? null },
+        details: { holdId: hold.holdId, rootIssueId: hold.rootIssueId, wakeupRequestId: skipped.wakeId, reason: request.reason ?? null },
       });
-      return { kind: 'skipped', wakeId: wake.id, reason: 'issue_tree_hold_active', message: 'Issue is held by an active subtree pause hold', issueId };
+      return skipped;
     }
     context.treeHoldInteraction = true;
     context.activeTreeHold = { holdId: hold.holdId, rootIssueId: hold.rootIssueId, reason: hold.reason };
@@ -181,31 +185,23 @@ async function enqueueIssueBound(
 
   return prisma.$transaction(async (tx) => {
     const issue = await lockIssue(tx, issueId);
-    if (!issue || issue.companyId !== companyId) {
-      const wake = await createWake(tx, { companyId, agentId: agent.id, request, status: 'skipped', reason: 'issue_execution_issue_not_found', error: 'Issue not found' });
-      return { kind: 'skipped' as const, wakeId: wake.id, reason: 'issue_execution_issue_not_found', message: 'Issue not found', issueId };
-    }
+    if (!issue || issue.companyId !== companyId) return skip(tx, 'issue_execution_issue_not_found', wakeTexts.issueNotFound);
     const active = await activeExecutionRun(tx, issue);
-    if (active && issue.executionRunId !== active.id) {
-      const holder = await tx.agent.findUnique({ where: { id: active.agentId } });
-      await tx.issue.update({
-        where: { id: issue.id },
-        data: { executionRunId: active.id, executionAgentNameKey: holder ? agentNameKey(holder.name) : null, executionLockedAt: new Date() },
-      });
-    }
     if (!active) {
       const unresolved = interaction ? [] : await unresolvedBlockerIds(tx, issue.id);
       if (unresolved.length > 0) {
-        const wake = await createWake(tx, {
-          companyId, agentId: agent.id, request, status: 'skipped', reason: 'issue_dependencies_blocked',
-          error: 'Issue has unresolved blockers',
-          payload: { ...(request.payload ?? {}), unresolvedBlockerIssueIds: unresolved },
-        });
-        return { kind: 'skipped' as const, wakeId: wake.id, reason: 'issue_dependencies_blocked', message: 'Issue has unresolved blockers', issueId };
+        return skip(tx, 'issue_dependencies_blocked', wakeTexts.dependenciesBlocked, { ...(request.payload ?? {}), unresolvedBlockerIssueIds: unresolved });
       }
       return createQueuedRun(tx, companyId, agent.id, request, context, issue.identifier);
     }
     const activeAgent = await tx.agent.findUnique({ where: { id: active.agentId } });
+    if (issue.executionRunId !== active.id) {
+      // The live run found without the lock becomes the lock holder (R71).
+      await tx.issue.update({
+        where: { id: issue.id },
+        data: { executionRunId: active.id, executionAgentNameKey: activeAgent ? agentNameKey(activeAgent.name) : null, executionLockedAt: new Date() },
+      });
+    }
     const sameName = activeAgent !== null && agentNameKey(activeAgent.name) === agentNameKey(agent.name);
     const followUpNeeded = interaction && active.status === 'running';
     if (sameName && !followUpNeeded) {
@@ -283,7 +279,7 @@ export async function enqueueWakeup(prisma: PrismaClient, agentId: string, reque
   const policy = heartbeatPolicyOf(agent.runtimeConfig);
   if (request.source === 'timer' ? !policy.enabled : !policy.wakeOnDemand) {
     const reason = request.source === 'timer' ? 'heartbeat.disabled' : 'heartbeat.wakeOnDemand.disabled';
-    const message = request.source === 'timer' ? 'Timer heartbeats are disabled for this agent' : 'This agent does not accept on-demand wakes';
+    const message = request.source === 'timer' ? wakeTexts.timerDisabled : wakeTexts.onDemandDisabled;
     const wake = await createWake(prisma, { companyId, agentId, request, status: 'skipped', reason, error: message });
     return { kind: 'skipped', wakeId: wake.id, reason, message, issueId };
   }

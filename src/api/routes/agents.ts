@@ -8,7 +8,7 @@ import { agentView, runView } from '../serializers.ts';
 import { NotFoundError } from '../../errors.ts';
 import { findWakeByIdempotencyKey } from '../../store/wakeups.ts';
 import { toJson } from '../../store/json.ts';
-import { runTexts } from '../../domain/texts.ts';
+import { runTexts, wakeTexts } from '../../domain/texts.ts';
 
 export const AGENT_ROLES = ['ceo', 'cto', 'cmo', 'cfo', 'security', 'engineer', 'designer', 'pm', 'qa', 'devops', 'researcher', 'general'] as const;
 export const ADAPTER_TYPES = ['process', 'http', 'claude_local', 'codex_local', 'gemini_local', 'opencode_local', 'pi_local', 'cursor', 'hermes_local', 'openclaw_gateway'] as const;
@@ -198,7 +198,7 @@ export function agentsRouter(ctx: ApiContext): Router {
         res.status(202).json({
           status: 'skipped',
           reason: 'issue_execution_deferred',
-          message: 'The issue is being executed by another run; this wake runs when it finishes',
+          message: wakeTexts.deferred,
           issueId: result.issueId,
           executionRunId: result.executionRunId,
           executionAgentId: result.executionAgentId,
