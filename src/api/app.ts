@@ -12,6 +12,9 @@ import { companiesRouter } from './routes/companies.ts';
 import { agentsRouter } from './routes/agents.ts';
 import { issuesRouter } from './routes/issues.ts';
 import { runsRouter } from './routes/runs.ts';
+import { treeHoldsRouter } from './routes/treeHolds.ts';
+import { budgetsRouter } from './routes/budgets.ts';
+import { environmentsRouter } from './routes/environments.ts';
 
 export function createApp(ctx: ApiContext): Express {
   const app = express();
@@ -26,6 +29,9 @@ export function createApp(ctx: ApiContext): Express {
   api.use(agentsRouter(ctx));
   api.use(issuesRouter(ctx));
   api.use(runsRouter(ctx));
+  api.use(treeHoldsRouter(ctx));
+  api.use(budgetsRouter(ctx));
+  api.use(environmentsRouter(ctx));
   app.use('/api', api);
   app.use(notFoundRoute());
   app.use(errorHandler(ctx.logger));

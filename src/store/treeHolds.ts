@@ -27,3 +27,64 @@ export async function activePauseHoldFor(db: Db, issueId: string): Promise<Activ
   const row = rows[0];
   return row ? { holdId: row.hold_id, rootIssueId: row.root_issue_id, reason: row.reason } : null;
 }
+
+/**
+ * A pause hold on an issue's subtree, with a snapshot of the subtree as it was (members are for
+ * boards and previews; gating always walks the live tree, R66).
+ */
+export async function createPauseHold(
+  prisma: PrismaClient,
+  input: { companyId: string; rootIssueId: string; reason: string | null; createdByActorType: 'user' | 'agent'; createdByUserId: string | null; createdByAgentId: string | null; createdByRunId: string | null },
+) {
+  return prisma.$transaction(async (tx) => {
+    const hold = await tx.issueTreeHold.create({
+      data: {
+        companyId: input.companyId,
+        rootIssueId: input.rootIssueId,
+        mode: 'pause',
+        status: 'active',
+        reason: input.reason,
+        releasePolicy: { strategy: 'manual' },
+        createdByActorType: input.createdByActorType,
+        createdByUserId: input.createdByUserId,
+        createdByAgentId: input.createdByAgentId,
+        createdByRunId: input.createdByRunId,
+      },
+    });
+    await tx.$executeRaw`
+      WITH RECURSIVE subtree(id, depth) AS (
+        SELECT id, 0 FROM issues WHERE id = ${input.rootIssueId}::uuid
+        UNION ALL
+        SELECT i.id, s.depth + 1 FROM issues i JOIN subtree s ON i.parent_id = s.id WHERE s.depth < 1024
+      )
+      INSERT INTO issue_tree_hold_members (company_id, hold_id, issue_id, parent_issue_id, depth, issue_identifier,
+                                           issue_title, issue_status, assignee_agent_id, assignee_user_id,
+                                           active_run_id, active_run_status)
+      SELECT i.company_id, ${hold.id}::uuid, i.id, i.parent_id, s.depth, i.identifier, i.title, i.status,
+             i.assignee_agent_id, i.assignee_user_id, r.id, r.status
+      FROM subtree s JOIN issues i ON i.id = s.id
+      LEFT JOIN heartbeat_runs r ON r.id = i.execution_run_id AND r.status IN ('queued', 'running', 'scheduled_retry')`;
+    return hold;
+  });
+}
+
+/** Releasing an already released hold returns it unchanged. */
+export async function releaseHold(
+  prisma: PrismaClient,
+  holdId: string,
+  release: { reason: string | null; actorType: 'user' | 'agent'; userId: string | null; agentId: string | null; runId: string | null },
+) {
+  await prisma.issueTreeHold.updateMany({
+    where: { id: holdId, status: 'active' },
+    data: {
+      status: 'released',
+      releasedAt: new Date(),
+      releaseReason: release.reason,
+      releasedByActorType: release.actorType,
+      releasedByUserId: release.userId,
+      releasedByAgentId: release.agentId,
+      releasedByRunId: release.runId,
+    },
+  });
+  return prisma.issueTreeHold.findUniqueOrThrow({ where: { id: holdId }, include: { members: { orderBy: { depth: 'asc' } } } });
+}

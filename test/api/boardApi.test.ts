@@ -183,3 +183,60 @@ describe('agents and wakeups', () => {
     expect(events.body.map((e: { seq: number }) => e.seq)).toEqual([2, 3]);
   });
 });
+
+describe('tree holds, budgets and environments', () => {
+  it('pauses a subtree with a snapshot of its members, refuses wakes under it, and releases it once', async () => {
+    const agent = await givenAgent(acme);
+    const root = await givenIssue(acme, { title: 'epic' });
+    const child = await givenIssue(acme, { title: 'child', parentId: root.id });
+    const grandchild = await givenIssue(acme, { title: 'grandchild', parentId: child.id, assigneeAgentId: agent.id });
+    const hold = await acme.board.post(`/api/issues/${root.identifier}/tree-holds`, { mode: 'pause', reason: 'freeze' });
+    expect(hold.status).toBe(201);
+    expect(hold.body).toMatchObject({ mode: 'pause', status: 'active', reason: 'freeze', rootIssueId: root.id });
+    expect(hold.body.members.map((m: { issueId: string; depth: number }) => [m.issueId, m.depth])).toEqual([[root.id, 0], [child.id, 1], [grandchild.id, 2]]);
+    // R67: a wake for held work is skipped and logged.
+    const wake = await acme.board.post(`/api/agents/${agent.id}/wakeup`, { payload: { issueId: grandchild.id } });
+    expect(wake.body).toMatchObject({ status: 'skipped', reason: 'issue_tree_hold_active' });
+    expect(await vigil.vigil.prisma.activityLog.count({ where: { entityId: grandchild.id, action: 'issue.tree_hold_wakeup_deferred' } })).toBe(1);
+
+    const released = await acme.board.post(`/api/issues/${root.id}/tree-holds/${hold.body.id}/release`, { reason: 'done' });
+    expect(released.body).toMatchObject({ status: 'released', releaseReason: 'done' });
+    const again = await acme.board.post(`/api/issues/${root.id}/tree-holds/${hold.body.id}/release`, {});
+    expect(again.body.releasedAt).toBe(released.body.releasedAt);
+    expect((await acme.board.post(`/api/issues/${child.id}/tree-holds/${hold.body.id}/release`, {})).status).toBe(404);
+    expect((await acme.board.post(`/api/issues/${root.id}/tree-holds`, { mode: 'cancel' })).status).toBe(400);
+  });
+
+  it('validates budget policies and cost events against the company', async () => {
+    const agent = await givenAgent(acme);
+    const route = `/api/companies/${acme.company.id}`;
+    const policy = { scopeType: 'company', scopeId: acme.company.id, windowKind: 'calendar_month_utc', amount: 500, hardStopEnabled: true };
+    const created = await acme.board.post(`${route}/budget-policies`, policy);
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ metric: 'billed_cents', isActive: true, amount: 500 });
+    expect((await acme.board.post(`${route}/budget-policies`, policy)).status).toBe(409);
+    expect((await acme.board.post(`${route}/budget-policies`, { ...policy, scopeType: 'agent', scopeId: acme.company.id })).status).toBe(422);
+    expect((await acme.board.post(`${route}/budget-policies`, { ...policy, amount: -1 })).status).toBe(400);
+    const cost = await acme.board.post(`${route}/cost-events`, { agentId: agent.id, provider: 'openai', model: 'gpt', costCents: 12, occurredAt: '2026-11-01T10:00:00Z' });
+    expect(cost.status).toBe(201);
+    expect(cost.body).toMatchObject({ costCents: 12, occurredAt: '2026-11-01T10:00:00.000Z', heartbeatRunId: null });
+    expect((await acme.board.post(`${route}/cost-events`, { agentId: '00000000-0000-4000-8000-000000000000', provider: 'x', model: 'y', costCents: 1 })).status).toBe(422);
+    expect((await acme.board.post(`${route}/cost-events`, { agentId: agent.id, provider: 'x', model: 'y', costCents: 1, occurredAt: 'yesterday' })).status).toBe(400);
+  });
+
+  it("keeps one local environment per company and shows a run's leases", async () => {
+    const other = await givenCompany(vigil.admin);
+    const first = await other.board.post(`/api/companies/${other.company.id}/environments`, { name: 'Laptop', driver: 'local' });
+    expect(first.status).toBe(201);
+    expect((await other.board.post(`/api/companies/${other.company.id}/environments`, { name: 'Again', driver: 'local' })).status).toBe(409);
+    expect((await other.board.post(`/api/companies/${other.company.id}/environments`, { name: 'Remote', driver: 'ssh' })).status).toBe(400);
+    // Runs lease the company's local environment.
+    const agent = await givenAgent(other);
+    const woken = await other.board.post(`/api/agents/${agent.id}/wakeup`, {});
+    await waitForRunStatus(vigil.vigil.prisma, woken.body.id, TERMINAL);
+    const leases = await other.board.get(`/api/heartbeat-runs/${woken.body.id}/leases`);
+    expect(leases.body).toHaveLength(1);
+    expect(leases.body[0]).toMatchObject({ environmentId: first.body.id, status: 'released', heartbeatRunId: woken.body.id });
+    expect((await acme.board.get(`/api/heartbeat-runs/${woken.body.id}/leases`)).status).toBe(404);
+  });
+});

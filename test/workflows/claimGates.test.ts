@@ -53,9 +53,10 @@ describe('claim gates (R4)', () => {
     const agent = await givenAgent(acme);
     const issue = await givenIssue(acme, { status: 'backlog', assigneeAgentId: agent.id });
     const run = await queuedRunFor(agent.id, issue.id);
-    const prisma = vigil.vigil.prisma;
-    await prisma.budgetPolicy.create({ data: { companyId: acme.company.id, scopeType: 'agent', scopeId: agent.id, metric: 'billed_cents', windowKind: 'lifetime', amount: 1, hardStopEnabled: true } });
-    await prisma.costEvent.create({ data: { companyId: acme.company.id, agentId: agent.id, provider: 'anthropic', model: 'claude', costCents: 5, occurredAt: new Date() } });
+    const policy = await acme.board.post(`/api/companies/${acme.company.id}/budget-policies`, { scopeType: 'agent', scopeId: agent.id, windowKind: 'lifetime', amount: 1, hardStopEnabled: true });
+    expect(policy.status).toBe(201);
+    const cost = await acme.board.post(`/api/companies/${acme.company.id}/cost-events`, { agentId: agent.id, provider: 'anthropic', model: 'claude', costCents: 5 });
+    expect(cost.status).toBe(201);
     const finished = await claim(run.id);
     expect(finished).toMatchObject({ status: 'cancelled', error: 'Agent cannot start because its budget hard-stop is still exceeded.' });
     expect(finished.resultJson).toMatchObject({ stopReason: 'budget_paused' });
@@ -66,7 +67,7 @@ describe('claim gates (R4)', () => {
     const parent = await givenIssue(acme, { title: 'epic' });
     const issue = await givenIssue(acme, { status: 'backlog', assigneeAgentId: agent.id, parentId: parent.id });
     const run = await queuedRunFor(agent.id, issue.id);
-    await vigil.vigil.prisma.issueTreeHold.create({ data: { companyId: acme.company.id, rootIssueId: parent.id, mode: 'pause', status: 'active' } });
+    expect((await acme.board.post(`/api/issues/${parent.id}/tree-holds`, { mode: 'pause', reason: 'reorganising' })).status).toBe(201);
     const finished = await claim(run.id);
     expect(finished).toMatchObject({ status: 'cancelled', error: 'Cancelled because issue is held by an active subtree pause hold' });
     const logged = await vigil.vigil.prisma.activityLog.findMany({ where: { entityId: issue.id, action: 'issue.tree_hold_run_interrupted' } });
