@@ -21,6 +21,7 @@ import { asObject, boundIssueId, stringOrNull, toJson } from '../store/json.ts';
 import { acquireRunLease } from './leases.ts';
 import { effectiveGraceSec, effectiveTimeoutSec, parseProcessAdapterConfig } from '../adapters/process.ts';
 import { lockAgent } from '../store/locks.ts';
+import { claimableQueuedRunIds } from '../store/agentSlots.ts';
 
 type Tx = Prisma.TransactionClient;
 
@@ -68,7 +69,8 @@ export async function claimRun(deps: ActivityDeps, runId: string): Promise<Claim
   const context = asObject(run.contextSnapshot);
   const outcome = await prisma.$transaction(async (tx) => {
     await lockAgent(tx, agent.id);
-    if (!(await holdsFreeSlot(tx, agent.id, runId, heartbeatPolicyOf(agent.runtimeConfig).maxConcurrentRuns))) return 'wait' as const;
+    const claimable = await claimableQueuedRunIds(tx, agent.id, heartbeatPolicyOf(agent.runtimeConfig).maxConcurrentRuns);
+    if (!claimable.includes(runId)) return 'wait' as const;
     // The agent may have been paused since the gates looked: re-checked under the lock.
     const busy = await tx.agent.updateMany({ where: { id: agent.id, status: { notIn: [...NON_INVOKABLE_AGENT_STATUSES] } }, data: { status: 'running' } });
     if (busy.count === 0) return 'not_invokable' as const;
@@ -159,27 +161,6 @@ async function lightCancel(
     await appendRunEvent(tx, { companyId: run.companyId, runId: run.id, agentId: run.agentId, eventType: 'lifecycle', level: 'warn', message: gate.message, payload: { errorCode: gate.code } });
     return { kind: 'ended', status: 'cancelled' } as const;
   });
-}
-
-/** R69: is this run among the first `available` queued runs of its agent, by rank? One query. */
-async function holdsFreeSlot(tx: Tx, agentId: string, runId: string, maxConcurrentRuns: number): Promise<boolean> {
-  const ranked = await tx.$queryRaw<Array<{ id: string }>>`
-    SELECT r.id FROM heartbeat_runs r
-    LEFT JOIN issues i ON i.id::text = r.context_snapshot->>'issueId'
-    WHERE r.agent_id = ${agentId}::uuid AND r.status = 'queued'
-    ORDER BY
-      CASE
-        WHEN i.id IS NULL THEN 2
-        WHEN EXISTS (SELECT 1 FROM issue_relations rel JOIN issues b ON b.id = rel.issue_id
-                     WHERE rel.related_issue_id = i.id AND rel.type = 'blocks' AND b.status <> 'done') THEN 3
-        WHEN i.status = 'in_progress' THEN 0
-        ELSE 1
-      END,
-      CASE i.priority WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 WHEN 'low' THEN 3 ELSE 4 END,
-      r.created_at, r.id
-    LIMIT (SELECT greatest(${maxConcurrentRuns}::int - count(*), 0) FROM heartbeat_runs
-           WHERE agent_id = ${agentId}::uuid AND status = 'running')`;
-  return ranked.some((row) => row.id === runId);
 }
 
 /**

@@ -17,6 +17,7 @@ import { asObject, boundIssueId, stringOrNull, toJson } from '../store/json.ts';
 import { releaseRunLeases } from './leases.ts';
 import { releaseIssueExecution } from './releaseAndPromote.ts';
 import { lockAgentOfRun } from '../store/locks.ts';
+import { claimableQueuedRunIds } from '../store/agentSlots.ts';
 
 type Tx = Prisma.TransactionClient;
 type Agent = NonNullable<Awaited<ReturnType<Tx['agent']['findUnique']>>>;
@@ -31,7 +32,7 @@ export interface FinalizeResult {
   errorCode: string | null;
   /** The run was already terminal: nothing was written (R5: its status stands). */
   alreadyTerminal: boolean;
-  /** Queued runs of the same agent that may now take the freed slot (the workflow signals them). */
+  /** Queued runs of the same agent that now hold a free slot (the workflow signals them). */
   nextQueuedRunIds: string[];
 }
 
@@ -74,15 +75,9 @@ async function finalizeAgent(tx: Tx, agent: Agent, outcome: 'succeeded' | 'faile
   return decision.firstHeartbeat;
 }
 
-async function nextQueuedRunIds(tx: Tx, agent: Agent | null): Promise<string[]> {
-  if (!agent) return [];
-  const queued = await tx.heartbeatRun.findMany({
-    where: { agentId: agent.id, status: 'queued' },
-    orderBy: { createdAt: 'asc' },
-    take: heartbeatPolicyOf(agent.runtimeConfig).maxConcurrentRuns,
-    select: { id: true },
-  });
-  return queued.map((row) => row.id);
+/** The queued runs that now hold a free slot of the agent (R69): their workflows are told so. */
+function nextQueuedRunIds(tx: Tx, agent: Agent | null): Promise<string[]> {
+  return agent ? claimableQueuedRunIds(tx, agent.id, heartbeatPolicyOf(agent.runtimeConfig).maxConcurrentRuns) : Promise.resolve([]);
 }
 
 export async function finalizeRun(deps: ActivityDeps, input: FinalizeInput): Promise<FinalizeResult> {

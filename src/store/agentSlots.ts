@@ -1,0 +1,27 @@
+/**
+ * R69: which of an agent's queued runs may run now — the first (maxConcurrentRuns − running)
+ * of them by rank: issue-bound and ready with the issue in progress, then issue-bound and ready,
+ * then not issue-bound, then not ready; ties by issue priority, then age. One query, used by the
+ * claim (am I among them?) and by finalize (whom to tell that a slot is free).
+ */
+import type { Prisma } from './db.ts';
+
+export async function claimableQueuedRunIds(tx: Prisma.TransactionClient, agentId: string, maxConcurrentRuns: number): Promise<string[]> {
+  const rows = await tx.$queryRaw<Array<{ id: string }>>`
+    SELECT r.id FROM heartbeat_runs r
+    LEFT JOIN issues i ON i.id::text = r.context_snapshot->>'issueId'
+    WHERE r.agent_id = ${agentId}::uuid AND r.status = 'queued'
+    ORDER BY
+      CASE
+        WHEN i.id IS NULL THEN 2
+        WHEN EXISTS (SELECT 1 FROM issue_relations rel JOIN issues b ON b.id = rel.issue_id
+                     WHERE rel.related_issue_id = i.id AND rel.type = 'blocks' AND b.status <> 'done') THEN 3
+        WHEN i.status = 'in_progress' THEN 0
+        ELSE 1
+      END,
+      CASE i.priority WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 WHEN 'low' THEN 3 ELSE 4 END,
+      r.created_at, r.id
+    LIMIT (SELECT greatest(${maxConcurrentRuns}::int - count(*), 0) FROM heartbeat_runs
+           WHERE agent_id = ${agentId}::uuid AND status = 'running')`;
+  return rows.map((row) => row.id);
+}
