@@ -172,6 +172,37 @@ describe('a heartbeat run on Temporal', () => {
     expect(run.resultJson).toMatchObject({ stopReason: 'process_lost' });
   });
 
+  it('gives the agent its VIGIL_* environment', async () => {
+    // The agent's config may add variables but cannot spoof Vigil's own.
+    const agent = await givenAgent(acme, { script: 'print-env.sh', env: { VIGIL_RUN_ID: 'spoofed', EXTRA: 'kept', PRINT_ENV_EXTRA: 'EXTRA DATABASE_URL' } });
+    const issue = await givenIssue(acme, { status: 'todo', assigneeAgentId: agent.id });
+    const run = await waitForRunStatus(vigil.vigil.prisma, (await waitForIssueRun(vigil.vigil.prisma, issue.id)).id, ['succeeded', 'failed']);
+    const { env, extra } = run.resultJson as { env: Record<string, string>; extra: Record<string, string> };
+    expect(extra).toEqual({ EXTRA: 'kept' });
+    expect(env).toMatchObject({
+      VIGIL_API_URL: vigil.apiUrl,
+      VIGIL_RUN_ID: run.id,
+      VIGIL_AGENT_ID: agent.id,
+      VIGIL_COMPANY_ID: acme.company.id,
+      VIGIL_ISSUE_ID: issue.id,
+      VIGIL_WAKE_REASON: 'issue_assigned',
+    });
+    expect(JSON.parse(env.VIGIL_CONTEXT)).toMatchObject({ issueId: issue.id, wakeReason: 'issue_assigned', source: 'issue.create' });
+    // The token is there for the agent, and redacted everywhere Vigil writes it down.
+    expect(env.VIGIL_API_KEY).toBe('[REDACTED]');
+  });
+
+  it('lets the agent call the API with its run token, attributed to the agent and the run', async () => {
+    const agent = await givenAgent(acme, { script: 'comment-via-api.sh' });
+    const issue = await givenIssue(acme, { status: 'todo', assigneeAgentId: agent.id });
+    const run = await waitForRunStatus(vigil.vigil.prisma, (await waitForIssueRun(vigil.vigil.prisma, issue.id)).id, ['succeeded', 'failed']);
+    expect(run.status).toBe('succeeded');
+    const comments = await vigil.vigil.prisma.issueComment.findMany({ where: { issueId: issue.id }, orderBy: { createdAt: 'asc' } });
+    expect(comments[0]).toMatchObject({ body: 'Progress note from the agent itself', authorAgentId: agent.id, createdByRunId: run.id });
+    // The run had already commented, so its summary is not posted again (R8 step 5).
+    expect(comments).toHaveLength(1);
+  });
+
   it('gives the agent its environment and a run token that works against the API but is never shown', async () => {
     const agent = await givenAgent(acme, { script: 'echo-token.sh' });
     const issue = await givenIssue(acme, { status: 'todo', assigneeAgentId: agent.id });
