@@ -44,3 +44,8 @@ export class UnprocessableError extends AppError {
     super(422, code, message, details);
   }
 }
+export class ServiceUnavailableError extends AppError {
+  constructor(message: string, details?: Record<string, unknown>, code = 'service_unavailable') {
+    super(503, code, message, details);
+  }
+}

@@ -87,6 +87,9 @@ async function main() {
     logger,
   });
   stops.unshift(vigil.stop);
+  // Runs committed while Temporal was out of reach (or before a crash) get their workflows now.
+  const resumed = await vigil.runControl.resumeQueuedRuns();
+  if (resumed > 0) say(`started the workflows of ${resumed} queued run(s)`);
 
   say(`API:         ${vigil.apiUrl}/api`);
   say(`Temporal UI: ${temporalUiUrl ?? '(not available)'}`);

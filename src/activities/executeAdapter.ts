@@ -4,6 +4,7 @@
  * timeout, and a cancellation reaches the child through the heartbeat response: the whole
  * process group is killed before the activity reports the cancellation.
  */
+import { hostname } from 'node:os';
 import { ApplicationFailure, Context, CancelledFailure } from '@temporalio/activity';
 import type { ActivityDeps } from './deps.ts';
 import type { AdapterResultPayload } from '../domain/runOutcome.ts';
@@ -54,7 +55,7 @@ export async function executeAdapter(deps: ActivityDeps, runId: string): Promise
         // Recorded at once so the reaper and a cancel from another host can find the child.
         await deps.prisma.heartbeatRun.update({
           where: { id: runId },
-          data: { processPid: pid, processGroupId, processStartedAt: startedAt, logStore: LOG_STORE, logRef },
+          data: { processPid: pid, processGroupId, processStartedAt: startedAt, processHost: hostname(), logStore: LOG_STORE, logRef },
         });
         await appendRunEvent(deps.prisma, {
           companyId: run.companyId,

@@ -13,6 +13,9 @@ import { finalizeRun } from '../activities/finalizeRun.ts';
 import { terminateProcessGroup } from '../adapters/processGroup.ts';
 import { isCancellableRunStatus } from '../domain/runStatus.ts';
 import { boundIssueId } from '../store/json.ts';
+import { hostname } from 'node:os';
+import { ServiceUnavailableError } from '../errors.ts';
+import { runTexts } from '../domain/texts.ts';
 
 export interface RunControlDeps {
   prisma: PrismaClient;
@@ -27,11 +30,29 @@ export interface RunControlDeps {
 export class RunControl {
   constructor(private readonly deps: RunControlDeps) {}
 
-  /** R71 then the workflow: new runs start executing; coalesced/deferred/skipped ones don't. */
+  /**
+   * R71 then the workflow: new runs start executing; coalesced/deferred/skipped ones don't. If
+   * Temporal cannot be reached, the run stays queued (it is committed) and the caller learns so;
+   * `resumeQueuedRuns` starts it once Temporal answers again.
+   */
   async wake(agentId: string, request: WakeRequest): Promise<EnqueueResult> {
     const result = await enqueueWakeup(this.deps.prisma, agentId, request);
-    if (result.kind === 'queued') await startRunWorkflow(this.deps.temporal, this.deps.workflowSettings, result.run, result.issueIdentifier);
+    if (result.kind === 'queued') {
+      try {
+        await startRunWorkflow(this.deps.temporal, this.deps.workflowSettings, result.run, result.issueIdentifier);
+      } catch (error) {
+        this.deps.logger.error('could not start a run workflow', { runId: result.run.id, error: error instanceof Error ? error.message : String(error) });
+        throw new ServiceUnavailableError(runTexts.workflowNotStarted, { runId: result.run.id }, 'temporal_unavailable');
+      }
+    }
     return result;
+  }
+
+  /** Starts the workflow of every queued run (idempotent: a run's workflow id is fixed). */
+  async resumeQueuedRuns(scope: { companyId?: string } = {}): Promise<number> {
+    const queued = await this.deps.prisma.heartbeatRun.findMany({ where: { status: 'queued', ...scope }, select: { id: true } });
+    for (const run of queued) await this.startWorkflow(run.id);
+    return queued.length;
   }
 
   /** Starts the workflow of a run already in the database (idempotent). */
@@ -52,9 +73,10 @@ export class RunControl {
     if (!isCancellableRunStatus(after.status)) return after;
     // No workflow answered (closed without finalizing, or no worker alive): act directly.
     this.deps.logger.warn('cancelling run without its workflow', { runId, workflow: viaWorkflow });
-    // R14 step 2 without a handle: SIGTERM the recorded group, SIGKILL after 2 s.
+    // R14 step 2 without a handle: SIGTERM the recorded group, SIGKILL after 2 s — only on the
+    // host that spawned it, where the pid means that process.
     const group = after.processGroupId ?? after.processPid;
-    if (group !== null) await terminateProcessGroup(group, { graceMs: 2_000 });
+    if (group !== null && after.processHost === hostname()) await terminateProcessGroup(group, { graceMs: 2_000 });
     await finalizeRun(this.deps.activityDeps, { runId, outcome: { kind: 'cancelled', reason } });
     return prisma.heartbeatRun.findUniqueOrThrow({ where: { id: runId } });
   }

@@ -16,6 +16,7 @@ export const runTexts = {
   runStarted: 'run started',
   runFinished: (status: string) => `run ${status}`,
   adapterInvoked: (pid: number) => `adapter process started (pid ${pid})`,
+  workflowNotStarted: 'Temporal is unavailable: the run is queued and starts once Vigil reaches Temporal again (at the latest when Vigil restarts)',
 } as const;
 
 /** What the `process` adapter says about how its child ended (run `error`, events). */

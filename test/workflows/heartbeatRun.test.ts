@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestVigil, TEST_TEMPORAL_UI_URL, type TestVigil } from '../support/harness.ts';
 import { enqueueWakeup } from '../../src/store/wakeups.ts';
+import { hostname } from 'node:os';
 import {
   eventually,
   givenAgent,
@@ -235,5 +236,24 @@ describe('a heartbeat run on Temporal', () => {
     const closed = await acme.board.post(`/api/heartbeat-runs/${done.body.id}/cancel`, {});
     expect(closed.status).toBe(200);
     expect(closed.body).toMatchObject({ status: 'cancelled', errorCode: 'cancelled' });
+  });
+
+  it('starts the workflows of queued runs that have none (after Temporal was out of reach)', async () => {
+    const company = await givenCompany(vigil.admin);
+    const agent = await givenAgent(company);
+    const prisma = vigil.vigil.prisma;
+    const stranded = await enqueueWakeup(prisma, agent.id, { source: 'on_demand', triggerDetail: 'manual', payload: { taskId: 'stranded' } });
+    if (stranded.kind !== 'queued') throw new Error(stranded.kind);
+    expect(await vigil.vigil.runControl.resumeQueuedRuns({ companyId: company.company.id })).toBe(1);
+    expect((await waitForRunStatus(prisma, stranded.run.id, ['succeeded', 'failed'])).status).toBe('succeeded');
+    // Starting again is harmless: the workflow id is the run's.
+    await vigil.vigil.runControl.startWorkflow(stranded.run.id);
+  });
+
+  it('records the host whose worker spawned the agent', async () => {
+    const agent = await givenAgent(acme);
+    const woken = await acme.board.post(`/api/agents/${agent.id}/wakeup`, {});
+    const run = await waitForRunStatus(vigil.vigil.prisma, woken.body.id, ['succeeded']);
+    expect(run.processHost).toBe(hostname());
   });
 });
