@@ -34,11 +34,11 @@ const RUN_TOKEN_SECRET_KEY = 'run_token_secret';
 export async function loadRunTokenSecret(prisma: PrismaClient, configured: string | null): Promise<string> {
   if (configured) return configured;
   const candidate = randomBytes(32).toString('base64url');
-  await prisma.instanceSetting.upsert({
-    where: { key: RUN_TOKEN_SECRET_KEY },
-    create: { key: RUN_TOKEN_SECRET_KEY, value: candidate },
-    update: {},
-  });
+  // The first process to start wins; the others read its secret. (Prisma's upsert is a read then
+  // a write, which two processes starting together can both take for "absent".)
+  await prisma.$executeRaw`
+    INSERT INTO instance_settings (key, value) VALUES (${RUN_TOKEN_SECRET_KEY}, ${candidate})
+    ON CONFLICT (key) DO NOTHING`;
   const stored = await prisma.instanceSetting.findUniqueOrThrow({ where: { key: RUN_TOKEN_SECRET_KEY } });
   return stored.value;
 }
