@@ -8,6 +8,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { PrismaClient } from '../store/db.ts';
 import { ForbiddenError, NotFoundError, UnauthorizedError } from '../errors.ts';
 import { hashKey, RUN_TOKEN_GRACE_MS, safeEqual, verifyRunToken } from '../auth/tokens.ts';
+import { uuidParam } from './validation.ts';
 
 export type Actor =
   | { kind: 'admin' }
@@ -75,6 +76,20 @@ export function requireCompanyAccess(actor: Actor, companyId: string): void {
   if (actor.kind !== 'admin' && actor.companyId !== companyId) {
     throw new ForbiddenError('These credentials belong to another company');
   }
+}
+
+/**
+ * A route under `/companies/:companyId`: who may call it, and which company it is. Board keys and
+ * run tokens name their own company (which exists); for the admin, the company must exist.
+ */
+export async function companyFromPath(req: Request, prisma: PrismaClient, ...kinds: ActorKind[]): Promise<{ actor: Actor; companyId: string }> {
+  const actor = allow(req, ...kinds);
+  const companyId = uuidParam(req, 'companyId');
+  requireCompanyAccess(actor, companyId);
+  if (actor.kind === 'admin' && !(await prisma.company.findUnique({ where: { id: companyId }, select: { id: true } }))) {
+    throw new NotFoundError('Company');
+  }
+  return { actor, companyId };
 }
 
 /** An entity found by id: if it belongs to another company, answer as if it did not exist. */

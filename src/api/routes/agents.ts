@@ -2,10 +2,10 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import type { ApiContext } from '../context.ts';
-import { allow, requireCompanyAccess, requireVisible } from '../auth.ts';
+import { allow, companyFromPath, requireVisible } from '../auth.ts';
 import { jsonObject, parseBody, parseQuery, uuid, uuidParam } from '../validation.ts';
 import { agentView, runView } from '../serializers.ts';
-import { NotFoundError } from '../../errors.ts';
+import {  } from '../../errors.ts';
 import { findWakeByIdempotencyKey } from '../../store/wakeups.ts';
 import { toJson } from '../../store/json.ts';
 import { runTexts, wakeTexts } from '../../domain/texts.ts';
@@ -90,11 +90,8 @@ export function agentsRouter(ctx: ApiContext): Router {
   }
 
   router.post('/companies/:companyId/agents', async (req, res) => {
-    const actor = allow(req, 'board');
-    const companyId = uuidParam(req, 'companyId');
-    requireCompanyAccess(actor, companyId);
+    const { companyId } = await companyFromPath(req, ctx.prisma, 'board');
     const body = parseBody(createAgentSchema, req);
-    if (!(await ctx.prisma.company.findUnique({ where: { id: companyId } }))) throw new NotFoundError('Company');
     const agent = await ctx.prisma.agent.create({
       data: {
         companyId,
@@ -111,9 +108,7 @@ export function agentsRouter(ctx: ApiContext): Router {
   });
 
   router.get('/companies/:companyId/agents', async (req, res) => {
-    const actor = allow(req, 'board', 'run');
-    const companyId = uuidParam(req, 'companyId');
-    requireCompanyAccess(actor, companyId);
+    const { companyId } = await companyFromPath(req, ctx.prisma, 'board', 'run');
     parseQuery(noQuery, req);
     const agents = await ctx.prisma.agent.findMany({ where: { companyId }, orderBy: { createdAt: 'asc' } });
     res.json(agents.map(agentView));

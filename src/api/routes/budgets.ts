@@ -2,9 +2,9 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import type { ApiContext } from '../context.ts';
-import { allow, requireCompanyAccess } from '../auth.ts';
-import { parseBody, uuid, uuidParam } from '../validation.ts';
-import { ConflictError, NotFoundError, UnprocessableError } from '../../errors.ts';
+import { companyFromPath } from '../auth.ts';
+import { parseBody, uuid } from '../validation.ts';
+import { ConflictError, UnprocessableError } from '../../errors.ts';
 import { isUniqueViolation } from '../../store/prismaErrors.ts';
 
 const createPolicySchema = z.strictObject({
@@ -33,11 +33,8 @@ export function budgetsRouter(ctx: ApiContext): Router {
   const router = Router();
 
   router.post('/companies/:companyId/budget-policies', async (req, res) => {
-    const actor = allow(req, 'board');
-    const companyId = uuidParam(req, 'companyId');
-    requireCompanyAccess(actor, companyId);
+    const { companyId } = await companyFromPath(req, ctx.prisma, 'board');
     const body = parseBody(createPolicySchema, req);
-    if (!(await ctx.prisma.company.findUnique({ where: { id: companyId } }))) throw new NotFoundError('Company');
     const scopeExists =
       body.scopeType === 'company'
         ? body.scopeId === companyId
@@ -55,9 +52,7 @@ export function budgetsRouter(ctx: ApiContext): Router {
   });
 
   router.post('/companies/:companyId/cost-events', async (req, res) => {
-    const actor = allow(req, 'board', 'run');
-    const companyId = uuidParam(req, 'companyId');
-    requireCompanyAccess(actor, companyId);
+    const { actor, companyId } = await companyFromPath(req, ctx.prisma, 'board', 'run');
     const body = parseBody(createCostEventSchema, req);
     if ((await ctx.prisma.agent.count({ where: { id: body.agentId, companyId } })) === 0) {
       throw new UnprocessableError('agentId must be an agent of this company', { field: 'agentId' }, 'unknown_agent');

@@ -2,9 +2,9 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import type { ApiContext } from '../context.ts';
-import { allow, requireCompanyAccess, requireVisible } from '../auth.ts';
+import { allow, companyFromPath, requireVisible } from '../auth.ts';
 import { jsonObject, parseBody, uuidParam } from '../validation.ts';
-import { ConflictError, NotFoundError } from '../../errors.ts';
+import { ConflictError } from '../../errors.ts';
 import { isUniqueViolation } from '../../store/prismaErrors.ts';
 import { redactJson } from '../../domain/redaction.ts';
 
@@ -19,11 +19,8 @@ export function environmentsRouter(ctx: ApiContext): Router {
   const router = Router();
 
   router.post('/companies/:companyId/environments', async (req, res) => {
-    const actor = allow(req, 'board');
-    const companyId = uuidParam(req, 'companyId');
-    requireCompanyAccess(actor, companyId);
+    const { companyId } = await companyFromPath(req, ctx.prisma, 'board');
     const body = parseBody(createEnvironmentSchema, req);
-    if (!(await ctx.prisma.company.findUnique({ where: { id: companyId } }))) throw new NotFoundError('Company');
     try {
       const environment = await ctx.prisma.environment.create({ data: { companyId, ...body, config: (body.config ?? {}) as object } });
       res.status(201).json({ ...environment, config: redactJson(environment.config) });

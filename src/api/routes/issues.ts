@@ -2,8 +2,8 @@
 import { Router, type Request } from 'express';
 import { z } from 'zod';
 import type { ApiContext } from '../context.ts';
-import { allow, attribution, requireCompanyAccess, requireVisible, type Actor } from '../auth.ts';
-import { commaListOf, issueRefParam, parseBody, parseQuery, queryInt, uuid, uuidParam } from '../validation.ts';
+import { allow, companyFromPath, attribution, requireVisible, type Actor } from '../auth.ts';
+import { commaListOf, issueRefParam, parseBody, parseQuery, queryInt, uuid } from '../validation.ts';
 import { runView } from '../serializers.ts';
 import { AppError, NotFoundError } from '../../errors.ts';
 import {
@@ -113,9 +113,7 @@ export function issuesRouter(ctx: ApiContext): Router {
   }
 
   router.post('/companies/:companyId/issues', async (req, res) => {
-    const actor = allow(req, 'board', 'run');
-    const companyId = uuidParam(req, 'companyId');
-    requireCompanyAccess(actor, companyId);
+    const { actor, companyId } = await companyFromPath(req, ctx.prisma, 'board', 'run');
     const body = parseBody(createIssueSchema, req);
     const who = attribution(actor);
     const issue = await createIssue(ctx.prisma, { companyId, fields: body, createdByAgentId: who.agentId, createdByUserId: who.userId });
@@ -124,9 +122,7 @@ export function issuesRouter(ctx: ApiContext): Router {
   });
 
   router.get('/companies/:companyId/issues', async (req, res) => {
-    const actor = allow(req, 'board', 'run');
-    const companyId = uuidParam(req, 'companyId');
-    requireCompanyAccess(actor, companyId);
+    const { companyId } = await companyFromPath(req, ctx.prisma, 'board', 'run');
     const query = parseQuery(listIssuesQuery, req);
     const issues = await ctx.prisma.issue.findMany({
       where: {

@@ -2,7 +2,7 @@
 import { Router, type Request } from 'express';
 import { z } from 'zod';
 import type { ApiContext } from '../context.ts';
-import { allow, requireCompanyAccess, requireVisible, type Actor } from '../auth.ts';
+import { allow, companyFromPath, requireVisible, type Actor } from '../auth.ts';
 import { commaListOf, parseBody, parseQuery, queryInt, uuid, uuidParam } from '../validation.ts';
 import { runView } from '../serializers.ts';
 import { NotFoundError } from '../../errors.ts';
@@ -39,9 +39,7 @@ export function runsRouter(ctx: ApiContext): Router {
   }
 
   router.get('/companies/:companyId/heartbeat-runs', async (req, res) => {
-    const actor = allow(req, 'board');
-    const companyId = uuidParam(req, 'companyId');
-    requireCompanyAccess(actor, companyId);
+    const { companyId } = await companyFromPath(req, ctx.prisma, 'board');
     const query = parseQuery(listRunsQuery, req);
     const runs = await ctx.prisma.heartbeatRun.findMany({
       where: {
