@@ -83,4 +83,26 @@ describe('a worker that dies mid-run', () => {
     const workflowResult = await replacement.vigil.temporal.workflow.getHandle(`run-${run.id}`).result();
     expect(workflowResult).toEqual({ runId: run.id, status: 'failed', errorCode: 'process_lost' });
   });
+
+  it('ends the runs of a worker shut down mid-run as process_lost, with their process groups killed', async () => {
+    const taskQueue = `vigil-test-${randomUUID()}`;
+    const stopping = await startTestVigil({ adapterHeartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS, taskQueue });
+    cleanups.push(() => stopping.stop());
+    const acme = await givenCompany(stopping.admin);
+    const agent = await givenAgent(acme, { script: 'sleep.sh', env: { SLEEP_SEC: '120' }, graceSec: 1 });
+    const woken = await acme.board.post(`/api/agents/${agent.id}/wakeup`, {});
+    const running = await eventually(async () => {
+      const row = await prisma.heartbeatRun.findUnique({ where: { id: woken.body.id } });
+      return row?.processGroupId ? row : null;
+    }, 30_000, 'the agent to start');
+
+    // A deploy: the worker shuts down; after its grace period the agent's group is killed.
+    await stopping.stop();
+    expect(await isGroupAlive(running.processGroupId!)).toBe(false);
+    const replacement = await startTestVigil({ adapterHeartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS, taskQueue });
+    cleanups.push(() => replacement.stop());
+    const run = await waitForRunStatus(prisma, running.id, ['succeeded', 'failed', 'cancelled', 'timed_out'], 60_000);
+    expect(run).toMatchObject({ status: 'failed', errorCode: 'process_lost' });
+    expect(run.resultJson).toMatchObject({ stopReason: 'process_lost', workerLost: 'worker shut down while the agent process was running' });
+  });
 });
