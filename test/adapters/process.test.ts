@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { writeFileSync, mkdtempSync, chmodSync } from 'node:fs';
+import { writeFileSync, mkdtempSync, chmodSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -324,6 +324,7 @@ describe('process adapter', () => {
 
     const cwdRun = await sh('pwd', { config: { cwd: dir } }).result;
     expect(cwdRun.summary).toBe(dir);
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('gives the child the VIGIL_* variables, which config.env cannot override, and none of Vigil’s own settings', async () => {
