@@ -33,4 +33,3 @@ export function createLogger(
   };
 }
 
-export const silentLogger: Logger = createLogger('error', {}, () => {});

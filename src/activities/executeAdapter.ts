@@ -7,7 +7,7 @@
 import { hostname } from 'node:os';
 import { ApplicationFailure, Context, CancelledFailure } from '@temporalio/activity';
 import type { ActivityDeps } from './deps.ts';
-import type { AdapterResultPayload } from '../domain/runOutcome.ts';
+import { WORKER_SHUTDOWN_FAILURE, type AdapterResultPayload } from '../domain/runOutcome.ts';
 import { parseProcessAdapterConfig, runProcessAdapter } from '../adapters/process.ts';
 import { mintRunToken } from '../auth/tokens.ts';
 import { appendRunEvent } from '../store/runEvents.ts';
@@ -17,8 +17,6 @@ import { runTexts } from '../domain/texts.ts';
 import { RunOutputRecorder } from './runOutputRecorder.ts';
 
 const LIVENESS_TICK_MS = 1_000;
-/** Failure type the workflow maps to a lost process. */
-export const WORKER_SHUTDOWN_FAILURE = 'WorkerShutdown';
 
 export async function executeAdapter(deps: ActivityDeps, runId: string): Promise<AdapterResultPayload> {
   const ctx = Context.current();
@@ -75,7 +73,7 @@ export async function executeAdapter(deps: ActivityDeps, runId: string): Promise
       // process was lost (R21). Otherwise let the workflow see the cancellation it requested.
       const reason = await ctx.cancelled.catch((failure: unknown) => (failure instanceof Error ? failure.message : String(failure)));
       if (reason === 'WORKER_SHUTDOWN') {
-        throw ApplicationFailure.create({ type: WORKER_SHUTDOWN_FAILURE, message: 'Worker shut down while the agent process was running', nonRetryable: true });
+        throw ApplicationFailure.create({ type: WORKER_SHUTDOWN_FAILURE, message: runTexts.workerShutDown, nonRetryable: true });
       }
       throw new CancelledFailure('Run cancelled; adapter process group terminated');
     }

@@ -6,7 +6,7 @@ import type { RunStatus } from './runStatus.ts';
 import type { AdapterResult } from '../adapters/types.ts';
 import { buildStopMetadata, stopReasonFor } from './stopMetadata.ts';
 import { redactSecrets } from './redaction.ts';
-import { processLostMessage, workerLostMessage } from './texts.ts';
+import { processLostMessage, runTexts, workerLostMessage } from './texts.ts';
 
 /** What the adapter reported, in a form that crosses the activity boundary (JSON, no Dates). */
 export type AdapterResultPayload = Omit<AdapterResult, 'startedAt' | 'finishedAt'>;
@@ -32,7 +32,8 @@ export interface TerminalWrite {
   stderrExcerpt: string | null;
 }
 
-export const DEFAULT_CANCEL_REASON = 'Cancelled by control plane';
+/** Failure type of an adapter activity that ended because its worker shut down (a lost process). */
+export const WORKER_SHUTDOWN_FAILURE = 'WorkerShutdown';
 
 interface RunContext {
   adapterType: string;
@@ -109,7 +110,7 @@ export function terminalWriteFor(run: RunContext, outcome: ExecutionOutcome): Te
       return fromAdapterResult(run, outcome.result);
     case 'cancelled': {
       // R14 step 3: cancellation keeps the prior resultJson and adds stop metadata.
-      const error = redactSecrets(outcome.reason || DEFAULT_CANCEL_REASON);
+      const error = redactSecrets(outcome.reason || runTexts.cancelledByControlPlane);
       return {
         status: 'cancelled',
         error,

@@ -12,6 +12,9 @@ export const runTexts = {
   // R14, R15
   cancelledByControlPlane: 'Cancelled by control plane',
   cancelledByAgentPause: 'Cancelled due to agent pause',
+  workerShutDown: 'Worker shut down while the agent process was running',
+  // R26
+  detachedWarningCleared: 'Detached child process reported activity; cleared detached warning',
   // lifecycle events (R8 step 3)
   runStarted: 'run started',
   runFinished: (status: string) => `run ${status}`,

@@ -4,8 +4,8 @@
  */
 import type { PrismaClient } from './db.ts';
 import { appendRunEvent } from './runEvents.ts';
+import { runTexts } from '../domain/texts.ts';
 
-export const DETACHED_CLEARED_MESSAGE = 'Detached child process reported activity; cleared detached warning';
 
 export async function reportRunActivity(prisma: PrismaClient, runId: string) {
   const cleared = await prisma.heartbeatRun.updateManyAndReturn({
@@ -14,6 +14,6 @@ export async function reportRunActivity(prisma: PrismaClient, runId: string) {
   });
   const run = cleared[0];
   if (!run) return null;
-  await appendRunEvent(prisma, { companyId: run.companyId, runId, agentId: run.agentId, eventType: 'lifecycle', message: DETACHED_CLEARED_MESSAGE });
+  await appendRunEvent(prisma, { companyId: run.companyId, runId, agentId: run.agentId, eventType: 'lifecycle', message: runTexts.detachedWarningCleared });
   return run;
 }

@@ -24,7 +24,8 @@ import {
 } from '@temporalio/workflow';
 import type { RunActivities, ClaimResult } from '../activities/index.ts';
 import type { ExecutionOutcome } from '../domain/runOutcome.ts';
-import { DEFAULT_CANCEL_REASON } from '../domain/runOutcome.ts';
+import { WORKER_SHUTDOWN_FAILURE } from '../domain/runOutcome.ts';
+import { runTexts } from '../domain/texts.ts';
 
 export interface HeartbeatRunInput {
   runId: string;
@@ -91,7 +92,7 @@ function outcomeOfFailure(error: unknown, cancelReason: string | null): Executio
     return { kind: 'adapter_threw', message: `Adapter activity timed out (${timeout.timeoutType})` };
   }
   const cause = error instanceof ActivityFailure && error.cause ? error.cause : error;
-  if (cause instanceof ApplicationFailure && cause.type === 'WorkerShutdown') {
+  if (cause instanceof ApplicationFailure && cause.type === WORKER_SHUTDOWN_FAILURE) {
     return { kind: 'worker_lost', detail: 'worker shut down while the agent process was running' };
   }
   return { kind: 'adapter_threw', message: cause instanceof Error ? cause.message : String(cause) };
@@ -108,7 +109,7 @@ export async function heartbeatRunWorkflow(input: HeartbeatRunInput): Promise<Ru
     slotFreed = true;
   });
   setHandler(cancelRunUpdate, async (request) => {
-    cancelReason ??= request.reason?.trim() || DEFAULT_CANCEL_REASON;
+    cancelReason ??= request.reason?.trim() || runTexts.cancelledByControlPlane;
     if (state.phase === 'executing') executionScope.cancel();
     await condition(() => state.phase === 'finished');
     return state;
