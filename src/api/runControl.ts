@@ -7,7 +7,7 @@ import type { Client } from '@temporalio/client';
 import type { PrismaClient } from '../store/db.ts';
 import type { ActivityDeps } from '../activities/deps.ts';
 import type { Logger } from '../logger.ts';
-import { enqueueWakeup, type EnqueueResult, type WakeRequest } from '../store/wakeups.ts';
+import { enqueueWakeup, type AgentRow, type EnqueueResult, type WakeRequest } from '../store/wakeups.ts';
 import { cancelRunViaWorkflow, startRunWorkflow, type RunWorkflowSettings } from '../temporal/runWorkflows.ts';
 import { finalizeRun } from '../activities/finalizeRun.ts';
 import { terminateProcessGroup } from '../adapters/processGroup.ts';
@@ -35,8 +35,8 @@ export class RunControl {
    * Temporal cannot be reached, the run stays queued (it is committed) and the caller learns so;
    * `resumeQueuedRuns` starts it once Temporal answers again.
    */
-  async wake(agentId: string, request: WakeRequest): Promise<EnqueueResult> {
-    const result = await enqueueWakeup(this.deps.prisma, agentId, request);
+  async wake(agent: string | AgentRow, request: WakeRequest): Promise<EnqueueResult> {
+    const result = await enqueueWakeup(this.deps.prisma, agent, request);
     if (result.kind === 'queued') {
       try {
         await startRunWorkflow(this.deps.temporal, this.deps.workflowSettings, result.run, result.issueIdentifier);

@@ -19,6 +19,7 @@ import { lockAgent } from './locks.ts';
 
 type Tx = Prisma.TransactionClient;
 type Run = Awaited<ReturnType<PrismaClient['heartbeatRun']['findUniqueOrThrow']>>;
+export type AgentRow = Awaited<ReturnType<PrismaClient['agent']['findUniqueOrThrow']>>;
 
 export type WakeSource = 'timer' | 'assignment' | 'on_demand' | 'automation';
 
@@ -261,10 +262,12 @@ async function enqueueUnbound(prisma: PrismaClient, agent: { id: string; company
   });
 }
 
-export async function enqueueWakeup(prisma: PrismaClient, agentId: string, request: WakeRequest): Promise<EnqueueResult> {
+/** `agent` is its id, or its row when the caller has just read it (saves a query per wake). */
+export async function enqueueWakeup(prisma: PrismaClient, agentOrId: string | AgentRow, request: WakeRequest): Promise<EnqueueResult> {
   const context = enrichWakeContext(request);
-  const agent = await prisma.agent.findUnique({ where: { id: agentId } });
+  const agent = typeof agentOrId === 'string' ? await prisma.agent.findUnique({ where: { id: agentOrId } }) : agentOrId;
   if (!agent) throw new NotFoundError('Agent');
+  const agentId = agent.id;
   const companyId = agent.companyId;
   const issueId = stringOrNull(context.issueId);
 

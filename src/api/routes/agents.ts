@@ -175,7 +175,7 @@ export function agentsRouter(ctx: ApiContext): Router {
         return;
       }
     }
-    const result = await ctx.runControl.wake(agent.id, {
+    const result = await ctx.runControl.wake(agent, {
       source: body.source,
       triggerDetail: body.triggerDetail,
       reason: body.reason ?? null,
