@@ -100,11 +100,11 @@ export function canSearch(stat: { uid: number; gid: number; mode: number }, who:
  * A checkout inside a folder the `postgres` user cannot enter (a `mktemp -d` folder, /root):
  * copy the binaries, libraries and share files once per machine and version to STAGING_ROOT.
  */
-async function stageNativeDir(root: string, nativeDir: string, log: (line: string) => void): Promise<string> {
+export async function stageNativeDir(root: string, nativeDir: string, log: (line: string) => void, stagingRoot = STAGING_ROOT): Promise<string> {
   const { version } = JSON.parse(await fs.readFile(path.join(root, 'package.json'), 'utf8')) as { version: string };
-  const target = path.join(STAGING_ROOT, `postgres-${os.platform()}-${os.arch()}-${version}`);
+  const target = path.join(stagingRoot, `postgres-${os.platform()}-${os.arch()}-${version}`);
   if (await isTrustedStage(target)) return target;
-  await fs.mkdir(STAGING_ROOT, { recursive: true, mode: 0o755 });
+  await fs.mkdir(stagingRoot, { recursive: true, mode: 0o755 });
   const staging = `${target}.${process.pid}.tmp`;
   await fs.rm(staging, { recursive: true, force: true });
   await fs.cp(nativeDir, staging, { recursive: true, verbatimSymlinks: true });

