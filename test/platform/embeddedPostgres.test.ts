@@ -226,10 +226,10 @@ describe('embedded PostgreSQL', () => {
     await chmod(hidden, 0o700);
     const postgresUser = { uid: 65534, gid: 65534 }; // `nobody`: any user other than the owner
     expect(await canEnterAll(hidden, postgresUser)).toBe(false);
-    expect(await canEnterAll(path.join(realRoot, 'native'), postgresUser)).toBe(true);
-
     const reachable = await givenDataDir();
     await chmod(reachable, 0o755);
+    expect(await canEnterAll(reachable, postgresUser)).toBe(true);
+
     const stagingRoot = path.join(reachable, 'stage');
     const lines: string[] = [];
     const staged = await stageNativeDir(realRoot, path.join(realRoot, 'native'), (line) => lines.push(line), stagingRoot);
