@@ -33,6 +33,8 @@ export interface VigilConfig {
   dbPoolSize: number;
   /** Heartbeat timeout of the adapter activity: a worker that dies surfaces after this long. */
   adapterHeartbeatTimeoutMs: number;
+  /** R68: how often the recovery sweeps run (Temporal Schedules); at least 10 s. */
+  recoveryIntervalMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
@@ -78,6 +80,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     runTokenSecret: nonEmpty(env.VIGIL_RUN_TOKEN_SECRET),
     dbPoolSize: intFrom(env, 'VIGIL_DB_POOL_SIZE', 20),
     adapterHeartbeatTimeoutMs: intFrom(env, 'VIGIL_ADAPTER_HEARTBEAT_TIMEOUT_MS', 10_000),
+    recoveryIntervalMs: Math.max(10_000, intFrom(env, 'VIGIL_RECOVERY_INTERVAL_MS', 30_000)),
     logLevel,
   };
 }

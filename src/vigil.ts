@@ -14,6 +14,8 @@ import { loadRunTokenSecret } from './auth/tokens.ts';
 import { createRunActivities } from './activities/index.ts';
 import type { ActivityDeps, Telemetry } from './activities/deps.ts';
 import { createRunWorker } from './temporal/worker.ts';
+import { createRunExecutions } from './temporal/runExecutions.ts';
+import { ensureRecoverySchedules, runStartupRecovery } from './temporal/schedules.ts';
 import { createApp } from './api/app.ts';
 import { RunControl } from './api/runControl.ts';
 import type { Logger } from './logger.ts';
@@ -37,6 +39,8 @@ export interface StartVigilOptions {
   maxConcurrentRuns?: number;
   shutdownGraceMs?: number;
   telemetry?: Telemetry;
+  /** The periodic recovery sweeps as Temporal Schedules (R68); off unless given. */
+  recoverySchedules?: { idPrefix: string; intervalMs: number; runAtStartup: boolean };
 }
 
 export interface RunningVigil {
@@ -68,10 +72,12 @@ export async function startVigil(options: StartVigilOptions): Promise<RunningVig
   const workflowSettings = { taskQueue: options.taskQueue, adapterHeartbeatTimeoutMs: options.adapterHeartbeatTimeoutMs };
 
   // The API listens first: the activities hand its URL to every agent process.
-  const activityDeps: ActivityDeps = { prisma, logStore, runTokenSecret, apiUrl: '', telemetry, logger };
+  const executions = createRunExecutions(temporal, prisma, workflowSettings);
+  const activityDeps: ActivityDeps = { prisma, logStore, runTokenSecret, apiUrl: '', telemetry, logger, executions };
   const runControl = new RunControl({ prisma, temporal, workflowSettings, activityDeps, logger });
   const app = createApp({
     prisma,
+    activityDeps,
     runControl,
     logStore,
     logger,
@@ -103,6 +109,13 @@ export async function startVigil(options: StartVigilOptions): Promise<RunningVig
   const workerRun = worker.run().catch((error) => {
     logger.error('worker stopped with an error', { error: error instanceof Error ? error.message : String(error) });
   });
+  if (options.recoverySchedules) {
+    const scheduleOptions = { taskQueue: options.taskQueue, ...options.recoverySchedules };
+    await ensureRecoverySchedules(temporal, scheduleOptions);
+    if (options.recoverySchedules.runAtStartup) {
+      runStartupRecovery(temporal, scheduleOptions).catch((error) => logger.error('startup recovery failed', { error: error instanceof Error ? error.message : String(error) }));
+    }
+  }
 
   let stopped: Promise<void> | null = null;
   return {

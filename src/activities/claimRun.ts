@@ -29,6 +29,10 @@ export type ClaimResult =
   | { kind: 'claimed'; adapterType: string; timeoutSec: number; graceSec: number }
   /** All of the agent's slots are taken, or older/higher-ranked queued runs go first. */
   | { kind: 'wait_for_slot' }
+  /** The agent is paused or otherwise not invokable: the run stays queued until it can run (R69, R23). */
+  | { kind: 'wait_for_agent' }
+  /** A bounded transient retry (R38), due at this ISO time. */
+  | { kind: 'scheduled'; dueAt: string }
   /** A gate refused the run; the workflow finalizes it as cancelled with this reason (R14 path). */
   | { kind: 'cancel'; reason: string }
   /** The run is no longer queued (cancelled meanwhile, or a light gate cancelled it). */
@@ -59,8 +63,11 @@ export async function claimRun(deps: ActivityDeps, runId: string): Promise<Claim
     await ensureLeaseAndStartEvent(deps, run);
     return claimed;
   }
+  if (run.status === 'scheduled_retry') return { kind: 'scheduled', dueAt: (run.scheduledRetryAt ?? new Date(0)).toISOString() };
   if (run.status !== 'queued') return { kind: 'ended', status: run.status };
   if (!agent) return { kind: 'cancel', reason: runTexts.agentGone };
+  // R69: the starter leaves a non-invokable agent's queued runs alone; they run once it resumes.
+  if (!isInvokableAgentStatus(agent.status)) return { kind: 'wait_for_agent' };
 
   const gate = await applyGates(deps, run, agent);
   if (gate.kind === 'cancel') return gate;
@@ -84,7 +91,7 @@ export async function claimRun(deps: ActivityDeps, runId: string): Promise<Claim
     return 'claimed' as const;
   });
   if (outcome === 'wait') return { kind: 'wait_for_slot' };
-  if (outcome === 'not_invokable') return { kind: 'cancel', reason: runTexts.agentNotInvokable };
+  if (outcome === 'not_invokable') return { kind: 'wait_for_agent' };
   if (outcome === 'gone') {
     const current = await prisma.heartbeatRun.findUnique({ where: { id: runId }, select: { status: true } });
     return { kind: 'ended', status: current?.status ?? 'missing' };

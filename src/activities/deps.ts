@@ -8,6 +8,14 @@ export interface Telemetry {
   agentFirstHeartbeat(event: { agentRole: string; agentId: string; companyId: string }): Promise<void> | void;
 }
 
+/** Temporal, as seen from code outside a workflow (`temporal/runExecutions.ts`). */
+export interface RunExecutions {
+  /** The runs (of those given) whose workflow is still running: R16's execution handle. */
+  held(runIds: string[]): Promise<Set<string>>;
+  /** Starts the workflows of queued/scheduled runs, or nudges those already waiting for a slot. */
+  start(runIds: string[]): Promise<void>;
+}
+
 export interface ActivityDeps {
   prisma: PrismaClient;
   logStore: RunLogStore;
@@ -16,4 +24,5 @@ export interface ActivityDeps {
   apiUrl: string;
   telemetry: Telemetry;
   logger: Logger;
+  executions: RunExecutions;
 }

@@ -14,6 +14,7 @@ import { appendRunEvent } from '../store/runEvents.ts';
 import { asObject, boundIssueId, stringOrNull } from '../store/json.ts';
 import { LOG_STORE, runLogRef } from '../store/runLogStore.ts';
 import { runTexts } from '../domain/texts.ts';
+import { tracksLocalChild } from '../domain/runStatus.ts';
 import { RunOutputRecorder } from './runOutputRecorder.ts';
 
 const LIVENESS_TICK_MS = 1_000;
@@ -22,7 +23,9 @@ export async function executeAdapter(deps: ActivityDeps, runId: string): Promise
   const ctx = Context.current();
   const run = await deps.prisma.heartbeatRun.findUniqueOrThrow({ where: { id: runId } });
   const agent = await deps.prisma.agent.findUniqueOrThrow({ where: { id: run.agentId } });
-  if (agent.adapterType !== 'process') {
+  // Every local-child adapter type runs its configured command as a process (API.md); the type
+  // name selects type-specific recovery behaviour (for example R37 for `codex_local`).
+  if (!tracksLocalChild(agent.adapterType)) {
     throw new Error(`Adapter type "${agent.adapterType}" is not available on this worker`);
   }
   const context = asObject(run.contextSnapshot);

@@ -8,15 +8,23 @@ import type { ActivityDeps } from './deps.ts';
 import { terminalWriteFor, type ExecutionOutcome } from '../domain/runOutcome.ts';
 import { isTerminalRunStatus, wakeStatusForRunOutcome } from '../domain/runStatus.ts';
 import { decideAgentFinalize } from '../domain/agentStatus.ts';
-import { classifyFailedRun } from '../domain/liveness.ts';
 import { heartbeatPolicyOf } from '../domain/heartbeatPolicy.ts';
 import { runTexts } from '../domain/texts.ts';
 import { appendRunEvent } from '../store/runEvents.ts';
 import { logActivity } from '../store/activityLog.ts';
 import { asObject, boundIssueId, stringOrNull, toJson } from '../store/json.ts';
 import { releaseRunLeases } from './leases.ts';
-import { releaseIssueExecution } from './releaseAndPromote.ts';
+import { releaseAndPromote, type EscalationRequest } from './releaseAndPromote.ts';
+import { classifyAndPersistLiveness } from './runLiveness.ts';
+import { processLossRetryAllowed, queueProcessLossRetry } from './processLossRetry.ts';
+import { scheduleTransientRetry } from './scheduleTransientRetry.ts';
+import { stopReasonFor } from '../domain/stopMetadata.ts';
+import { recoveryEventTexts } from '../domain/recoveryTexts.ts';
 import { lockAgentOfRun } from '../store/locks.ts';
+import { hostname } from 'node:os';
+import { isProcessGroupAlive, terminateProcessGroup } from '../adapters/processGroup.ts';
+import { escalateStrandedIssue } from './escalation.ts';
+import { applyLivenessContinuation } from './livenessContinuation.ts';
 import { claimableQueuedRunIds } from '../store/agentSlots.ts';
 
 type Tx = Prisma.TransactionClient;
@@ -34,6 +42,12 @@ export interface FinalizeResult {
   alreadyTerminal: boolean;
   /** Queued runs of the same agent that now hold a free slot (the workflow signals them). */
   nextQueuedRunIds: string[];
+  /** Runs this pipeline created (retry, scheduled retry, recovery run, promoted wake): start their workflows. */
+  followUpRunIds: string[];
+  /** R32: block the issue with a recovery issue — done after the commit (`afterRunFinalized`). */
+  escalation: EscalationRequest | null;
+  /** R46: the run is issue-bound and ended `plan_only`/`empty_response`. */
+  livenessContinuation: boolean;
 }
 
 /** R8 step 5: a succeeded issue-bound run posts its summary once, authored by the agent. */
@@ -81,8 +95,47 @@ function nextQueuedRunIds(tx: Tx, agent: Agent | null): Promise<string[]> {
 }
 
 export async function finalizeRun(deps: ActivityDeps, input: FinalizeInput): Promise<FinalizeResult> {
+  if (input.outcome.kind === 'worker_lost') await killLeftoverGroup(deps, input.runId);
   const { result, firstHeartbeatOf } = await finalizeInTransaction(deps, input);
   if (firstHeartbeatOf) await deps.telemetry.agentFirstHeartbeat(firstHeartbeatOf);
+  return result;
+}
+
+/**
+ * A worker that stopped heartbeating leaves its agent's process group running on its host. When
+ * this worker is on that host, the group is ended before a retry can start a second agent (R19).
+ */
+async function killLeftoverGroup(deps: ActivityDeps, runId: string) {
+  const run = await deps.prisma.heartbeatRun.findUnique({ where: { id: runId }, select: { processGroupId: true, processHost: true, status: true } });
+  if (!run || run.status !== 'running' || run.processGroupId === null || run.processHost !== hostname()) return;
+  if (await isProcessGroupAlive(run.processGroupId)) await terminateProcessGroup(run.processGroupId, { graceMs: 2_000 });
+}
+
+export interface AftercareInput {
+  runId: string;
+  escalation: EscalationRequest | null;
+  livenessContinuation: boolean;
+}
+
+/**
+ * The steps of R8 that follow the commit: the escalation R32 asked for, and the liveness
+ * continuation (R46). Both are idempotent. Returns the runs they created.
+ */
+export async function afterRunFinalized(deps: ActivityDeps, input: AftercareInput): Promise<string[]> {
+  const followUps: string[] = [];
+  if (input.escalation) followUps.push(...(await escalateStrandedIssue(deps, input.escalation)).followUpRunIds);
+  if (input.livenessContinuation) followUps.push(...(await applyLivenessContinuation(deps, input.runId)));
+  return followUps;
+}
+
+/**
+ * The whole end of a run for callers outside its workflow (direct cancel, the reaper): finalize,
+ * aftercare, and start whatever runs that produced. Returns the finalize result.
+ */
+export async function finishRunOutsideWorkflow(deps: ActivityDeps, input: FinalizeInput): Promise<FinalizeResult> {
+  const result = await finalizeRun(deps, input);
+  const followUps = [...result.followUpRunIds, ...(await afterRunFinalized(deps, { runId: input.runId, escalation: result.escalation, livenessContinuation: result.livenessContinuation }))];
+  await deps.executions.start([...followUps, ...result.nextQueuedRunIds]);
   return result;
 }
 
@@ -99,7 +152,15 @@ async function finalizeInTransaction(
       // Someone else finished it (a light claim gate, a direct cancel): its status stands, but
       // leases must still end and waiting runs may take the slot.
       await releaseRunLeases(tx, run);
-      const result = { status: run.status, errorCode: run.errorCode, alreadyTerminal: true, nextQueuedRunIds: await nextQueuedRunIds(tx, agent) };
+      const result: FinalizeResult = {
+        status: run.status,
+        errorCode: run.errorCode,
+        alreadyTerminal: true,
+        nextQueuedRunIds: await nextQueuedRunIds(tx, agent),
+        followUpRunIds: [],
+        escalation: null,
+        livenessContinuation: false,
+      };
       return { result, firstHeartbeatOf: null };
     }
     const write = terminalWriteFor(
@@ -113,28 +174,34 @@ async function finalizeInTransaction(
       input.outcome,
     );
     const now = new Date();
+    const processLost = write.errorCode === 'process_lost';
+    // R22: decided up front, because the stored error says so (R20 "; retrying once").
+    const retryOnce = processLost && agent !== null && processLossRetryAllowed(run, agent.adapterType);
+    const baseError = write.error;
+    const error = retryOnce ? `${baseError}${recoveryEventTexts.retryingOnce}` : baseError;
     // R8 step 1 (R5): the terminal write.
     const updated = await tx.heartbeatRun.update({
       where: { id: run.id },
       data: {
         status: write.status,
         finishedAt: now,
-        error: write.error,
+        error,
         errorCode: write.errorCode,
         exitCode: write.exitCode,
         signal: write.signal,
         resultJson: toJson(write.resultJson),
         stdoutExcerpt: write.stdoutExcerpt ?? run.stdoutExcerpt,
         stderrExcerpt: write.stderrExcerpt ?? run.stderrExcerpt,
-        // R8 step 2 (R42): liveness is classified on every path except cancellation (R14).
-        ...(input.outcome.kind === 'cancelled' ? {} : classifyFailedRun(write.status, write.errorCode)),
       },
     });
+    const issueId = boundIssueId(run.contextSnapshot);
+    // R8 step 2 (R42): liveness is classified on every path except cancellation (R14).
+    const liveness = input.outcome.kind === 'cancelled' ? null : await classifyAndPersistLiveness(tx, updated, issueId);
     // R8 step 3: wake status and the lifecycle event.
     if (run.wakeupRequestId) {
       await tx.agentWakeupRequest.update({
         where: { id: run.wakeupRequestId },
-        data: { status: wakeStatusForRunOutcome(write.status), finishedAt: now, error: write.error },
+        data: { status: wakeStatusForRunOutcome(write.status), finishedAt: now, error },
       });
     }
     await appendRunEvent(tx, {
@@ -147,23 +214,69 @@ async function finalizeInTransaction(
       payload: { status: write.status, errorCode: write.errorCode, exitCode: write.exitCode, signal: write.signal },
     });
     // R8 step 5.
-    const issueId = boundIssueId(run.contextSnapshot);
     if (write.status === 'succeeded' && issueId) await postSuccessComment(tx, run, issueId, write.resultJson);
-    // R8 step 8 (R28).
-    await releaseIssueExecution(tx, updated);
+    // R8 step 6 (R35–R39): must come before the release, which it makes a no-op by moving the lock.
+    const followUpRunIds: string[] = [];
+    if (agent) {
+      const transient = await scheduleTransientRetry(tx, updated, agent, now);
+      if (transient.kind === 'scheduled') followUpRunIds.push(transient.runId);
+    }
+    // R8 step 7 (R73, the missing-comment follow-up) is not implemented: docs/recovery-rules.md.
+    let escalation: EscalationRequest | null = null;
+    if (retryOnce && agent) {
+      // R23 + R25: one retry, and the lost run's error event names it.
+      const retryRunId = await queueProcessLossRetry(tx, run, agent);
+      followUpRunIds.push(retryRunId);
+      await appendRunEvent(tx, {
+        companyId: run.companyId,
+        runId: run.id,
+        agentId: run.agentId,
+        eventType: 'error',
+        level: 'error',
+        message: `${baseError}${recoveryEventTexts.queuedRetry(retryRunId)}`,
+        payload: { processPid: run.processPid, processGroupId: run.processGroupId, retryRunId },
+      });
+    } else {
+      if (processLost) {
+        await appendRunEvent(tx, {
+          companyId: run.companyId,
+          runId: run.id,
+          agentId: run.agentId,
+          eventType: 'error',
+          level: 'error',
+          message: baseError,
+          payload: { processPid: run.processPid, processGroupId: run.processGroupId },
+        });
+      }
+      // R8 step 8 (R28–R34; R24 for a lost process without retry). The bulk cancels of R15
+      // (agent pause, budget stop) release without recovering.
+      const stopReason = stopReasonFor(write.status, write.errorCode, write.error);
+      const released = await releaseAndPromote(tx, updated, { immediateRecovery: stopReason !== 'paused' && stopReason !== 'budget_paused' });
+      followUpRunIds.push(...released.followUpRunIds);
+      escalation = released.escalation;
+    }
     // R8 step 10: the agent's runtime state.
     if (agent) {
       await tx.agentRuntimeState.upsert({
         where: { agentId: agent.id },
-        create: { agentId: agent.id, companyId: agent.companyId, adapterType: agent.adapterType, lastRunId: run.id, lastRunStatus: write.status, lastError: write.error },
-        update: { lastRunId: run.id, lastRunStatus: write.status, lastError: write.error },
+        create: { agentId: agent.id, companyId: agent.companyId, adapterType: agent.adapterType, lastRunId: run.id, lastRunStatus: write.status, lastError: error },
+        update: { lastRunId: run.id, lastRunStatus: write.status, lastError: error },
       });
     }
     // R8 step 11 (R10, R11).
     const firstHeartbeat = agent ? await finalizeAgent(tx, agent, write.status) : false;
     // R8 finally: leases (R27).
     await releaseRunLeases(tx, updated);
-    const result = { status: write.status, errorCode: write.errorCode, alreadyTerminal: false, nextQueuedRunIds: await nextQueuedRunIds(tx, agent) };
+    const result: FinalizeResult = {
+      status: write.status,
+      errorCode: write.errorCode,
+      alreadyTerminal: false,
+      nextQueuedRunIds: await nextQueuedRunIds(tx, agent),
+      followUpRunIds,
+      escalation,
+      // R8 step 9 (R46) runs after the commit, in `afterRunFinalized`.
+      livenessContinuation: issueId !== null && (liveness?.livenessState === 'plan_only' || liveness?.livenessState === 'empty_response'),
+    };
     return { result, firstHeartbeatOf: firstHeartbeat && agent ? { agentRole: agent.role, agentId: agent.id, companyId: agent.companyId } : null };
   });
 }

@@ -1,17 +1,33 @@
 /**
- * The activities a run workflow calls, bound to the worker's dependencies. Workflows import only
- * the type `RunActivities` and reach these through `proxyActivities`.
+ * The activities Vigil's workflows call, bound to the worker's dependencies. Workflows import
+ * only the types and reach these through `proxyActivities` / `proxyLocalActivities`.
  */
 import type { ActivityDeps } from './deps.ts';
 import { claimRun } from './claimRun.ts';
 import { executeAdapter } from './executeAdapter.ts';
-import { finalizeRun, type FinalizeInput } from './finalizeRun.ts';
+import { afterRunFinalized, finalizeRun, type AftercareInput, type FinalizeInput } from './finalizeRun.ts';
+import { promoteDueScheduledRetries, promoteScheduledRetry } from './scheduledRetries.ts';
+import { reapOrphanedRuns, type ReapOptions } from './reaper.ts';
+import { reconcileStrandedAssignedIssues } from './strandedSweep.ts';
 
 export function createRunActivities(deps: ActivityDeps) {
   return {
+    // One run (workflows/heartbeatRun.ts).
     claimRun: (runId: string) => claimRun(deps, runId),
     executeAdapter: (runId: string) => executeAdapter(deps, runId),
     finalizeRun: (input: FinalizeInput) => finalizeRun(deps, input),
+    afterRunFinalized: (input: AftercareInput) => afterRunFinalized(deps, input),
+    promoteScheduledRetry: (runId: string) => promoteScheduledRetry(deps, runId),
+    startRuns: (runIds: string[]) => deps.executions.start(runIds),
+    // The periodic sweeps (workflows/recoverySweeps.ts).
+    reapOrphanedRuns: (options: ReapOptions) => reapOrphanedRuns(deps, options),
+    promoteDueScheduledRetries: () => promoteDueScheduledRetries(deps),
+    resumeQueuedRuns: async (): Promise<number> => {
+      const queued = await deps.prisma.heartbeatRun.findMany({ where: { status: 'queued' }, select: { id: true } });
+      await deps.executions.start(queued.map((run) => run.id));
+      return queued.length;
+    },
+    reconcileStrandedAssignedIssues: (scope: { companyId?: string }) => reconcileStrandedAssignedIssues(deps, scope),
   };
 }
 

@@ -1,29 +1,173 @@
 /**
- * R28: when a run becomes terminal, release the issue's execution lock if this run holds it.
- * (Deferred-wake promotion R29 and immediate recovery R30–R34 build on this step.)
+ * §8 of RECOVERY.md: what happens to a run's issue when the run becomes terminal, inside the
+ * transaction that wrote the terminal status.
+ *
+ * R28 releases the issue's execution lock if this run holds it; R29 promotes the oldest parked
+ * (deferred) wake; otherwise R30–R34 apply immediate recovery: one continuation or dispatch run
+ * for an assigned `todo`/`in_progress` issue, or — when that automatic retry was already used,
+ * the issue is itself a recovery issue, or its agent cannot run — a request to escalate (R32),
+ * which the caller carries out after the commit (§12, `escalation.ts`).
  */
+import { randomUUID } from 'node:crypto';
 import type { Prisma } from '../store/db.ts';
-import { boundIssueId } from '../store/json.ts';
+import { asObject, boundIssueId, stringOrNull, toJson } from '../store/json.ts';
+import { createSystemRun, moveExecutionLock } from '../store/systemRuns.ts';
+import { activePauseHoldFor } from '../store/treeHolds.ts';
+import { isInvokableAgentStatus, UNSUCCESSFUL_TERMINAL_RUN_STATUSES } from '../domain/runStatus.ts';
+import { isCommentInteractionWake } from '../domain/heartbeatPolicy.ts';
+import { recoveryKindFor, STRANDED_ISSUE_RECOVERY } from '../domain/recoveryKinds.ts';
+import { recoveryEventTexts } from '../domain/recoveryTexts.ts';
 
 type Tx = Prisma.TransactionClient;
+type Issue = NonNullable<Awaited<ReturnType<Tx['issue']['findUnique']>>>;
 
-export interface ReleaseResult {
-  issueId: string | null;
-  /** The lock belonged to this run and was cleared. */
-  released: boolean;
+/** R32: the issue must be blocked with a recovery issue; done after the transaction commits. */
+export interface EscalationRequest {
+  issueId: string;
+  previousStatus: 'todo' | 'in_progress';
+  latestRunId: string;
+  /** Which lead sentence the comment opens with (R32 immediate vs. R60 sweep). */
+  path: 'immediate' | 'sweep';
 }
 
-export async function releaseIssueExecution(
-  tx: Tx,
-  run: { id: string; companyId: string; contextSnapshot: unknown },
-): Promise<ReleaseResult> {
-  // R28.1: the target is the bound issue, else the issue whose lock points at this run.
-  // R28.3/4: clear the lock only where this run holds it (a scheduled retry may have taken it).
-  const boundIssue = boundIssueId(run.contextSnapshot);
-  const released = await tx.issue.updateManyAndReturn({
-    where: boundIssue ? { id: boundIssue, executionRunId: run.id } : { companyId: run.companyId, executionRunId: run.id },
-    data: { executionRunId: null, executionAgentNameKey: null, executionLockedAt: null },
-    select: { id: true },
+export interface ReleaseOutcome {
+  issueId: string | null;
+  /** Runs created here (a promoted deferred wake, a recovery run) whose workflows must start. */
+  followUpRunIds: string[];
+  escalation: EscalationRequest | null;
+}
+
+export interface TerminalRun {
+  id: string;
+  companyId: string;
+  agentId: string;
+  status: string;
+  contextSnapshot: unknown;
+  processLossRetryCount: number;
+}
+
+async function lockIssue(tx: Tx, run: TerminalRun): Promise<Issue | null> {
+  // R28.1: the bound issue, else the issue whose execution lock is this run.
+  const bound = boundIssueId(run.contextSnapshot);
+  const rows = bound
+    ? await tx.$queryRaw<Array<{ id: string }>>`SELECT id FROM issues WHERE id = ${bound}::uuid FOR NO KEY UPDATE`
+    : await tx.$queryRaw<Array<{ id: string }>>`SELECT id FROM issues WHERE company_id = ${run.companyId}::uuid AND execution_run_id = ${run.id}::uuid LIMIT 1 FOR NO KEY UPDATE`;
+  return rows[0] ? tx.issue.findUnique({ where: { id: rows[0].id } }) : null;
+}
+
+/**
+ * R28–R34. `immediateRecovery: false` is the bulk-cancel path of R15 (agent pause, budget stop),
+ * which releases and promotes but never queues recovery work.
+ */
+export async function releaseAndPromote(tx: Tx, run: TerminalRun, options: { immediateRecovery: boolean }): Promise<ReleaseOutcome> {
+  const none = (issueId: string | null): ReleaseOutcome => ({ issueId, followUpRunIds: [], escalation: null });
+  const issue = await lockIssue(tx, run);
+  if (!issue) return none(null); // R28.2
+  if (issue.executionRunId !== null && issue.executionRunId !== run.id) return none(issue.id); // R28.3
+  if (issue.executionRunId === run.id) {
+    // R28.4: checkoutRunId stays.
+    await tx.issue.update({ where: { id: issue.id }, data: { executionRunId: null, executionAgentNameKey: null, executionLockedAt: null } });
+  }
+  const promoted = await promoteDeferredWake(tx, issue);
+  if (promoted) return { issueId: issue.id, followUpRunIds: [promoted], escalation: null };
+  if (!options.immediateRecovery) return none(issue.id);
+  return immediateRecovery(tx, run, issue);
+}
+
+/** R30–R33. */
+async function immediateRecovery(tx: Tx, run: TerminalRun, issue: Issue): Promise<ReleaseOutcome> {
+  const none: ReleaseOutcome = { issueId: issue.id, followUpRunIds: [], escalation: null };
+  // R30: an agent-assigned todo/in_progress issue of this run's agent, and a run that did not succeed.
+  if (issue.status !== 'todo' && issue.status !== 'in_progress') return none;
+  if (issue.assigneeUserId !== null || issue.assigneeAgentId !== run.agentId) return none;
+  if (!(UNSUCCESSFUL_TERMINAL_RUN_STATUSES as readonly string[]).includes(run.status)) return none;
+  // R31: another live execution path, or a pause hold, and recovery stands down.
+  const otherLive = await tx.$queryRaw<Array<{ id: string }>>`
+    SELECT id FROM heartbeat_runs
+    WHERE company_id = ${issue.companyId}::uuid AND context_snapshot->>'issueId' = ${issue.id}
+      AND status IN ('queued', 'running', 'scheduled_retry') AND id <> ${run.id}::uuid
+    LIMIT 1`;
+  if (otherLive.length > 0) return none;
+  if (await activePauseHoldFor(tx, issue.id)) return none;
+
+  const previousStatus = issue.status;
+  const kind = recoveryKindFor(previousStatus);
+  const context = asObject(run.contextSnapshot);
+  const agent = await tx.agent.findUnique({ where: { id: run.agentId } });
+  // R32: block instead of retrying.
+  const retryAlreadyUsed = stringOrNull(context.retryReason) === kind.retryReason;
+  if (issue.originKind === STRANDED_ISSUE_RECOVERY || !agent || agent.companyId !== issue.companyId || !isInvokableAgentStatus(agent.status) || retryAlreadyUsed) {
+    return { ...none, escalation: { issueId: issue.id, previousStatus, latestRunId: run.id, path: 'immediate' } };
+  }
+  // R33: exactly one recovery run, with a fresh snapshot. Vigil carries the lineage's
+  // process-loss retry count along, so a continuation that is itself lost is not retried again
+  // for process loss (one process-loss retry per lineage, R22) but escalates (R32).
+  const recoveryRun = await createSystemRun(tx, {
+    companyId: issue.companyId,
+    agentId: agent.id,
+    wake: { reason: kind.wakeReason, payload: { issueId: issue.id, retryOfRunId: run.id } },
+    run: {
+      contextSnapshot: {
+        issueId: issue.id,
+        taskId: issue.id,
+        wakeReason: kind.wakeReason,
+        retryReason: kind.retryReason,
+        source: kind.source,
+        retryOfRunId: run.id,
+      },
+      retryOfRunId: run.id,
+      processLossRetryCount: run.processLossRetryCount,
+    },
   });
-  return { issueId: boundIssue ?? released[0]?.id ?? null, released: released.length > 0 };
+  await moveExecutionLock(tx, { issueId: issue.id, newRunId: recoveryRun.id, agentName: agent.name });
+  return { issueId: issue.id, followUpRunIds: [recoveryRun.id], escalation: null };
+}
+
+/**
+ * R29: the oldest parked wake for the issue becomes a queued run (wakes whose agent cannot run,
+ * or that a pause hold suppresses, are closed on the way).
+ */
+async function promoteDeferredWake(tx: Tx, issue: Issue): Promise<string | null> {
+  const parked = await tx.agentWakeupRequest.findMany({
+    where: { status: 'deferred_issue_execution', payload: { path: ['issueId'], equals: issue.id } },
+    orderBy: { requestedAt: 'asc' },
+  });
+  if (parked.length === 0) return null;
+  const hold = await activePauseHoldFor(tx, issue.id);
+  const now = new Date();
+  for (const wake of parked) {
+    const agent = await tx.agent.findUnique({ where: { id: wake.agentId } });
+    if (!agent || agent.companyId !== issue.companyId || !isInvokableAgentStatus(agent.status)) {
+      await tx.agentWakeupRequest.update({ where: { id: wake.id }, data: { status: 'failed', error: recoveryEventTexts.deferredNotInvokable, finishedAt: now } });
+      continue;
+    }
+    const payload = asObject(wake.payload);
+    const context = asObject(payload._paperclipWakeContext);
+    if (hold && !(context.treeHoldInteraction === true && isCommentInteractionWake(stringOrNull(context.wakeReason)))) {
+      await tx.agentWakeupRequest.update({ where: { id: wake.id }, data: { status: 'cancelled', error: recoveryEventTexts.deferredSuppressedByHold, finishedAt: now } });
+      continue;
+    }
+    const hasComment = stringOrNull(context.wakeCommentId) !== null || stringOrNull(context.commentId) !== null;
+    const reopens = hasComment && (wake.requestedByActorType === 'user' || wake.reason === 'issue_reopened_via_comment');
+    if (reopens && (issue.status === 'done' || issue.status === 'cancelled')) {
+      await tx.issue.update({ where: { id: issue.id }, data: { status: 'todo', completedAt: null, cancelledAt: null } });
+    }
+    const runId = randomUUID();
+    await tx.heartbeatRun.create({
+      data: {
+        id: runId,
+        companyId: issue.companyId,
+        agentId: agent.id,
+        invocationSource: wake.source,
+        triggerDetail: wake.triggerDetail,
+        status: 'queued',
+        wakeupRequestId: wake.id,
+        contextSnapshot: toJson({ ...context, issueId: issue.id }),
+      },
+    });
+    await tx.agentWakeupRequest.update({ where: { id: wake.id }, data: { status: 'queued', reason: 'issue_execution_promoted', runId } });
+    await moveExecutionLock(tx, { issueId: issue.id, newRunId: runId, agentName: agent.name, onlyAssignee: agent.id });
+    return runId;
+  }
+  return null;
 }

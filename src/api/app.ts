@@ -15,6 +15,7 @@ import { runsRouter } from './routes/runs.ts';
 import { treeHoldsRouter } from './routes/treeHolds.ts';
 import { budgetsRouter } from './routes/budgets.ts';
 import { environmentsRouter } from './routes/environments.ts';
+import { recoveryRouter } from './routes/recovery.ts';
 
 export function createApp(ctx: ApiContext): Express {
   const app = express();
@@ -32,6 +33,7 @@ export function createApp(ctx: ApiContext): Express {
   api.use(treeHoldsRouter(ctx));
   api.use(budgetsRouter(ctx));
   api.use(environmentsRouter(ctx));
+  api.use(recoveryRouter(ctx));
   app.use('/api', api);
   app.use(notFoundRoute());
   app.use(errorHandler(ctx.logger));

@@ -9,10 +9,9 @@ import type { ActivityDeps } from '../activities/deps.ts';
 import type { Logger } from '../logger.ts';
 import { enqueueWakeup, type AgentRow, type EnqueueResult, type WakeRequest } from '../store/wakeups.ts';
 import { cancelRunViaWorkflow, startRunWorkflow, type RunWorkflowSettings } from '../temporal/runWorkflows.ts';
-import { finalizeRun } from '../activities/finalizeRun.ts';
+import { finishRunOutsideWorkflow } from '../activities/finalizeRun.ts';
 import { terminateProcessGroup } from '../adapters/processGroup.ts';
 import { isCancellableRunStatus } from '../domain/runStatus.ts';
-import { boundIssueId } from '../store/json.ts';
 import { hostname } from 'node:os';
 import { ServiceUnavailableError } from '../errors.ts';
 import { runTexts } from '../domain/texts.ts';
@@ -48,19 +47,16 @@ export class RunControl {
     return result;
   }
 
-  /** Starts the workflow of every queued run (idempotent: a run's workflow id is fixed). */
-  async resumeQueuedRuns(scope: { companyId?: string } = {}): Promise<number> {
+  /** Starts the workflow of every queued run, or nudges it (idempotent: a run's workflow id is fixed). */
+  async resumeQueuedRuns(scope: { companyId?: string; agentId?: string } = {}): Promise<number> {
     const queued = await this.deps.prisma.heartbeatRun.findMany({ where: { status: 'queued', ...scope }, select: { id: true } });
-    for (const run of queued) await this.startWorkflow(run.id);
+    await this.startWorkflows(queued.map((run) => run.id));
     return queued.length;
   }
 
-  /** Starts the workflow of a run already in the database (idempotent). */
-  async startWorkflow(runId: string): Promise<void> {
-    const run = await this.deps.prisma.heartbeatRun.findUniqueOrThrow({ where: { id: runId } });
-    const issueId = boundIssueId(run.contextSnapshot);
-    const issue = issueId ? await this.deps.prisma.issue.findUnique({ where: { id: issueId }, select: { identifier: true } }) : null;
-    await startRunWorkflow(this.deps.temporal, this.deps.workflowSettings, run, issue?.identifier ?? null);
+  /** Starts the workflows of runs already in the database (idempotent). */
+  startWorkflows(runIds: string[]): Promise<void> {
+    return this.deps.activityDeps.executions.start(runIds);
   }
 
   /** R14: returns the run row after the cancel (unchanged when it was not cancellable). */
@@ -77,7 +73,7 @@ export class RunControl {
     // host that spawned it, where the pid means that process.
     const group = after.processGroupId ?? after.processPid;
     if (group !== null && after.processHost === hostname()) await terminateProcessGroup(group, { graceMs: 2_000 });
-    await finalizeRun(this.deps.activityDeps, { runId, outcome: { kind: 'cancelled', reason } });
+    await finishRunOutsideWorkflow(this.deps.activityDeps, { runId, outcome: { kind: 'cancelled', reason } });
     return prisma.heartbeatRun.findUniqueOrThrow({ where: { id: runId } });
   }
 }

@@ -19,7 +19,9 @@ export type ExecutionOutcome =
   /** The adapter activity stopped heartbeating: its worker (and so its child) is gone. */
   | { kind: 'worker_lost'; detail: string }
   /** The adapter or the code preparing it threw (R6, R7). */
-  | { kind: 'adapter_threw'; message: string };
+  | { kind: 'adapter_threw'; message: string }
+  /** The orphan reaper found the run's process gone (R19–R21). */
+  | { kind: 'reaped'; descendantOnly: boolean };
 
 export interface TerminalWrite {
   status: Extract<RunStatus, 'succeeded' | 'failed' | 'cancelled' | 'timed_out'>;
@@ -132,6 +134,20 @@ export function terminalWriteFor(run: RunContext, outcome: ExecutionOutcome): Te
         exitCode: null,
         signal: null,
         resultJson: withStopMetadata(run, { workerLost: outcome.detail }, 'failed', 'process_lost', error),
+        stdoutExcerpt: null,
+        stderrExcerpt: null,
+      };
+    }
+    case 'reaped': {
+      // R20/R21: the base message; finalize appends "; retrying once" when a retry is queued.
+      const error = processLostMessage({ pid: run.processPid, processGroupId: run.processGroupId, descendantOnly: outcome.descendantOnly });
+      return {
+        status: 'failed',
+        error,
+        errorCode: 'process_lost',
+        exitCode: null,
+        signal: null,
+        resultJson: withStopMetadata(run, {}, 'failed', 'process_lost', error),
         stdoutExcerpt: null,
         stderrExcerpt: null,
       };

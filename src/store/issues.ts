@@ -88,6 +88,17 @@ function statusTimestamps(previous: Issue | null, status: IssueStatus, now: Date
 
 const CLEARED_EXECUTION = { checkoutRunId: null, executionRunId: null, executionAgentNameKey: null, executionLockedAt: null };
 
+/** The next `PREFIX-N` of a company; the company row lock serializes issue numbers. */
+export async function allocateIssueNumber(tx: Tx, companyId: string): Promise<{ number: number; identifier: string; issuePrefix: string }> {
+  const counter = await tx.$queryRaw<Array<{ issue_prefix: string; next: number }>>`
+    SELECT c.issue_prefix, greatest(c.issue_counter, coalesce((SELECT max(issue_number) FROM issues WHERE company_id = c.id), 0)) + 1 AS next
+    FROM companies c WHERE c.id = ${companyId}::uuid FOR NO KEY UPDATE`;
+  if (counter.length === 0) throw new NotFoundError('Company');
+  const number = Number(counter[0].next);
+  await tx.company.update({ where: { id: companyId }, data: { issueCounter: number } });
+  return { number, identifier: `${counter[0].issue_prefix}-${number}`, issuePrefix: counter[0].issue_prefix };
+}
+
 export async function createIssue(
   prisma: PrismaClient,
   input: { companyId: string; fields: IssueFields & { title: string }; createdByAgentId?: string | null; createdByUserId?: string | null; createdByRunId?: string | null },
@@ -96,13 +107,7 @@ export async function createIssue(
     const { fields, companyId } = input;
     await assertAssignee(tx, companyId, fields);
     await assertParent(tx, companyId, fields.parentId);
-    // The company row lock serializes issue numbers.
-    const counter = await tx.$queryRaw<Array<{ issue_prefix: string; next: number }>>`
-      SELECT c.issue_prefix, greatest(c.issue_counter, coalesce((SELECT max(issue_number) FROM issues WHERE company_id = c.id), 0)) + 1 AS next
-      FROM companies c WHERE c.id = ${companyId}::uuid FOR NO KEY UPDATE`;
-    if (counter.length === 0) throw new NotFoundError('Company');
-    const number = Number(counter[0].next);
-    await tx.company.update({ where: { id: companyId }, data: { issueCounter: number } });
+    const { number, identifier } = await allocateIssueNumber(tx, companyId);
     const status = fields.status ?? 'backlog';
     const now = new Date();
     const issue = await tx.issue.create({
@@ -118,7 +123,7 @@ export async function createIssue(
         createdByAgentId: input.createdByAgentId ?? null,
         createdByUserId: input.createdByUserId ?? null,
         issueNumber: number,
-        identifier: `${counter[0].issue_prefix}-${number}`,
+        identifier,
         ...(statusTimestamps(null, status, now) as object),
       },
     });

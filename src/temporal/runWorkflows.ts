@@ -3,7 +3,7 @@
  * first; starting `run-<runId>` is idempotent, so a retry after a crash never starts a second one.
  */
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { heartbeatRunWorkflow, cancelRunUpdate, runWorkflowId } from '../workflows/heartbeatRun.ts';
+import { heartbeatRunWorkflow, cancelRunUpdate, runWorkflowId, slotFreedSignal } from '../workflows/heartbeatRun.ts';
 import { asObject, stringOrNull } from '../store/json.ts';
 
 export interface RunWorkflowSettings {
@@ -20,29 +20,42 @@ export interface RunForWorkflow {
   retryOfRunId?: string | null;
 }
 
-export async function startRunWorkflow(client: Client, settings: RunWorkflowSettings, run: RunForWorkflow, issueIdentifier?: string | null) {
+function startOptions(settings: RunWorkflowSettings, run: RunForWorkflow, issueIdentifier: string | null | undefined) {
   const context = asObject(run.contextSnapshot);
   const issueId = stringOrNull(context.issueId);
   const retryKind = stringOrNull(context.retryReason);
+  return {
+    workflowId: runWorkflowId(run.id),
+    taskQueue: settings.taskQueue,
+    args: [{ runId: run.id, adapterHeartbeatTimeoutMs: settings.adapterHeartbeatTimeoutMs }] as [Parameters<typeof heartbeatRunWorkflow>[0]],
+    searchAttributes: {
+      VigilCompanyId: [run.companyId],
+      VigilAgentId: [run.agentId],
+      VigilRunStatus: [run.status],
+      ...(issueId ? { VigilIssueId: [issueId] } : {}),
+      ...(issueIdentifier ? { VigilIssueIdentifier: [issueIdentifier] } : {}),
+      // Follow-up runs name the run they retry, so Temporal UI finds a run's whole lineage.
+      ...(run.retryOfRunId ? { VigilRetryOfRunId: [run.retryOfRunId] } : {}),
+      ...(retryKind ? { VigilRetryKind: [retryKind] } : {}),
+    },
+    memo: { runId: run.id, wakeReason: stringOrNull(context.wakeReason) },
+  };
+}
+
+export async function startRunWorkflow(client: Client, settings: RunWorkflowSettings, run: RunForWorkflow, issueIdentifier?: string | null) {
   try {
-    await client.workflow.start(heartbeatRunWorkflow, {
-      workflowId: runWorkflowId(run.id),
-      taskQueue: settings.taskQueue,
-      args: [{ runId: run.id, adapterHeartbeatTimeoutMs: settings.adapterHeartbeatTimeoutMs }],
-      searchAttributes: {
-        VigilCompanyId: [run.companyId],
-        VigilAgentId: [run.agentId],
-        VigilRunStatus: [run.status],
-        ...(issueId ? { VigilIssueId: [issueId] } : {}),
-        ...(issueIdentifier ? { VigilIssueIdentifier: [issueIdentifier] } : {}),
-        ...(run.retryOfRunId ? { VigilRetryOfRunId: [run.retryOfRunId] } : {}),
-        ...(retryKind ? { VigilRetryKind: [retryKind] } : {}),
-      },
-      memo: { runId: run.id, wakeReason: stringOrNull(context.wakeReason) },
-    });
+    await client.workflow.start(heartbeatRunWorkflow, startOptions(settings, run, issueIdentifier));
   } catch (error) {
     if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
   }
+}
+
+/**
+ * Starts the run's workflow, or — when it is already running (waiting for a slot) — tells it a
+ * slot may be free. One call covers both a follow-up run and a queued run that may now claim.
+ */
+export async function startOrNudgeRunWorkflow(client: Client, settings: RunWorkflowSettings, run: RunForWorkflow, issueIdentifier?: string | null) {
+  await client.workflow.signalWithStart(heartbeatRunWorkflow, { ...startOptions(settings, run, issueIdentifier), signal: slotFreedSignal, signalArgs: [] });
 }
 
 export type CancelViaWorkflow = 'cancelled' | 'workflow_closed' | 'unreachable';

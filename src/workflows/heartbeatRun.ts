@@ -45,7 +45,7 @@ export interface RunWorkflowResult {
 }
 
 export interface RunWorkflowState {
-  phase: 'claiming' | 'waiting_for_slot' | 'executing' | 'finalizing' | 'finished';
+  phase: 'waiting_for_retry' | 'claiming' | 'waiting_for_slot' | 'executing' | 'finalizing' | 'finished';
   status: string | null;
 }
 
@@ -63,7 +63,7 @@ const lifecycle = proxyLocalActivities<RunActivities>({
   retry: { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 10 },
 });
 
-/** How long a run waits for a free agent slot before re-checking on its own. */
+/** How long a run waits for a free agent slot (or a paused agent) before re-checking on its own. */
 const SLOT_RECHECK = '30 seconds';
 
 export function runWorkflowId(runId: string): string {
@@ -124,9 +124,16 @@ export async function heartbeatRunWorkflow(input: HeartbeatRunInput): Promise<Ru
     state.phase = 'finalizing';
     const result = await lifecycle.finalizeRun({ runId: input.runId, outcome });
     finish(result.status, result.errorCode);
+    // R8 after the commit: escalation (R32) and liveness continuation (R46).
+    const followUps = [...result.followUpRunIds];
+    if (result.escalation || result.livenessContinuation) {
+      followUps.push(...(await lifecycle.afterRunFinalized({ runId: input.runId, escalation: result.escalation, livenessContinuation: result.livenessContinuation })));
+    }
+    // Retries, continuations and recovery dispatches are run workflows of their own.
+    if (followUps.length > 0) await lifecycle.startRuns(followUps);
     // Hand the freed slot to the agent's next queued runs (R69) without waiting for their re-check.
     for (const next of result.nextQueuedRunIds) {
-      if (next === input.runId) continue;
+      if (next === input.runId || followUps.includes(next)) continue;
       await getExternalWorkflowHandle(runWorkflowId(next)).signal(slotFreedSignal).catch(() => undefined);
     }
     return { runId: input.runId, status: result.status, errorCode: result.errorCode };
@@ -137,7 +144,19 @@ export async function heartbeatRunWorkflow(input: HeartbeatRunInput): Promise<Ru
   for (;;) {
     if (cancelReason !== null) return finalize({ kind: 'cancelled', reason: cancelReason });
     claim = await lifecycle.claimRun(input.runId);
-    if (claim.kind !== 'wait_for_slot') break;
+    if (claim.kind === 'scheduled') {
+      // R38/R40: a scheduled retry waits for its due time on a durable timer, then is promoted
+      // (or dropped, if its issue was reassigned or cancelled meanwhile).
+      state.phase = 'waiting_for_retry';
+      state.status = 'scheduled_retry';
+      const waitMs = Math.max(0, Date.parse(claim.dueAt) - Date.now());
+      if (await condition(() => cancelReason !== null, waitMs)) continue;
+      await lifecycle.promoteScheduledRetry(input.runId);
+      state.phase = 'claiming';
+      state.status = 'queued';
+      continue;
+    }
+    if (claim.kind !== 'wait_for_slot' && claim.kind !== 'wait_for_agent') break;
     state.phase = 'waiting_for_slot';
     slotFreed = false;
     await condition(() => slotFreed || cancelReason !== null, SLOT_RECHECK);

@@ -1,2 +1,3 @@
 /** Every workflow the Vigil worker registers (the bundle entry point). */
 export { heartbeatRunWorkflow } from './heartbeatRun.ts';
+export { reapOrphanedRunsWorkflow, reconcileStrandedWorkWorkflow } from './recoverySweeps.ts';

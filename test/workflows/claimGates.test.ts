@@ -1,6 +1,7 @@
 /**
  * R4 claim gates and R69 slots: a queued run whose situation changed before its workflow claimed
- * it is cancelled with the gate's reason instead of executing.
+ * it is cancelled with the gate's reason instead of executing — except a paused agent's run, which
+ * waits (R69: the starter leaves a non-invokable agent's queue alone).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestVigil, type TestVigil } from '../support/harness.ts';
@@ -33,20 +34,27 @@ async function queuedRunFor(agentId: string, issueId: string) {
 }
 
 async function claim(runId: string) {
-  await vigil.vigil.runControl.startWorkflow(runId);
+  await vigil.vigil.runControl.startWorkflows([runId]);
   return waitForRunStatus(vigil.vigil.prisma, runId, TERMINAL);
 }
 
 describe('claim gates (R4)', () => {
-  it('cancels the run when the agent stopped being invokable', async () => {
+  it('leaves the run queued while its agent is paused, and runs it once the agent resumes (R69)', async () => {
     const agent = await givenAgent(acme);
     const issue = await givenIssue(acme, { status: 'backlog', assigneeAgentId: agent.id });
     const run = await queuedRunFor(agent.id, issue.id);
-    await vigil.vigil.prisma.agent.update({ where: { id: agent.id }, data: { status: 'terminated' } });
-    const finished = await claim(run.id);
-    expect(finished).toMatchObject({ status: 'cancelled', errorCode: 'cancelled', error: 'Cancelled because the agent is not invokable' });
-    expect(finished.processPid).toBeNull();
-    expect((await vigil.vigil.prisma.agentWakeupRequest.findUniqueOrThrow({ where: { id: run.wakeupRequestId! } })).status).toBe('cancelled');
+    await vigil.vigil.prisma.agent.update({ where: { id: agent.id }, data: { status: 'paused', pauseReason: 'manual' } });
+    await vigil.vigil.runControl.startWorkflows([run.id]);
+    const state = await eventually(async () => {
+      const phase = await vigil.vigil.temporal.workflow.getHandle(`run-${run.id}`).query<{ phase: string }>('runState');
+      return phase.phase === 'waiting_for_slot' ? phase : null;
+    }, 10_000, 'the run to wait for its agent');
+    expect(state.phase).toBe('waiting_for_slot');
+    expect((await vigil.vigil.prisma.heartbeatRun.findUniqueOrThrow({ where: { id: run.id } })).status).toBe('queued');
+
+    const resumed = await acme.board.post(`/api/agents/${agent.id}/resume`, {});
+    expect(resumed.status).toBe(200);
+    expect((await waitForRunStatus(vigil.vigil.prisma, run.id, TERMINAL)).status).toBe('succeeded');
   });
 
   it('cancels with the budget reason when a hard stop is exceeded', async () => {

@@ -169,8 +169,14 @@ describe('a heartbeat run on Temporal', () => {
     }, 20_000, 'the agent process to start');
     process.kill(running.processPid!, 'SIGKILL');
     const run = await waitForRunStatus(vigil.vigil.prisma, running.id, ['succeeded', 'failed', 'cancelled', 'timed_out']);
-    expect(run).toMatchObject({ status: 'failed', errorCode: 'process_lost', error: `Process lost -- child pid ${running.processPid} is no longer running` });
+    expect(run).toMatchObject({ status: 'failed', errorCode: 'process_lost', error: `Process lost -- child pid ${running.processPid} is no longer running; retrying once` });
     expect(run.resultJson).toMatchObject({ stopReason: 'process_lost' });
+    // R22/R23: exactly one retry, which runs (and, being a retry, would not be retried again).
+    const retries = await vigil.vigil.prisma.heartbeatRun.findMany({ where: { retryOfRunId: run.id } });
+    expect(retries).toHaveLength(1);
+    expect(retries[0]).toMatchObject({ processLossRetryCount: 1, invocationSource: 'automation', triggerDetail: 'system' });
+    expect(retries[0].contextSnapshot).toMatchObject({ retryReason: 'process_lost', wakeReason: 'process_lost_retry', retryOfRunId: run.id });
+    await acme.board.post(`/api/heartbeat-runs/${retries[0].id}/cancel`, {});
   });
 
   it('gives the agent its VIGIL_* environment', async () => {
@@ -247,7 +253,7 @@ describe('a heartbeat run on Temporal', () => {
     expect(await vigil.vigil.runControl.resumeQueuedRuns({ companyId: company.company.id })).toBe(1);
     expect((await waitForRunStatus(prisma, stranded.run.id, ['succeeded', 'failed'])).status).toBe('succeeded');
     // Starting again is harmless: the workflow id is the run's.
-    await vigil.vigil.runControl.startWorkflow(stranded.run.id);
+    await vigil.vigil.runControl.startWorkflows([stranded.run.id]);
   });
 
   it('records the host whose worker spawned the agent', async () => {

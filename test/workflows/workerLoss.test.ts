@@ -54,7 +54,7 @@ async function startDoomedVigil(taskQueue: string, adminToken: string) {
 }
 
 describe('a worker that dies mid-run', () => {
-  it('surfaces as a heartbeat timeout and the run becomes process_lost', async () => {
+  it('surfaces as a heartbeat timeout, the run becomes process_lost, and exactly one retry runs', async () => {
     const taskQueue = `vigil-test-${randomUUID()}`;
     const doomed = await startDoomedVigil(taskQueue, generateAdminToken());
     const acme = await givenCompany(doomed.admin);
@@ -77,11 +77,23 @@ describe('a worker that dies mid-run', () => {
 
     const run = await waitForRunStatus(prisma, running.id, ['succeeded', 'failed', 'cancelled', 'timed_out'], 60_000);
     expect(run).toMatchObject({ status: 'failed', errorCode: 'process_lost' });
-    expect(run.error).toBe(`Process lost -- the worker running it stopped heartbeating (child pid ${running.processPid})`);
+    expect(run.error).toBe(`Process lost -- the worker running it stopped heartbeating (child pid ${running.processPid}); retrying once`);
+    // The dead worker's agent is on this host: it was ended before the retry could start a second one.
+    expect(await isGroupAlive(running.processGroupId!)).toBe(false);
     expect(run.resultJson).toMatchObject({ stopReason: 'process_lost', workerLost: 'adapter activity heartbeat timed out' });
     expect(run.finishedAt!.getTime()).toBeGreaterThan(killedAt);
     const workflowResult = await replacement.vigil.temporal.workflow.getHandle(`run-${run.id}`).result();
     expect(workflowResult).toEqual({ runId: run.id, status: 'failed', errorCode: 'process_lost' });
+
+    // Exactly one retry run (R22/R23), its own workflow, named after the run it retries.
+    const retries = await prisma.heartbeatRun.findMany({ where: { agentId: agent.id, id: { not: run.id } } });
+    expect(retries).toHaveLength(1);
+    expect(retries[0]).toMatchObject({ retryOfRunId: run.id, processLossRetryCount: 1 });
+    const retryRunning = await waitForRunStatus(prisma, retries[0].id, ['running'], 30_000);
+    const retryWorkflow = await replacement.vigil.temporal.workflow.getHandle(`run-${retryRunning.id}`).describe();
+    expect(retryWorkflow.searchAttributes).toMatchObject({ VigilRetryOfRunId: [run.id], VigilRetryKind: ['process_lost'] });
+    await replacement.admin.post(`/api/heartbeat-runs/${retryRunning.id}/cancel`, {});
+    expect(await prisma.heartbeatRun.count({ where: { agentId: agent.id } })).toBe(2);
   });
 
   it('ends the runs of a worker shut down mid-run as process_lost, with their process groups killed', async () => {

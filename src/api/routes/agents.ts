@@ -5,10 +5,10 @@ import type { ApiContext } from '../context.ts';
 import { allow, companyFromPath, requireVisible } from '../auth.ts';
 import { jsonObject, parseBody, parseQuery, uuid, uuidParam } from '../validation.ts';
 import { agentView, runView } from '../serializers.ts';
-import {  } from '../../errors.ts';
 import { findWakeByIdempotencyKey } from '../../store/wakeups.ts';
 import { toJson } from '../../store/json.ts';
 import { runTexts, wakeTexts } from '../../domain/texts.ts';
+import { tracksLocalChild } from '../../domain/runStatus.ts';
 
 export const AGENT_ROLES = ['ceo', 'cto', 'cmo', 'cfo', 'security', 'engineer', 'designer', 'pm', 'qa', 'devops', 'researcher', 'general'] as const;
 export const ADAPTER_TYPES = ['process', 'http', 'claude_local', 'codex_local', 'gemini_local', 'opencode_local', 'pi_local', 'cursor', 'hermes_local', 'openclaw_gateway'] as const;
@@ -41,9 +41,12 @@ const agentBase = {
   runtimeConfig: runtimeConfigSchema,
 };
 
-/** The `process` adapter's config is checked in full; other adapters' configs are opaque. */
+/**
+ * Local-child adapters (`process`, and coding-agent CLIs such as `codex_local`, which Vigil runs
+ * the same way) have their config checked in full; other adapters' configs are opaque.
+ */
 function checkAdapterConfig(adapterType: string, adapterConfig: Record<string, unknown> | undefined, ctx: z.RefinementCtx) {
-  if (adapterType !== 'process') return;
+  if (!tracksLocalChild(adapterType)) return;
   const parsed = processAdapterConfig.safeParse(adapterConfig ?? {});
   if (!parsed.success) {
     for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', path: ['adapterConfig', ...issue.path], message: issue.message });
@@ -123,7 +126,7 @@ export function agentsRouter(ctx: ApiContext): Router {
     allow(req, 'board');
     const agent = await loadAgent(req);
     const body = parseBody(updateAgentSchema, req);
-    if (body.adapterConfig && agent.adapterType === 'process') {
+    if (body.adapterConfig && tracksLocalChild(agent.adapterType)) {
       z.strictObject({ adapterConfig: processAdapterConfig }).parse({ adapterConfig: body.adapterConfig });
     }
     const updated = await ctx.prisma.agent.update({
@@ -160,6 +163,8 @@ export function agentsRouter(ctx: ApiContext): Router {
     const resumed = agent.status === 'paused'
       ? await ctx.prisma.agent.update({ where: { id: agent.id }, data: { status: 'idle', pausedAt: null, pauseReason: null } })
       : agent;
+    // Runs queued while it was paused (a process-loss retry, R23) may start now.
+    await ctx.runControl.resumeQueuedRuns({ agentId: agent.id });
     res.json(agentView(resumed));
   });
 

@@ -1,0 +1,111 @@
+/**
+ * §6 of RECOVERY.md, the orphan reaper: runs the database says are `running` although nothing
+ * executes them. On Temporal, a run is held while its workflow runs (a dead worker is noticed by
+ * the adapter activity's heartbeat timeout, which finalizes the run itself); the reaper covers
+ * the rest — a terminated workflow, a lost history, rows restored or written by hand.
+ *
+ * - R18: a live recorded pid keeps the run `running`, flagged `process_detached` (once).
+ * - R19: a dead pid whose process group survives: the group is terminated first.
+ * - R21–R25: the run fails as `process_lost` through the one finalize pipeline, which queues the
+ *   single process-loss retry (R22/R23) or applies immediate recovery (R24), ends its leases
+ *   `failed` (R27) and finalizes the agent.
+ * Pids are probed and signalled only on the host that spawned them (`processHost`; unknown =
+ * this host): elsewhere they would name other processes.
+ */
+import { hostname } from 'node:os';
+import type { ActivityDeps } from './deps.ts';
+import { finalizeRun, afterRunFinalized } from './finalizeRun.ts';
+import { appendRunEvent } from '../store/runEvents.ts';
+import { tracksLocalChild } from '../domain/runStatus.ts';
+import { recoveryEventTexts } from '../domain/recoveryTexts.ts';
+import { isPidAlive, isProcessGroupAlive, terminateProcessGroup } from '../adapters/processGroup.ts';
+
+export interface ReapOptions {
+  /** R16: skip runs updated within this many ms (0 = none; at startup every orphan counts). */
+  staleThresholdMs?: number;
+}
+
+export interface ReapResult {
+  reaped: number;
+  /** Reaped runs, in processing order (R25); detached runs are not listed. */
+  runIds: string[];
+  /** Runs created by the reaping (retries, recovery runs); their workflows are started. */
+  followUpRunIds: string[];
+}
+
+interface Candidate {
+  id: string;
+  company_id: string;
+  agent_id: string;
+  process_pid: number | null;
+  process_group_id: number | null;
+  process_host: string | null;
+  error_code: string | null;
+  adapter_type: string;
+}
+
+/** How many orphans are settled at once (each is a short transaction; descendant cleanup waits up to 2 s). */
+const CONCURRENCY = 8;
+/** R19: SIGTERM, then SIGKILL after 2 s. */
+const DESCENDANT_GRACE_MS = 2_000;
+
+export async function reapOrphanedRuns(deps: ActivityDeps, options: ReapOptions = {}): Promise<ReapResult> {
+  const threshold = options.staleThresholdMs ?? 0;
+  const candidates = await deps.prisma.$queryRaw<Candidate[]>`
+    SELECT r.id, r.company_id, r.agent_id, r.process_pid, r.process_group_id, r.process_host, r.error_code, a.adapter_type
+    FROM heartbeat_runs r JOIN agents a ON a.id = r.agent_id
+    WHERE r.status = 'running'
+      AND (${threshold}::int = 0 OR r.updated_at < now() - make_interval(secs => ${threshold}::int / 1000.0))
+    ORDER BY r.started_at NULLS FIRST, r.id`;
+  if (candidates.length === 0) return { reaped: 0, runIds: [], followUpRunIds: [] };
+  const held = await deps.executions.held(candidates.map((c) => c.id));
+  const orphans = candidates.filter((c) => !held.has(c.id));
+
+  const outcomes: Array<{ reaped: boolean; followUps: string[] }> = new Array(orphans.length);
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(CONCURRENCY, orphans.length) }, async () => {
+    while (next < orphans.length) {
+      const index = next++;
+      outcomes[index] = await settleOrphan(deps, orphans[index]);
+    }
+  });
+  await Promise.all(lanes);
+  const runIds = orphans.filter((_, i) => outcomes[i].reaped).map((c) => c.id);
+  const followUpRunIds = outcomes.flatMap((o) => o.followUps);
+  return { reaped: runIds.length, runIds, followUpRunIds };
+}
+
+async function settleOrphan(deps: ActivityDeps, run: Candidate): Promise<{ reaped: boolean; followUps: string[] }> {
+  const local = run.process_host === null || run.process_host === hostname();
+  // R17: only local-child adapters' pids are trusted.
+  const trustPids = tracksLocalChild(run.adapter_type) && local;
+  if (trustPids && run.process_pid !== null && (await isPidAlive(run.process_pid))) {
+    await markDetached(deps, run, run.process_pid);
+    return { reaped: false, followUps: [] };
+  }
+  const descendantOnly = trustPids && run.process_group_id !== null && (await isProcessGroupAlive(run.process_group_id));
+  if (descendantOnly) await terminateProcessGroup(run.process_group_id!, { graceMs: DESCENDANT_GRACE_MS });
+  const result = await finalizeRun(deps, { runId: run.id, outcome: { kind: 'reaped', descendantOnly } });
+  if (result.alreadyTerminal) return { reaped: false, followUps: [] };
+  const aftercare = await afterRunFinalized(deps, { runId: run.id, escalation: result.escalation, livenessContinuation: result.livenessContinuation });
+  return { reaped: true, followUps: [...result.followUpRunIds, ...aftercare, ...result.nextQueuedRunIds] };
+}
+
+/** R18: one conditional write, so a run already flagged is left as it is (updatedAt untouched). */
+async function markDetached(deps: ActivityDeps, run: Candidate, pid: number) {
+  const message = recoveryEventTexts.detached(pid);
+  const flagged = await deps.prisma.heartbeatRun.updateMany({
+    where: { id: run.id, status: 'running', OR: [{ errorCode: null }, { errorCode: { not: 'process_detached' } }] },
+    data: { errorCode: 'process_detached', error: message },
+  });
+  if (flagged.count === 0) return;
+  await appendRunEvent(deps.prisma, {
+    companyId: run.company_id,
+    runId: run.id,
+    agentId: run.agent_id,
+    eventType: 'lifecycle',
+    level: 'warn',
+    message,
+    payload: { processPid: pid },
+  });
+}

@@ -1,0 +1,119 @@
+/**
+ * R42–R45 on the database side: gather a finished run's evidence and texts in one query, classify
+ * them (pure, `domain/liveness.ts`), and persist the result on the run.
+ */
+import type { Prisma } from '../store/db.ts';
+import { asObject } from '../store/json.ts';
+import { classifyRunLiveness, type LivenessClassification, type LivenessEvidence } from '../domain/liveness.ts';
+
+type Tx = Prisma.TransactionClient;
+
+/** Bookkeeping, not progress (R27, R43); output events are Vigil's `log` type (docs/decisions.md). */
+const NON_EVIDENCE_EVENT_TYPES = ['lifecycle', 'adapter.invoke', 'error', 'log'];
+const NON_EVIDENCE_ACTIONS = ['environment.lease_acquired', 'environment.lease_released'];
+const CONTINUATION_SUMMARY_KEY = 'continuation-summary';
+
+interface EvidenceRow {
+  comments: number;
+  comment_at: Date | null;
+  recent_comments: string[] | null;
+  revisions: number;
+  plan_revisions: number;
+  revision_at: Date | null;
+  activity: number;
+  activity_at: Date | null;
+  tool_events: number;
+  tool_event_at: Date | null;
+  continuation_summary: string | null;
+}
+
+async function gatherEvidence(tx: Tx, runId: string, issueId: string | null): Promise<{ evidence: LivenessEvidence; recentComments: string[]; continuationSummary: string | null }> {
+  const rows = await tx.$queryRaw<EvidenceRow[]>`
+    SELECT
+      (SELECT count(*)::int FROM issue_comments c WHERE c.issue_id = ${issueId}::uuid AND c.created_by_run_id = ${runId}::uuid) AS comments,
+      (SELECT max(c.created_at) FROM issue_comments c WHERE c.issue_id = ${issueId}::uuid AND c.created_by_run_id = ${runId}::uuid) AS comment_at,
+      (SELECT array_agg(body ORDER BY created_at) FROM (
+         SELECT c.body, c.created_at FROM issue_comments c
+         WHERE c.issue_id = ${issueId}::uuid AND c.created_by_run_id = ${runId}::uuid
+         ORDER BY c.created_at DESC LIMIT 5) recent) AS recent_comments,
+      (SELECT count(*)::int FROM document_revisions r JOIN issue_documents d ON d.document_id = r.document_id
+        WHERE d.issue_id = ${issueId}::uuid AND d.key <> ${CONTINUATION_SUMMARY_KEY} AND r.created_by_run_id = ${runId}::uuid) AS revisions,
+      (SELECT count(*)::int FROM document_revisions r JOIN issue_documents d ON d.document_id = r.document_id
+        WHERE d.issue_id = ${issueId}::uuid AND d.key = 'plan' AND r.created_by_run_id = ${runId}::uuid) AS plan_revisions,
+      (SELECT max(r.created_at) FROM document_revisions r JOIN issue_documents d ON d.document_id = r.document_id
+        WHERE d.issue_id = ${issueId}::uuid AND d.key <> ${CONTINUATION_SUMMARY_KEY} AND r.created_by_run_id = ${runId}::uuid) AS revision_at,
+      (SELECT count(*)::int FROM activity_log a WHERE a.run_id = ${runId}::uuid AND a.action <> ALL(${NON_EVIDENCE_ACTIONS}::text[])) AS activity,
+      (SELECT max(a.created_at) FROM activity_log a WHERE a.run_id = ${runId}::uuid AND a.action <> ALL(${NON_EVIDENCE_ACTIONS}::text[])) AS activity_at,
+      (SELECT count(*)::int FROM heartbeat_run_events e WHERE e.run_id = ${runId}::uuid AND e.event_type <> ALL(${NON_EVIDENCE_EVENT_TYPES}::text[])) AS tool_events,
+      (SELECT max(e.created_at) FROM heartbeat_run_events e WHERE e.run_id = ${runId}::uuid AND e.event_type <> ALL(${NON_EVIDENCE_EVENT_TYPES}::text[])) AS tool_event_at,
+      (SELECT doc.latest_body FROM issue_documents d JOIN documents doc ON doc.id = d.document_id
+        WHERE d.issue_id = ${issueId}::uuid AND d.key = ${CONTINUATION_SUMMARY_KEY}) AS continuation_summary`;
+  const row = rows[0];
+  const times = [row.comment_at, row.revision_at, row.activity_at, row.tool_event_at].filter((t): t is Date => t !== null);
+  return {
+    evidence: {
+      issueComments: row.comments,
+      documentRevisions: row.revisions,
+      planRevisions: row.plan_revisions,
+      // Vigil has no work products or workspace operations yet (docs/decisions.md).
+      workProducts: 0,
+      workspaceOperations: 0,
+      activity: row.activity,
+      toolEvents: row.tool_events,
+      lastEvidenceAt: times.length > 0 ? new Date(Math.max(...times.map((t) => t.getTime()))) : null,
+    },
+    recentComments: row.recent_comments ?? [],
+    continuationSummary: row.continuation_summary,
+  };
+}
+
+export interface ClassifiableRun {
+  id: string;
+  status: string;
+  errorCode: string | null;
+  error: string | null;
+  resultJson: unknown;
+  stdoutExcerpt: string | null;
+  stderrExcerpt: string | null;
+}
+
+/** R42: classify and persist. Issue-scoped evidence needs an issue-bound run. */
+export async function classifyAndPersistLiveness(tx: Tx, run: ClassifiableRun, issueId: string | null): Promise<LivenessClassification> {
+  const issue = issueId ? await tx.issue.findUnique({ where: { id: issueId }, select: { status: true, title: true, description: true } }) : null;
+  const gathered = run.status === 'succeeded'
+    ? await gatherEvidence(tx, run.id, issue ? issueId : null)
+    : { evidence: EMPTY_EVIDENCE, recentComments: [], continuationSummary: null };
+  const classification = classifyRunLiveness({
+    runStatus: run.status,
+    errorCode: run.errorCode,
+    issue,
+    evidence: gathered.evidence,
+    recentComments: gathered.recentComments,
+    resultJson: run.resultJson ? asObject(run.resultJson) : null,
+    stdoutExcerpt: run.stdoutExcerpt,
+    stderrExcerpt: run.stderrExcerpt,
+    error: run.error,
+    continuationSummary: gathered.continuationSummary,
+  });
+  await tx.heartbeatRun.update({
+    where: { id: run.id },
+    data: {
+      livenessState: classification.livenessState,
+      livenessReason: classification.livenessReason,
+      nextAction: classification.nextAction,
+      lastUsefulActionAt: classification.lastUsefulActionAt,
+    },
+  });
+  return classification;
+}
+
+const EMPTY_EVIDENCE: LivenessEvidence = {
+  issueComments: 0,
+  documentRevisions: 0,
+  planRevisions: 0,
+  workProducts: 0,
+  workspaceOperations: 0,
+  activity: 0,
+  toolEvents: 0,
+  lastEvidenceAt: null,
+};

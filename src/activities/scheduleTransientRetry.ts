@@ -1,0 +1,98 @@
+/**
+ * R35–R39: a run that failed because its upstream model was overloaded gets a bounded retry,
+ * scheduled 2 min / 10 min / 30 min / 2 h later (±25 %), at most four times. The retry is a
+ * `scheduled_retry` run that takes the issue's execution lock (so the issue stays `in_progress`
+ * and gets no comment); its own workflow waits for the due time on a durable Temporal timer.
+ */
+import type { Prisma } from '../store/db.ts';
+import { asObject, boundIssueId } from '../store/json.ts';
+import { createSystemRun, moveExecutionLock } from '../store/systemRuns.ts';
+import { appendRunEvent } from '../store/runEvents.ts';
+import { TRANSIENT_RETRY } from '../domain/recoveryKinds.ts';
+import { recoveryEventTexts } from '../domain/recoveryTexts.ts';
+import {
+  MAX_TRANSIENT_RETRY_ATTEMPTS,
+  codexTransientFallbackMode,
+  planTransientRetry,
+  retryNotBeforeOf,
+  transientErrorFamily,
+} from '../domain/transientRetry.ts';
+
+type Tx = Prisma.TransactionClient;
+
+export interface FailedRun {
+  id: string;
+  companyId: string;
+  agentId: string;
+  status: string;
+  errorCode: string | null;
+  resultJson: unknown;
+  contextSnapshot: unknown;
+  scheduledRetryAttempt: number;
+}
+
+export type TransientRetryOutcome = { kind: 'not_transient' } | { kind: 'exhausted' } | { kind: 'scheduled'; runId: string };
+
+export async function scheduleTransientRetry(
+  tx: Tx,
+  run: FailedRun,
+  agent: { id: string; name: string; adapterType: string },
+  now: Date,
+): Promise<TransientRetryOutcome> {
+  const resultJson = run.resultJson ? asObject(run.resultJson) : null;
+  // R35: only `failed` runs (not timed out, not cancelled) with the transient-upstream contract.
+  if (run.status !== 'failed' || transientErrorFamily(resultJson, run.errorCode) !== 'transient_upstream') return { kind: 'not_transient' };
+  const retryNotBefore = retryNotBeforeOf(resultJson);
+  const plan = planTransientRetry({ previousAttempt: run.scheduledRetryAttempt, now, random: Math.random(), retryNotBefore });
+  if (plan.kind === 'exhausted') {
+    // R39: the normal release-and-promote (immediate recovery) takes over.
+    await appendRunEvent(tx, {
+      companyId: run.companyId,
+      runId: run.id,
+      agentId: run.agentId,
+      eventType: 'lifecycle',
+      level: 'warn',
+      message: recoveryEventTexts.retryExhausted(plan.attemptsUsed),
+      payload: { scheduledRetryAttempt: plan.attemptsUsed, maxAttempts: MAX_TRANSIENT_RETRY_ATTEMPTS },
+    });
+    return { kind: 'exhausted' };
+  }
+  const context = asObject(run.contextSnapshot);
+  const issueId = boundIssueId(context);
+  const fallbackMode = codexTransientFallbackMode(agent.adapterType, plan.attempt);
+  const schedule = {
+    retryOfRunId: run.id,
+    retryReason: TRANSIENT_RETRY.retryReason,
+    errorFamily: 'transient_upstream',
+    scheduledRetryAttempt: plan.attempt,
+    scheduledRetryAt: plan.dueAt.toISOString(),
+    ...(retryNotBefore ? { transientRetryNotBefore: retryNotBefore.toISOString() } : {}),
+    ...(fallbackMode ? { codexTransientFallbackMode: fallbackMode } : {}),
+  };
+  const retry = await createSystemRun(tx, {
+    companyId: run.companyId,
+    agentId: agent.id,
+    wake: { reason: TRANSIENT_RETRY.wakeReason, payload: { ...(issueId ? { issueId } : {}), ...schedule } },
+    run: {
+      status: 'scheduled_retry',
+      contextSnapshot: { ...context, ...schedule, wakeReason: TRANSIENT_RETRY.wakeReason },
+      retryOfRunId: run.id,
+      continuationAttempt: Number(context.livenessContinuationAttempt ?? 0) || 0,
+      scheduledRetryAt: plan.dueAt,
+      scheduledRetryAttempt: plan.attempt,
+      scheduledRetryReason: TRANSIENT_RETRY.retryReason,
+    },
+  });
+  // The lock moves to the scheduled run, so the failed run's release (R28.3) is a no-op.
+  if (issueId) await moveExecutionLock(tx, { issueId, newRunId: retry.id, agentName: agent.name, onlyFrom: run.id });
+  await appendRunEvent(tx, {
+    companyId: run.companyId,
+    runId: run.id,
+    agentId: run.agentId,
+    eventType: 'lifecycle',
+    level: 'warn',
+    message: recoveryEventTexts.scheduledRetry(plan.attempt, MAX_TRANSIENT_RETRY_ATTEMPTS, plan.dueAt.toISOString()),
+    payload: { ...schedule, delayMs: plan.delayMs, retryRunId: retry.id },
+  });
+  return { kind: 'scheduled', runId: retry.id };
+}

@@ -1,0 +1,26 @@
+/**
+ * The automatic retry kinds (glossary, R33, R53) and the other tags recovery writes into wakes
+ * and run contexts (§18). Each kind is tried at most once in a row: a terminal run whose
+ * `contextSnapshot.retryReason` already names the kind means the retry was used (R32, R50c, R51c).
+ */
+export const STRANDED_ISSUE_RECOVERY = 'stranded_issue_recovery';
+
+export interface RecoveryKind {
+  retryReason: 'assignment_recovery' | 'issue_continuation_needed';
+  wakeReason: 'issue_assignment_recovery' | 'issue_continuation_needed';
+  source: 'issue.assignment_recovery' | 'issue.continuation_recovery';
+}
+
+const DISPATCH: RecoveryKind = { retryReason: 'assignment_recovery', wakeReason: 'issue_assignment_recovery', source: 'issue.assignment_recovery' };
+const CONTINUATION: RecoveryKind = { retryReason: 'issue_continuation_needed', wakeReason: 'issue_continuation_needed', source: 'issue.continuation_recovery' };
+
+/** `todo` issues are re-dispatched; `in_progress` issues get a continuation. */
+export function recoveryKindFor(status: 'todo' | 'in_progress'): RecoveryKind {
+  return status === 'todo' ? DISPATCH : CONTINUATION;
+}
+
+export const PROCESS_LOST_RETRY = { wakeReason: 'process_lost_retry', retryReason: 'process_lost' } as const;
+export const TRANSIENT_RETRY = { wakeReason: 'transient_failure_retry', retryReason: 'transient_failure' } as const;
+export const LIVENESS_CONTINUATION_REASON = 'run_liveness_continuation';
+/** R46: default maximum of liveness continuations per lineage. */
+export const MAX_LIVENESS_CONTINUATIONS = 2;

@@ -1,0 +1,50 @@
+/**
+ * The Temporal side of "is this run executing?" and "make these runs execute", for code that
+ * holds no workflow context: the orphan reaper (R16: a run is held while its workflow runs), the
+ * sweeps and the API, which create follow-up runs in the database and then start them.
+ */
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { PrismaClient } from '../store/db.ts';
+import type { RunExecutions } from '../activities/deps.ts';
+import { runWorkflowId } from '../workflows/heartbeatRun.ts';
+import { startOrNudgeRunWorkflow, type RunWorkflowSettings } from './runWorkflows.ts';
+import { boundIssueId } from '../store/json.ts';
+
+/** Parallel calls to the Temporal frontend; enough to hide latency, few enough to be polite. */
+const CONCURRENCY = 32;
+
+async function forEachBounded<T>(items: T[], work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(CONCURRENCY, items.length) }, async () => {
+    while (next < items.length) await work(items[next++]);
+  });
+  await Promise.all(lanes);
+}
+
+export function createRunExecutions(client: Client, prisma: PrismaClient, settings: RunWorkflowSettings): RunExecutions {
+  return {
+    async held(runIds) {
+      const held = new Set<string>();
+      await forEachBounded(runIds, async (runId) => {
+        try {
+          const description = await client.workflow.getHandle(runWorkflowId(runId)).describe();
+          if (description.status.name === 'RUNNING') held.add(runId);
+        } catch (error) {
+          if (!(error instanceof WorkflowNotFoundError)) throw error;
+        }
+      });
+      return held;
+    },
+    async start(runIds) {
+      if (runIds.length === 0) return;
+      const runs = await prisma.heartbeatRun.findMany({
+        where: { id: { in: [...new Set(runIds)] }, status: { in: ['queued', 'scheduled_retry'] } },
+        select: { id: true, companyId: true, agentId: true, status: true, contextSnapshot: true, retryOfRunId: true },
+      });
+      const issueIds = runs.map((run) => boundIssueId(run.contextSnapshot)).filter((id): id is string => id !== null);
+      const issues = issueIds.length > 0 ? await prisma.issue.findMany({ where: { id: { in: issueIds } }, select: { id: true, identifier: true } }) : [];
+      const identifiers = new Map(issues.map((issue) => [issue.id, issue.identifier]));
+      await forEachBounded(runs, (run) => startOrNudgeRunWorkflow(client, settings, run, identifiers.get(boundIssueId(run.contextSnapshot) ?? '') ?? null));
+    },
+  };
+}

@@ -1,0 +1,41 @@
+/**
+ * The periodic recovery sweeps (R68), each started by a Temporal Schedule with overlap policy
+ * SKIP (`temporal/schedules.ts`), so a slow sweep is never run twice at once by the scheduler.
+ * Both are also safe to run concurrently with themselves (R65): the API's recovery routes call
+ * the same activity code directly.
+ */
+import { proxyActivities } from '@temporalio/workflow';
+import type { RunActivities } from '../activities/index.ts';
+
+const sweeps = proxyActivities<RunActivities>({
+  startToCloseTimeout: '10 minutes',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 3 },
+});
+
+export interface ReapSweepInput {
+  /** R68: 0 at startup (every orphan counts), 5 minutes on the periodic tick. */
+  staleThresholdMs: number;
+}
+
+export interface ReapSweepResult {
+  reaped: number;
+  runIds: string[];
+  promotedRetries: number;
+  resumedQueuedRuns: number;
+}
+
+/** R68's chain, first half: reap orphans (R16–R26), promote due retries (R40), resume queued runs (R69). */
+export async function reapOrphanedRunsWorkflow(input: ReapSweepInput): Promise<ReapSweepResult> {
+  const reaped = await sweeps.reapOrphanedRuns({ staleThresholdMs: input.staleThresholdMs });
+  const promoted = await sweeps.promoteDueScheduledRetries();
+  await sweeps.startRuns([...reaped.followUpRunIds, ...promoted.runIds]);
+  const resumed = await sweeps.resumeQueuedRuns();
+  return { reaped: reaped.reaped, runIds: reaped.runIds, promotedRetries: promoted.promoted, resumedQueuedRuns: resumed };
+}
+
+/** R68's chain, second half: the stranded-work sweep (R48–R55) with its escalations (R56–R65). */
+export async function reconcileStrandedWorkWorkflow() {
+  const outcome = await sweeps.reconcileStrandedAssignedIssues({});
+  await sweeps.startRuns(outcome.followUpRunIds);
+  return outcome.result;
+}
