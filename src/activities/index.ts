@@ -21,9 +21,9 @@ export function createRunActivities(deps: ActivityDeps) {
     startRuns: (runIds: string[]) => deps.executions.start(runIds),
     // The periodic sweeps (workflows/recoverySweeps.ts).
     reapOrphanedRuns: (options: ReapOptions) => reapOrphanedRuns(deps, options),
-    promoteDueScheduledRetries: () => promoteDueScheduledRetries(deps),
-    resumeQueuedRuns: async (): Promise<number> => {
-      const queued = await deps.prisma.heartbeatRun.findMany({ where: { status: 'queued' }, select: { id: true } });
+    promoteDueScheduledRetries: (scope: { companyId?: string }) => promoteDueScheduledRetries(deps, new Date(), scope),
+    resumeQueuedRuns: async (scope: { companyId?: string }): Promise<number> => {
+      const queued = await deps.prisma.heartbeatRun.findMany({ where: { status: 'queued', ...(scope.companyId ? { companyId: scope.companyId } : {}) }, select: { id: true } });
       await deps.executions.start(queued.map((run) => run.id));
       return queued.length;
     },

@@ -23,6 +23,8 @@ import { isPidAlive, isProcessGroupAlive, terminateProcessGroup } from '../adapt
 export interface ReapOptions {
   /** R16: skip runs updated within this many ms (0 = none; at startup every orphan counts). */
   staleThresholdMs?: number;
+  /** Only this company's runs (an operator's targeted reap); default: every company (R16). */
+  companyId?: string;
 }
 
 export interface ReapResult {
@@ -51,10 +53,11 @@ const DESCENDANT_GRACE_MS = 2_000;
 
 export async function reapOrphanedRuns(deps: ActivityDeps, options: ReapOptions = {}): Promise<ReapResult> {
   const threshold = options.staleThresholdMs ?? 0;
+  const companyId = options.companyId ?? null;
   const candidates = await deps.prisma.$queryRaw<Candidate[]>`
     SELECT r.id, r.company_id, r.agent_id, r.process_pid, r.process_group_id, r.process_host, r.error_code, a.adapter_type
     FROM heartbeat_runs r JOIN agents a ON a.id = r.agent_id
-    WHERE r.status = 'running'
+    WHERE r.status = 'running' AND (${companyId}::uuid IS NULL OR r.company_id = ${companyId}::uuid)
       AND (${threshold}::int = 0 OR r.updated_at < now() - make_interval(secs => ${threshold}::int / 1000.0))
     ORDER BY r.started_at NULLS FIRST, r.id`;
   if (candidates.length === 0) return { reaped: 0, runIds: [], followUpRunIds: [] };

@@ -48,9 +48,9 @@ export async function promoteScheduledRetry(deps: ActivityDeps, runId: string, n
   });
 }
 
-export async function promoteDueScheduledRetries(deps: ActivityDeps, now = new Date()): Promise<{ promoted: number; runIds: string[] }> {
+export async function promoteDueScheduledRetries(deps: ActivityDeps, now = new Date(), scope: { companyId?: string } = {}): Promise<{ promoted: number; runIds: string[] }> {
   const due = await deps.prisma.heartbeatRun.findMany({
-    where: { status: 'scheduled_retry', scheduledRetryAt: { lte: now } },
+    where: { status: 'scheduled_retry', scheduledRetryAt: { lte: now }, ...(scope.companyId ? { companyId: scope.companyId } : {}) },
     orderBy: [{ scheduledRetryAt: 'asc' }, { createdAt: 'asc' }, { id: 'asc' }],
     take: PROMOTION_BATCH,
     select: { id: true },

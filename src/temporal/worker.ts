@@ -1,8 +1,9 @@
 /**
  * The Vigil worker: runs heartbeat-run workflows and their activities on one task queue.
  * Defaults changed from the SDK's (ENVIRONMENT.md): a shutdown grace period so a deploy lets
- * running agents finish, a bounded number of concurrent agent processes, and a short heartbeat
- * throttle so a cancellation reaches the agent's process within about a second.
+ * running agents finish, a bounded number of concurrent agent processes, a short heartbeat
+ * throttle so a cancellation reaches the agent's process within about a second, and a short
+ * sticky-queue timeout so another worker takes over a dead worker's runs promptly.
  */
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker } from '@temporalio/worker';
@@ -30,6 +31,9 @@ export async function createRunWorker(options: RunWorkerOptions): Promise<Worker
     activities: options.activities,
     maxConcurrentActivityTaskExecutions: options.maxConcurrentRuns,
     shutdownGraceTime: options.shutdownGraceMs,
+    // A dead worker's workflow tasks wait this long on its sticky queue before any other worker
+    // may take them: kept short so a lost run is finalized soon after its heartbeat timeout.
+    stickyQueueScheduleToStartTimeout: '1 second',
     maxHeartbeatThrottleInterval: '1 second',
     defaultHeartbeatThrottleInterval: '1 second',
   });

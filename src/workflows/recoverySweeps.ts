@@ -15,6 +15,8 @@ const sweeps = proxyActivities<RunActivities>({
 export interface ReapSweepInput {
   /** R68: 0 at startup (every orphan counts), 5 minutes on the periodic tick. */
   staleThresholdMs: number;
+  /** Only this company (tests, targeted runs); the schedule sweeps every company. */
+  companyId?: string;
 }
 
 export interface ReapSweepResult {
@@ -26,16 +28,17 @@ export interface ReapSweepResult {
 
 /** R68's chain, first half: reap orphans (R16–R26), promote due retries (R40), resume queued runs (R69). */
 export async function reapOrphanedRunsWorkflow(input: ReapSweepInput): Promise<ReapSweepResult> {
-  const reaped = await sweeps.reapOrphanedRuns({ staleThresholdMs: input.staleThresholdMs });
-  const promoted = await sweeps.promoteDueScheduledRetries();
+  const reaped = await sweeps.reapOrphanedRuns({ staleThresholdMs: input.staleThresholdMs, companyId: input.companyId });
+  const scope = { companyId: input.companyId };
+  const promoted = await sweeps.promoteDueScheduledRetries(scope);
   await sweeps.startRuns([...reaped.followUpRunIds, ...promoted.runIds]);
-  const resumed = await sweeps.resumeQueuedRuns();
+  const resumed = await sweeps.resumeQueuedRuns(scope);
   return { reaped: reaped.reaped, runIds: reaped.runIds, promotedRetries: promoted.promoted, resumedQueuedRuns: resumed };
 }
 
 /** R68's chain, second half: the stranded-work sweep (R48–R55) with its escalations (R56–R65). */
-export async function reconcileStrandedWorkWorkflow() {
-  const outcome = await sweeps.reconcileStrandedAssignedIssues({});
+export async function reconcileStrandedWorkWorkflow(scope: { companyId?: string } = {}) {
+  const outcome = await sweeps.reconcileStrandedAssignedIssues(scope);
   await sweeps.startRuns(outcome.followUpRunIds);
   return outcome.result;
 }

@@ -14,6 +14,8 @@ import { reconcileStrandedAssignedIssues } from '../../activities/strandedSweep.
 const reapSchema = z.strictObject({
   /** R16: skip runs updated within this many ms; default 0 (every orphan counts). */
   staleThresholdMs: z.number().int().min(0).max(86_400_000).optional(),
+  /** Only this company's runs; default: every company. */
+  companyId: z.uuid().optional(),
 });
 
 const reconcileSchema = z.strictObject({});
@@ -24,7 +26,7 @@ export function recoveryRouter(ctx: ApiContext): Router {
   router.post('/recovery/reap', async (req, res) => {
     allow(req);
     const body = parseBody(reapSchema, req);
-    const result = await reapOrphanedRuns(ctx.activityDeps, { staleThresholdMs: body.staleThresholdMs ?? 0 });
+    const result = await reapOrphanedRuns(ctx.activityDeps, { staleThresholdMs: body.staleThresholdMs ?? 0, companyId: body.companyId });
     await ctx.runControl.startWorkflows(result.followUpRunIds);
     res.json({ reaped: result.reaped, runIds: result.runIds });
   });

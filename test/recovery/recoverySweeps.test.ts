@@ -1,0 +1,204 @@
+/**
+ * The Temporal shape of recovery: the sweeps as Schedules (overlap SKIP) and workflows, follow-up
+ * runs as workflows of their own that name the run they retry, the bounded transient retry on a
+ * durable timer (R38–R40), and deferred-wake promotion (R29).
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestVigil, type TestVigil } from '../support/harness.ts';
+import { agentScript, eventually, givenAgent, givenCompany, givenIssue, waitForRunStatus, type CompanyFixture } from '../support/fixtures.ts';
+import { ensureRecoverySchedules, recoveryScheduleIds } from '../../src/temporal/schedules.ts';
+import { reapOrphanedRunsWorkflow, reconcileStrandedWorkWorkflow } from '../../src/workflows/recoverySweeps.ts';
+
+let vigil: TestVigil;
+const TERMINAL = ['succeeded', 'failed', 'cancelled', 'timed_out'];
+
+beforeAll(async () => {
+  vigil = await startTestVigil();
+});
+
+afterAll(async () => {
+  await vigil?.stop();
+});
+
+/** An agent-assigned issue in the given status, numbered after the ones the API created. */
+async function seedIssue(fixture: CompanyFixture, agentId: string, status: 'todo' | 'in_progress') {
+  return givenIssue(fixture, { status: 'backlog', assigneeAgentId: agentId }).then((issue) =>
+    vigil.vigil.prisma.issue.update({ where: { id: issue.id }, data: { status } }),
+  );
+}
+
+/** Cancels whatever the company still has queued, running or scheduled. */
+async function settle(fixture: CompanyFixture) {
+  const live = await vigil.vigil.prisma.heartbeatRun.findMany({ where: { companyId: fixture.company.id, status: { in: ['queued', 'running', 'scheduled_retry'] } } });
+  for (const run of live) await fixture.board.post(`/api/heartbeat-runs/${run.id}/cancel`, {});
+}
+
+describe('recovery on Temporal', () => {
+  it('keeps the sweeps as Temporal Schedules with overlap policy SKIP on the worker task queue', async () => {
+    const idPrefix = `test-${randomUUID()}-`;
+    // A year-long interval: the schedule exists and is inspectable but never fires in a test run.
+    const options = { taskQueue: vigil.taskQueue, idPrefix, intervalMs: 365 * 24 * 3_600_000 };
+    await ensureRecoverySchedules(vigil.vigil.temporal, options);
+    // A second start updates them instead of failing.
+    await ensureRecoverySchedules(vigil.vigil.temporal, { ...options, intervalMs: 364 * 24 * 3_600_000 });
+    const ids = recoveryScheduleIds(idPrefix);
+    try {
+      const reap = await vigil.vigil.temporal.schedule.getHandle(ids.reap).describe();
+      expect(reap.policies.overlap).toBe('SKIP');
+      expect(reap.spec.intervals?.[0]?.every).toBe(364 * 24 * 3_600_000);
+      expect(reap.action).toMatchObject({ type: 'startWorkflow', workflowType: 'reapOrphanedRunsWorkflow', taskQueue: vigil.taskQueue, args: [{ staleThresholdMs: 300_000 }] });
+      const reconcile = await vigil.vigil.temporal.schedule.getHandle(ids.reconcile).describe();
+      expect(reconcile.policies.overlap).toBe('SKIP');
+      expect(reconcile.action).toMatchObject({ type: 'startWorkflow', workflowType: 'reconcileStrandedWorkWorkflow', taskQueue: vigil.taskQueue });
+    } finally {
+      await vigil.vigil.temporal.schedule.getHandle(ids.reap).delete();
+      await vigil.vigil.temporal.schedule.getHandle(ids.reconcile).delete();
+    }
+  });
+
+  it('reaps an orphan in the reaper workflow and starts its retry as a workflow that names the run it retries', async () => {
+    const acme = await givenCompany(vigil.admin);
+    const agent = await givenAgent(acme, { script: 'succeed.sh' });
+    const issue = await seedIssue(acme, agent.id, 'in_progress');
+    const prisma = vigil.vigil.prisma;
+    const orphan = await prisma.heartbeatRun.create({
+      data: { companyId: acme.company.id, agentId: agent.id, status: 'running', invocationSource: 'assignment', triggerDetail: 'system', contextSnapshot: { issueId: issue.id, taskId: issue.id }, processPid: 999_999_999, processGroupId: 999_999_999, startedAt: new Date() },
+    });
+    await prisma.issue.update({ where: { id: issue.id }, data: { checkoutRunId: orphan.id, executionRunId: orphan.id } });
+
+    const result = await vigil.vigil.temporal.workflow.execute(reapOrphanedRunsWorkflow, {
+      taskQueue: vigil.taskQueue,
+      workflowId: `test-reap-${randomUUID()}`,
+      args: [{ staleThresholdMs: 0, companyId: acme.company.id }],
+    });
+    expect(result).toMatchObject({ reaped: 1, runIds: [orphan.id] });
+    const retry = await prisma.heartbeatRun.findFirstOrThrow({ where: { retryOfRunId: orphan.id } });
+    expect(retry.processLossRetryCount).toBe(1);
+    expect((await waitForRunStatus(prisma, retry.id, TERMINAL)).status).toBe('succeeded');
+    const described = await vigil.vigil.temporal.workflow.getHandle(`run-${retry.id}`).describe();
+    expect(described.searchAttributes).toMatchObject({ VigilRetryOfRunId: [orphan.id], VigilRetryKind: ['process_lost'], VigilIssueId: [issue.id] });
+  });
+
+  it('runs the stranded-work reconcile as a workflow and starts the runs it queued', async () => {
+    const acme = await givenCompany(vigil.admin);
+    const agent = await givenAgent(acme, { script: 'succeed.sh' });
+    const issue = await seedIssue(acme, agent.id, 'todo');
+    const prisma = vigil.vigil.prisma;
+    const died = await prisma.heartbeatRun.create({
+      data: { companyId: acme.company.id, agentId: agent.id, status: 'failed', errorCode: 'process_lost', error: 'lost', contextSnapshot: { issueId: issue.id, taskId: issue.id }, finishedAt: new Date() },
+    });
+    const result = await vigil.vigil.temporal.workflow.execute(reconcileStrandedWorkWorkflow, {
+      taskQueue: vigil.taskQueue,
+      workflowId: `test-reconcile-${randomUUID()}`,
+      args: [{ companyId: acme.company.id }],
+    });
+    expect(result).toMatchObject({ dispatchRequeued: 1, issueIds: [issue.id] });
+    const retry = await prisma.heartbeatRun.findFirstOrThrow({ where: { retryOfRunId: died.id } });
+    expect(retry.contextSnapshot).toMatchObject({ retryReason: 'assignment_recovery', source: 'issue.assignment_recovery' });
+    expect((await waitForRunStatus(prisma, retry.id, TERMINAL)).status).toBe('succeeded');
+    const described = await vigil.vigil.temporal.workflow.getHandle(`run-${retry.id}`).describe();
+    expect(described.searchAttributes).toMatchObject({ VigilRetryOfRunId: [died.id], VigilRetryKind: ['assignment_recovery'] });
+  });
+
+  it('waits for a scheduled retry on a durable timer, then promotes and runs it (R40)', async () => {
+    const acme = await givenCompany(vigil.admin);
+    const agent = await givenAgent(acme, { script: 'succeed.sh' });
+    const issue = await seedIssue(acme, agent.id, 'in_progress');
+    const prisma = vigil.vigil.prisma;
+    const dueAt = new Date(Date.now() + 2_000);
+    const retry = await prisma.heartbeatRun.create({
+      data: {
+        companyId: acme.company.id, agentId: agent.id, status: 'scheduled_retry', invocationSource: 'automation', triggerDetail: 'system',
+        scheduledRetryAt: dueAt, scheduledRetryAttempt: 1, scheduledRetryReason: 'transient_failure',
+        contextSnapshot: { issueId: issue.id, taskId: issue.id, wakeReason: 'transient_failure_retry', retryReason: 'transient_failure' },
+      },
+    });
+    await prisma.issue.update({ where: { id: issue.id }, data: { executionRunId: retry.id } });
+    await vigil.vigil.runControl.startWorkflows([retry.id]);
+    const handle = vigil.vigil.temporal.workflow.getHandle(`run-${retry.id}`);
+    await eventually(async () => (await handle.query<{ phase: string }>('runState')).phase === 'waiting_for_retry', 5_000, 'the retry to wait');
+    expect((await prisma.heartbeatRun.findUniqueOrThrow({ where: { id: retry.id } })).status).toBe('scheduled_retry');
+
+    const finished = await waitForRunStatus(prisma, retry.id, TERMINAL);
+    expect(finished.status).toBe('succeeded');
+    expect(finished.startedAt!.getTime()).toBeGreaterThanOrEqual(dueAt.getTime());
+    const events = await prisma.heartbeatRunEvent.findMany({ where: { runId: retry.id }, orderBy: { seq: 'asc' } });
+    expect(events.map((e) => e.message)).toContain('Scheduled retry became due and was promoted to the queued run pool');
+    // The wait is a Temporal timer in the run's own history, not a polling loop.
+    const history = await handle.fetchHistory();
+    expect(history.events?.some((event) => event.timerStartedEventAttributes)).toBe(true);
+  });
+
+  it('drops a scheduled retry whose issue was reassigned before it became due', async () => {
+    const acme = await givenCompany(vigil.admin);
+    const agent = await givenAgent(acme, { script: 'succeed.sh' });
+    const other = await givenAgent(acme, { script: 'succeed.sh' });
+    const issue = await seedIssue(acme, agent.id, 'in_progress');
+    const prisma = vigil.vigil.prisma;
+    const retry = await prisma.heartbeatRun.create({
+      data: {
+        companyId: acme.company.id, agentId: agent.id, status: 'scheduled_retry', invocationSource: 'automation', triggerDetail: 'system',
+        scheduledRetryAt: new Date(Date.now() + 1_500), scheduledRetryAttempt: 1, scheduledRetryReason: 'transient_failure',
+        contextSnapshot: { issueId: issue.id, taskId: issue.id, wakeReason: 'transient_failure_retry', retryReason: 'transient_failure' },
+      },
+    });
+    await vigil.vigil.runControl.startWorkflows([retry.id]);
+    await prisma.issue.update({ where: { id: issue.id }, data: { assigneeAgentId: other.id } });
+    const dropped = await waitForRunStatus(prisma, retry.id, TERMINAL);
+    expect(dropped).toMatchObject({ status: 'cancelled', errorCode: 'issue_reassigned', error: 'Cancelled because the issue was reassigned before the scheduled retry became due' });
+    expect(dropped.startedAt).toBeNull();
+  });
+
+  it('falls back to one continuation when the bounded retry is exhausted after four scheduled attempts (R39)', async () => {
+    const acme = await givenCompany(vigil.admin);
+    const created = await acme.board.post(`/api/companies/${acme.company.id}/agents`, {
+      name: 'codex', role: 'engineer', adapterType: 'codex_local', adapterConfig: { command: agentScript('overloaded.sh') },
+    });
+    expect(created.status).toBe(201);
+    const agent = created.body;
+    const issue = await seedIssue(acme, agent.id, 'in_progress');
+    const prisma = vigil.vigil.prisma;
+    const fourth = await prisma.heartbeatRun.create({
+      data: {
+        companyId: acme.company.id, agentId: agent.id, status: 'queued', invocationSource: 'automation', triggerDetail: 'system', scheduledRetryAttempt: 4,
+        contextSnapshot: { issueId: issue.id, taskId: issue.id, wakeReason: 'transient_failure_retry', retryReason: 'transient_failure' },
+      },
+    });
+    await vigil.vigil.runControl.startWorkflows([fourth.id]);
+    const failed = await waitForRunStatus(prisma, fourth.id, TERMINAL);
+    expect(failed).toMatchObject({ status: 'failed', errorCode: 'adapter_failed' });
+    expect(failed.resultJson).toMatchObject({ errorFamily: 'transient_upstream' });
+    const events = await prisma.heartbeatRunEvent.findMany({ where: { runId: fourth.id } });
+    expect(events.map((e) => e.message)).toContain('Bounded retry exhausted after 4 scheduled attempts; no further automatic retry will be queued');
+    const followUps = await prisma.heartbeatRun.findMany({ where: { retryOfRunId: fourth.id } });
+    expect(followUps).toHaveLength(1);
+    expect(followUps[0].status).not.toBe('scheduled_retry');
+    expect(followUps[0].contextSnapshot).toMatchObject({ retryReason: 'issue_continuation_needed', retryOfRunId: fourth.id });
+    await settle(acme);
+  });
+
+  it('promotes the parked wake of another agent once the issue’s active run ends (R29)', async () => {
+    const acme = await givenCompany(vigil.admin);
+    const worker = await givenAgent(acme, { script: 'sleep.sh', env: { SLEEP_SEC: '30' }, name: 'worker' });
+    const reviewer = await givenAgent(acme, { script: 'succeed.sh', name: 'reviewer' });
+    const issue = await givenIssue(acme, { status: 'todo', assigneeAgentId: worker.id });
+    const prisma = vigil.vigil.prisma;
+    const active = await eventually(() => prisma.heartbeatRun.findFirst({ where: { agentId: worker.id, status: 'running' } }), 20_000, 'the worker run');
+    const parked = await acme.board.post(`/api/agents/${reviewer.id}/wakeup`, { reason: 'review_requested', payload: { issueId: issue.id } });
+    expect(parked.status).toBe(202);
+    expect(parked.body).toMatchObject({ status: 'skipped', reason: 'issue_execution_deferred', executionRunId: active.id });
+
+    await acme.board.post(`/api/heartbeat-runs/${active.id}/cancel`, {});
+    const promoted = await eventually(async () => {
+      const wake = await prisma.agentWakeupRequest.findFirst({ where: { agentId: reviewer.id, reason: 'issue_execution_promoted' } });
+      return wake?.runId ? wake : null;
+    }, 10_000, 'the parked wake to be promoted');
+    const run = await prisma.heartbeatRun.findUniqueOrThrow({ where: { id: promoted.runId! } });
+    expect(run.contextSnapshot).toMatchObject({ issueId: issue.id, wakeReason: 'review_requested' });
+    // The parked wake, not an immediate-recovery run, follows the cancelled run (R29 before R30).
+    expect(await prisma.heartbeatRun.count({ where: { retryOfRunId: active.id } })).toBe(0);
+    await waitForRunStatus(prisma, run.id, TERMINAL);
+    await settle(acme);
+  });
+});
