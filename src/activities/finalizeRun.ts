@@ -33,6 +33,11 @@ type Agent = NonNullable<Awaited<ReturnType<Tx['agent']['findUnique']>>>;
 export interface FinalizeInput {
   runId: string;
   outcome: ExecutionOutcome;
+  /**
+   * Whether to look up the agent's queued runs that the freed slot lets start (default true).
+   * The reaper settles many runs of one agent and asks once per agent at the end instead.
+   */
+  findNextQueued?: boolean;
 }
 
 export interface FinalizeResult {
@@ -156,7 +161,7 @@ async function finalizeInTransaction(
         status: run.status,
         errorCode: run.errorCode,
         alreadyTerminal: true,
-        nextQueuedRunIds: await nextQueuedRunIds(tx, agent),
+        nextQueuedRunIds: input.findNextQueued === false ? [] : await nextQueuedRunIds(tx, agent),
         followUpRunIds: [],
         escalation: null,
         livenessContinuation: false,
@@ -271,7 +276,7 @@ async function finalizeInTransaction(
       status: write.status,
       errorCode: write.errorCode,
       alreadyTerminal: false,
-      nextQueuedRunIds: await nextQueuedRunIds(tx, agent),
+      nextQueuedRunIds: input.findNextQueued === false ? [] : await nextQueuedRunIds(tx, agent),
       followUpRunIds,
       escalation,
       // R8 step 9 (R46) runs after the commit, in `afterRunFinalized`.

@@ -19,6 +19,8 @@ import { appendRunEvent } from '../store/runEvents.ts';
 import { tracksLocalChild } from '../domain/runStatus.ts';
 import { recoveryEventTexts } from '../domain/recoveryTexts.ts';
 import { isPidAlive, isProcessGroupAlive, terminateProcessGroup } from '../adapters/processGroup.ts';
+import { claimableQueuedRunIds } from '../store/agentSlots.ts';
+import { heartbeatPolicyOf } from '../domain/heartbeatPolicy.ts';
 
 export interface ReapOptions {
   /** R16: skip runs updated within this many ms (0 = none; at startup every orphan counts). */
@@ -73,9 +75,13 @@ export async function reapOrphanedRuns(deps: ActivityDeps, options: ReapOptions 
     }
   });
   await Promise.all(lanes);
-  const runIds = orphans.filter((_, i) => outcomes[i].reaped).map((c) => c.id);
-  const followUpRunIds = outcomes.flatMap((o) => o.followUps);
-  return { reaped: runIds.length, runIds, followUpRunIds };
+  const reaped = orphans.filter((_, i) => outcomes[i].reaped);
+  const followUpRunIds = new Set(outcomes.flatMap((o) => o.followUps));
+  // R25 "try to start the agent's next queued run": once per agent whose runs were reaped.
+  for (const agentId of new Set(reaped.map((c) => c.agent_id))) {
+    for (const runId of await queuedRunsWithFreeSlot(deps, agentId)) followUpRunIds.add(runId);
+  }
+  return { reaped: reaped.length, runIds: reaped.map((c) => c.id), followUpRunIds: [...followUpRunIds] };
 }
 
 async function settleOrphan(deps: ActivityDeps, run: Candidate): Promise<{ reaped: boolean; followUps: string[] }> {
@@ -88,10 +94,16 @@ async function settleOrphan(deps: ActivityDeps, run: Candidate): Promise<{ reape
   }
   const descendantOnly = trustPids && run.process_group_id !== null && (await isProcessGroupAlive(run.process_group_id));
   if (descendantOnly) await terminateProcessGroup(run.process_group_id!, { graceMs: DESCENDANT_GRACE_MS });
-  const result = await finalizeRun(deps, { runId: run.id, outcome: { kind: 'reaped', descendantOnly } });
+  const result = await finalizeRun(deps, { runId: run.id, outcome: { kind: 'reaped', descendantOnly }, findNextQueued: false });
   if (result.alreadyTerminal) return { reaped: false, followUps: [] };
   const aftercare = await afterRunFinalized(deps, { runId: run.id, escalation: result.escalation, livenessContinuation: result.livenessContinuation });
-  return { reaped: true, followUps: [...result.followUpRunIds, ...aftercare, ...result.nextQueuedRunIds] };
+  return { reaped: true, followUps: [...result.followUpRunIds, ...aftercare] };
+}
+
+async function queuedRunsWithFreeSlot(deps: ActivityDeps, agentId: string): Promise<string[]> {
+  const agent = await deps.prisma.agent.findUnique({ where: { id: agentId }, select: { runtimeConfig: true } });
+  if (!agent) return [];
+  return deps.prisma.$transaction((tx) => claimableQueuedRunIds(tx, agentId, heartbeatPolicyOf(agent.runtimeConfig).maxConcurrentRuns));
 }
 
 /** R18: one conditional write, so a run already flagged is left as it is (updatedAt untouched). */

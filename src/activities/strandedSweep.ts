@@ -57,6 +57,14 @@ interface CandidateRow {
 }
 
 type Counter = Exclude<keyof SweepResult, 'issueIds'>;
+type AgentRow = NonNullable<Awaited<ReturnType<ActivityDeps['prisma']['agent']['findUnique']>>>;
+
+/** What one sweep reads once and shares between candidates: agent rows and budget verdicts. */
+interface SweepContext {
+  agents: Map<string, AgentRow>;
+  /** R74 verdicts by company/agent/project: a block is per scope, not per issue. */
+  budgetBlocked: Map<string, Promise<boolean>>;
+}
 type ActionOutcome = { counters: Counter[]; acted: boolean; followUps: string[] };
 
 const CONCURRENCY = 6;
@@ -166,7 +174,12 @@ export async function reconcileStrandedAssignedIssues(deps: ActivityDeps, scope:
   const decided = rows.map((row) => ({ row, decision: decideStrandedAction(factsOf(row)) }));
   const actionable = decided.filter((d) => d.decision.kind !== 'skip' && d.decision.kind !== 'observe');
   const outcomes = new Map<string, ActionOutcome>();
-  const acted = await mapBounded(actionable, (d) => actOn(deps, d.row, d.decision));
+  const agentIds = [...new Set(actionable.map((d) => d.row.assignee_agent_id))];
+  const context: SweepContext = {
+    agents: new Map((agentIds.length > 0 ? await deps.prisma.agent.findMany({ where: { id: { in: agentIds } } }) : []).map((agent) => [agent.id, agent])),
+    budgetBlocked: new Map(),
+  };
+  const acted = await mapBounded(actionable, (d) => actOn(deps, context, d.row, d.decision));
   actionable.forEach((d, i) => outcomes.set(d.row.id, acted[i]));
   for (const { row, decision } of decided) {
     if (decision.kind === 'skip') record(row.id, { counters: ['skipped'], acted: false, followUps: [] });
@@ -183,17 +196,27 @@ export async function reconcileStrandedAssignedIssues(deps: ActivityDeps, scope:
 const SKIPPED_OUTCOME: ActionOutcome = { counters: ['skipped'], acted: false, followUps: [] };
 
 /** One candidate's action. Errors are contained: the candidate counts as skipped (R55 note). */
-async function actOn(deps: ActivityDeps, row: CandidateRow, decision: StrandedDecision): Promise<ActionOutcome> {
+async function actOn(deps: ActivityDeps, context: SweepContext, row: CandidateRow, decision: StrandedDecision): Promise<ActionOutcome> {
   try {
-    return await act(deps, row, decision);
+    return await act(deps, context, row, decision);
   } catch (error) {
     deps.logger.warn('stranded-work sweep skipped an issue after an error', { issueId: row.id, error: error instanceof Error ? error.message : String(error) });
     return SKIPPED_OUTCOME;
   }
 }
 
-async function act(deps: ActivityDeps, row: CandidateRow, decision: StrandedDecision): Promise<ActionOutcome> {
-  const { prisma } = deps;
+/** R74 for the candidate's scope, asked once per sweep (budget does not depend on the issue itself). */
+function budgetBlocked(deps: ActivityDeps, context: SweepContext, row: CandidateRow): Promise<boolean> {
+  const key = `${row.company_id}:${row.assignee_agent_id}:${row.project_id ?? ''}`;
+  let verdict = context.budgetBlocked.get(key);
+  if (!verdict) {
+    verdict = getInvocationBlock(deps.prisma, { companyId: row.company_id, agentId: row.assignee_agent_id, issueId: row.id, projectId: row.project_id }).then((block) => block !== null);
+    context.budgetBlocked.set(key, verdict);
+  }
+  return verdict;
+}
+
+async function act(deps: ActivityDeps, context: SweepContext, row: CandidateRow, decision: StrandedDecision): Promise<ActionOutcome> {
   switch (decision.kind) {
     case 'escalate':
     case 'escalate_in_place': {
@@ -205,10 +228,9 @@ async function act(deps: ActivityDeps, row: CandidateRow, decision: StrandedDeci
     case 'dispatch':
     case 'requeue': {
       // R50a/R50d/R51d: a budget block skips the issue without writing a skipped wake.
-      if (await getInvocationBlock(prisma, { companyId: row.company_id, agentId: row.assignee_agent_id, issueId: row.id, projectId: row.project_id })) {
-        return SKIPPED_OUTCOME;
-      }
-      const enqueued = decision.kind === 'dispatch' ? await dispatchInitial(deps, row) : await requeueRecovery(deps, row, decision);
+      const agent = context.agents.get(row.assignee_agent_id);
+      if (!agent || (await budgetBlocked(deps, context, row))) return SKIPPED_OUTCOME;
+      const enqueued = decision.kind === 'dispatch' ? await dispatchInitial(deps, agent, row) : await requeueRecovery(deps, agent, row, decision);
       if (!enqueued) return SKIPPED_OUTCOME;
       const counter: Counter =
         decision.kind === 'dispatch' ? 'assignmentDispatched' : decision.recovery.retryReason === 'assignment_recovery' ? 'dispatchRequeued' : 'continuationRequeued';
@@ -220,22 +242,22 @@ async function act(deps: ActivityDeps, row: CandidateRow, decision: StrandedDeci
 }
 
 /** R54: the first dispatch of an assigned todo issue that never ran. */
-async function dispatchInitial(deps: ActivityDeps, row: CandidateRow) {
-  const result = await enqueueWakeup(deps.prisma, row.assignee_agent_id, {
+async function dispatchInitial(deps: ActivityDeps, agent: AgentRow, row: CandidateRow) {
+  const result = await enqueueWakeup(deps.prisma, agent, {
     source: 'assignment',
     triggerDetail: 'system',
     reason: 'issue_assigned',
     requestedByActorType: 'system',
     payload: { issueId: row.id, mutation: 'assigned_todo_liveness_dispatch' },
     contextSnapshot: { issueId: row.id, taskId: row.id, wakeReason: 'issue_assigned', source: 'issue.assigned_todo_liveness_dispatch' },
-  });
+  }, { budgetChecked: true });
   return runOf(result);
 }
 
 /** R53: the one automatic re-dispatch (todo) or continuation (in_progress). */
-async function requeueRecovery(deps: ActivityDeps, row: CandidateRow, decision: Extract<StrandedDecision, { kind: 'requeue' }>) {
+async function requeueRecovery(deps: ActivityDeps, agent: AgentRow, row: CandidateRow, decision: Extract<StrandedDecision, { kind: 'requeue' }>) {
   const { recovery, retryOfRunId } = decision;
-  const result = await enqueueWakeup(deps.prisma, row.assignee_agent_id, {
+  const result = await enqueueWakeup(deps.prisma, agent, {
     source: 'automation',
     triggerDetail: 'system',
     reason: recovery.wakeReason,
@@ -251,7 +273,7 @@ async function requeueRecovery(deps: ActivityDeps, row: CandidateRow, decision: 
       ...(retryOfRunId ? { retryOfRunId } : {}),
     },
     retryOfRunId,
-  });
+  }, { budgetChecked: true });
   return runOf(result);
 }
 

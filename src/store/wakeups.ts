@@ -262,8 +262,16 @@ async function enqueueUnbound(prisma: PrismaClient, agent: { id: string; company
   });
 }
 
+export interface EnqueueOptions {
+  /**
+   * The caller applied the R74 budget gate itself a moment ago (the stranded sweep's pre-check,
+   * which must not write a skipped wake): skip the second look. The claim gate (R4) still checks.
+   */
+  budgetChecked?: boolean;
+}
+
 /** `agent` is its id, or its row when the caller has just read it (saves a query per wake). */
-export async function enqueueWakeup(prisma: PrismaClient, agentOrId: string | AgentRow, request: WakeRequest): Promise<EnqueueResult> {
+export async function enqueueWakeup(prisma: PrismaClient, agentOrId: string | AgentRow, request: WakeRequest, options: EnqueueOptions = {}): Promise<EnqueueResult> {
   const context = enrichWakeContext(request);
   const agent = typeof agentOrId === 'string' ? await prisma.agent.findUnique({ where: { id: agentOrId } }) : agentOrId;
   if (!agent) throw new NotFoundError('Agent');
@@ -271,7 +279,7 @@ export async function enqueueWakeup(prisma: PrismaClient, agentOrId: string | Ag
   const companyId = agent.companyId;
   const issueId = stringOrNull(context.issueId);
 
-  const block = await getInvocationBlock(prisma, { companyId, agentId, issueId, projectId: stringOrNull(context.projectId) });
+  const block = options.budgetChecked ? null : await getInvocationBlock(prisma, { companyId, agentId, issueId, projectId: stringOrNull(context.projectId) });
   if (block) {
     await createWake(prisma, { companyId, agentId, request, status: 'skipped', reason: 'budget.blocked', error: block.reason });
     throw new ConflictError(block.reason, { scope: block.scope }, 'budget_blocked');
