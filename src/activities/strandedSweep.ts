@@ -221,9 +221,11 @@ async function act(deps: ActivityDeps, context: SweepContext, row: CandidateRow,
     case 'escalate':
     case 'escalate_in_place': {
       const escalated = await escalateStrandedIssue(deps, { issueId: row.id, previousStatus: row.status, latestRunId: decision.latestRunId, path: 'sweep' });
+      // A racing sweep may have blocked the issue after this one created (and dispatched) its
+      // recovery issue: skipped, but that dispatch run must still be started (R57.6, R65).
       return escalated.outcome === 'escalated'
         ? { counters: ['escalated'], acted: true, followUps: escalated.followUpRunIds }
-        : SKIPPED_OUTCOME;
+        : { ...SKIPPED_OUTCOME, followUps: escalated.followUpRunIds };
     }
     case 'dispatch':
     case 'requeue': {
