@@ -20,7 +20,11 @@ import { replaceBlockers } from '../store/issueRelations.ts';
 import { logActivity } from '../store/activityLog.ts';
 import { getInvocationBlock } from '../store/budget.ts';
 import { isUniqueViolation } from '../store/prismaErrors.ts';
-import { enqueueWakeup } from '../store/wakeups.ts';
+import { enrichWakeContext, type WakeRequest } from '../store/wakeups.ts';
+import { createSystemRun } from '../store/systemRuns.ts';
+import { toJson } from '../store/json.ts';
+import { heartbeatPolicyOf } from '../domain/heartbeatPolicy.ts';
+import { wakeTexts } from '../domain/texts.ts';
 import { isInvokableAgentStatus } from '../domain/runStatus.ts';
 import { STRANDED_ISSUE_RECOVERY } from '../domain/recoveryKinds.ts';
 import {
@@ -64,13 +68,35 @@ export async function escalateStrandedIssue(deps: ActivityDeps, request: Escalat
       }
     : null;
   if (issue.originKind === STRANDED_ISSUE_RECOVERY) return blockInPlace(prisma, issue, request, runFacts);
+  const owner = await selectRecoveryOwner(prisma, issue);
+  try {
+    return await blockWithRecoveryIssue(prisma, issue, request, runFacts, owner);
+  } catch (error) {
+    // R57.5: another writer created the open recovery issue between our look and our insert
+    // (a path that did not hold this issue's lock); the second attempt reuses it.
+    if (!isUniqueViolation(error)) throw error;
+    return blockWithRecoveryIssue(prisma, issue, request, runFacts, owner);
+  }
+}
 
-  const ensured = await ensureRecoveryIssue(deps, issue, request.previousStatus, runFacts);
-  const recovery = ensured?.issue ?? null;
+/**
+ * R56/R57 in one transaction under the source's row lock: reuse or create the recovery issue, wake
+ * its owner (a new issue only), replace the source's blockers, block it and say why. Racing
+ * escalations of one source queue behind the lock and find it already blocked.
+ */
+async function blockWithRecoveryIssue(
+  prisma: PrismaClient,
+  issue: Issue,
+  request: EscalationRequest,
+  runFacts: RecoveryRunFacts | null,
+  owner: Owner | null,
+): Promise<EscalationOutcome> {
   const lead = request.path === 'sweep' ? sweepEscalationLead(request.previousStatus, runFacts) : immediateEscalationLead(request.previousStatus, runFacts);
-  const escalated = await prisma.$transaction(async (tx) => {
+  return prisma.$transaction(async (tx) => {
     const locked = await lockIssue(tx, issue.id);
-    if (!locked || locked.status !== request.previousStatus) return false;
+    if (!locked || locked.status !== request.previousStatus) return SKIPPED;
+    const ensured = await ensureRecoveryIssue(tx, locked, request.previousStatus, runFacts, owner);
+    const recovery = ensured?.issue ?? null;
     // R56.3: unresolved blockers stay, resolved ones (done or cancelled) are dropped.
     const current = await tx.issueRelation.findMany({
       where: { relatedIssueId: issue.id, type: 'blocks', issue: { status: { notIn: ['done', 'cancelled'] } } },
@@ -100,13 +126,8 @@ export async function escalateStrandedIssue(deps: ActivityDeps, request: Escalat
         blockerIssueIds: blockerIds,
       },
     });
-    return true;
+    return { outcome: 'escalated', recoveryIssueId: recovery?.id ?? null, followUpRunIds: ensured?.dispatchRunId ? [ensured.dispatchRunId] : [] };
   });
-  return {
-    outcome: escalated ? 'escalated' : 'skipped',
-    recoveryIssueId: recovery?.id ?? null,
-    followUpRunIds: ensured?.dispatchRunId ? [ensured.dispatchRunId] : [],
-  };
 }
 
 async function lockIssue(tx: Tx, issueId: string): Promise<Issue | null> {
@@ -163,80 +184,88 @@ function openRecoveryIssue(db: PrismaClient | Tx, source: Issue) {
   });
 }
 
-/** R57: reuse the open recovery issue, or create one (and wake its owner). */
+/**
+ * R57: reuse the open recovery issue, or create one and wake its owner in the same transaction,
+ * so no other sweep ever sees a recovery issue without its dispatch run.
+ */
 async function ensureRecoveryIssue(
-  deps: ActivityDeps,
+  tx: Tx,
   source: Issue,
   previousStatus: 'todo' | 'in_progress',
   latestRun: RecoveryRunFacts | null,
+  owner: Owner | null,
 ): Promise<{ issue: Issue; dispatchRunId: string | null } | null> {
-  const { prisma } = deps;
-  const existing = await openRecoveryIssue(prisma, source);
+  const existing = await openRecoveryIssue(tx, source);
   if (existing) return { issue: existing, dispatchRunId: null };
-  const owner = await selectRecoveryOwner(prisma, source);
   if (!owner) return null; // R61
-  let created: Issue;
-  try {
-    created = await prisma.$transaction(async (tx) => {
-      const { number, identifier, issuePrefix } = await allocateIssueNumber(tx, source.companyId);
-      return tx.issue.create({
-        data: {
-          companyId: source.companyId,
-          title: recoveryIssueTitle(source),
-          description: recoveryIssueDescription({ issuePrefix, source, previousStatus, latestRun }),
-          status: 'todo',
-          priority: source.priority,
-          parentId: source.id,
-          projectId: source.projectId,
-          goalId: source.goalId,
-          billingCode: source.billingCode,
-          executionWorkspaceId: source.executionWorkspaceId,
-          assigneeAgentId: owner.id,
-          originKind: STRANDED_ISSUE_RECOVERY,
-          originId: source.id,
-          originRunId: latestRun?.id ?? null,
-          originFingerprint: `${STRANDED_ISSUE_RECOVERY}:${source.companyId}:${source.id}:${latestRun?.id ?? 'no-run'}`,
-          issueNumber: number,
-          identifier,
-        },
-      });
-    });
-  } catch (error) {
-    // R57.5: another sweep won the race; its issue is the canonical one.
-    if (!isUniqueViolation(error)) throw error;
-    const raced = await openRecoveryIssue(prisma, source);
-    if (!raced) throw error;
-    return { issue: raced, dispatchRunId: null };
-  }
-  // R57.6: only a new recovery issue wakes its owner.
-  let dispatchRunId: string | null = null;
-  try {
-    const woken = await enqueueWakeup(prisma, owner, {
-      source: 'assignment',
-      triggerDetail: 'system',
-      reason: 'issue_assigned',
-      requestedByActorType: 'system',
-      payload: { issueId: created.id, sourceIssueId: source.id, strandedRunId: latestRun?.id ?? null },
-      contextSnapshot: {
-        issueId: created.id,
-        taskId: created.id,
-        wakeReason: 'issue_assigned',
-        source: STRANDED_ISSUE_RECOVERY,
-        sourceIssueId: source.id,
-        strandedRunId: latestRun?.id ?? null,
+  const { number, identifier, issuePrefix } = await allocateIssueNumber(tx, source.companyId);
+  const created = await tx.issue.create({
+    data: {
+      companyId: source.companyId,
+      title: recoveryIssueTitle(source),
+      description: recoveryIssueDescription({ issuePrefix, source, previousStatus, latestRun }),
+      status: 'todo',
+      priority: source.priority,
+      parentId: source.id,
+      projectId: source.projectId,
+      goalId: source.goalId,
+      billingCode: source.billingCode,
+      executionWorkspaceId: source.executionWorkspaceId,
+      assigneeAgentId: owner.id,
+      originKind: STRANDED_ISSUE_RECOVERY,
+      originId: source.id,
+      originRunId: latestRun?.id ?? null,
+      originFingerprint: `${STRANDED_ISSUE_RECOVERY}:${source.companyId}:${source.id}:${latestRun?.id ?? 'no-run'}`,
+      issueNumber: number,
+      identifier,
+    },
+  });
+  return { issue: created, dispatchRunId: await wakeRecoveryOwner(tx, created, source, latestRun, owner) };
+}
+
+/**
+ * R57.6: the owner's `issue_assigned` wake. It is what R71 would do for a brand-new `todo` issue
+ * with no run and no blockers, written here in the creating transaction; the owner was just
+ * chosen as invokable with budget (R59), and its heartbeat policy is honoured.
+ */
+async function wakeRecoveryOwner(tx: Tx, recovery: Issue, source: Issue, latestRun: RecoveryRunFacts | null, owner: Owner): Promise<string | null> {
+  const request: WakeRequest = {
+    source: 'assignment',
+    triggerDetail: 'system',
+    reason: 'issue_assigned',
+    requestedByActorType: 'system',
+    payload: { issueId: recovery.id, sourceIssueId: source.id, strandedRunId: latestRun?.id ?? null },
+    contextSnapshot: {
+      issueId: recovery.id,
+      taskId: recovery.id,
+      wakeReason: 'issue_assigned',
+      source: STRANDED_ISSUE_RECOVERY,
+      sourceIssueId: source.id,
+      strandedRunId: latestRun?.id ?? null,
+    },
+  };
+  if (!heartbeatPolicyOf(owner.runtimeConfig).wakeOnDemand) {
+    await tx.agentWakeupRequest.create({
+      data: {
+        companyId: recovery.companyId, agentId: owner.id, source: 'assignment', triggerDetail: 'system', reason: 'heartbeat.wakeOnDemand.disabled',
+        payload: toJson(request.payload ?? {}), status: 'skipped', requestedByActorType: 'system', error: wakeTexts.onDemandDisabled, finishedAt: new Date(),
       },
     });
-    if (woken.kind === 'queued') dispatchRunId = woken.run.id;
-  } catch (error) {
-    // The recovery issue stands even when its owner cannot be woken right now (a budget block
-    // raced in): the stranded sweep dispatches assigned todo work later (R50a).
-    deps.logger.warn('could not wake the recovery owner', { recoveryIssueId: created.id, error: error instanceof Error ? error.message : String(error) });
+    return null;
   }
-  return { issue: created, dispatchRunId };
+  const run = await createSystemRun(tx, {
+    companyId: recovery.companyId,
+    agentId: owner.id,
+    wake: { source: 'assignment', reason: 'issue_assigned', payload: request.payload ?? {} },
+    run: { contextSnapshot: enrichWakeContext(request), retryOfRunId: null },
+  });
+  return run.id;
 }
 
 /** R59: the first invokable candidate of the same company with budget available. */
-async function selectRecoveryOwner(prisma: PrismaClient, source: Issue) {
+type Owner = NonNullable<Awaited<ReturnType<PrismaClient['agent']['findUnique']>>>;
+
+async function selectRecoveryOwner(prisma: PrismaClient, source: Issue): Promise<Owner | null> {
   const [assignee, creator] = await Promise.all([
     source.assigneeAgentId ? prisma.agent.findUnique({ where: { id: source.assigneeAgentId } }) : null,
     source.createdByAgentId ? prisma.agent.findUnique({ where: { id: source.createdByAgentId } }) : null,
