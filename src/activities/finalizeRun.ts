@@ -21,8 +21,7 @@ import { scheduleTransientRetry } from './scheduleTransientRetry.ts';
 import { stopReasonFor } from '../domain/stopMetadata.ts';
 import { recoveryEventTexts } from '../domain/recoveryTexts.ts';
 import { lockAgentOfRun } from '../store/locks.ts';
-import { hostname } from 'node:os';
-import { isProcessGroupAlive, terminateProcessGroup } from '../adapters/processGroup.ts';
+import { isProcessGroupAlive, spawnedOnThisHost, terminateProcessGroup } from '../adapters/processGroup.ts';
 import { escalateStrandedIssue } from './escalation.ts';
 import { applyLivenessContinuation } from './livenessContinuation.ts';
 import { claimableQueuedRunIds } from '../store/agentSlots.ts';
@@ -112,7 +111,7 @@ export async function finalizeRun(deps: ActivityDeps, input: FinalizeInput): Pro
  */
 async function killLeftoverGroup(deps: ActivityDeps, runId: string) {
   const run = await deps.prisma.heartbeatRun.findUnique({ where: { id: runId }, select: { processGroupId: true, processHost: true, status: true } });
-  if (!run || run.status !== 'running' || run.processGroupId === null || run.processHost !== hostname()) return;
+  if (!run || run.status !== 'running' || run.processGroupId === null || !spawnedOnThisHost(run.processHost)) return;
   if (await isProcessGroupAlive(run.processGroupId)) await terminateProcessGroup(run.processGroupId, { graceMs: 2_000 });
 }
 

@@ -12,13 +12,12 @@
  * Pids are probed and signalled only on the host that spawned them (`processHost`; unknown =
  * this host): elsewhere they would name other processes.
  */
-import { hostname } from 'node:os';
 import type { ActivityDeps } from './deps.ts';
 import { finalizeRun, afterRunFinalized } from './finalizeRun.ts';
 import { appendRunEvent } from '../store/runEvents.ts';
 import { tracksLocalChild } from '../domain/runStatus.ts';
 import { recoveryEventTexts } from '../domain/recoveryTexts.ts';
-import { isPidAlive, isProcessGroupAlive, terminateProcessGroup } from '../adapters/processGroup.ts';
+import { isPidAlive, isProcessGroupAlive, spawnedOnThisHost, terminateProcessGroup } from '../adapters/processGroup.ts';
 import { claimableQueuedRunIds } from '../store/agentSlots.ts';
 import { heartbeatPolicyOf } from '../domain/heartbeatPolicy.ts';
 
@@ -85,7 +84,7 @@ export async function reapOrphanedRuns(deps: ActivityDeps, options: ReapOptions 
 }
 
 async function settleOrphan(deps: ActivityDeps, run: Candidate): Promise<{ reaped: boolean; followUps: string[] }> {
-  const local = run.process_host === null || run.process_host === hostname();
+  const local = spawnedOnThisHost(run.process_host);
   // R17: only local-child adapters' pids are trusted.
   const trustPids = tracksLocalChild(run.adapter_type) && local;
   if (trustPids && run.process_pid !== null && (await isPidAlive(run.process_pid))) {

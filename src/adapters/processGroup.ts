@@ -3,6 +3,7 @@
  * (R13), cancellation (R14 step 2) and descendants left behind by a finished leader; the reaper's
  * descendant-only cleanup (R19) can use `terminateProcessGroup` with a 2 s grace.
  */
+import { hostname } from 'node:os';
 import { readdir, readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -113,4 +114,12 @@ export async function terminateProcessGroup(
       return { gone: false, escalated: true };
     }
   }
+}
+
+/**
+ * Whether a run's recorded pid/pgid names a process on this machine: recorded here, or recorded
+ * without a host (rows older than `process_host`, or written by hand), which counts as here.
+ */
+export function spawnedOnThisHost(processHost: string | null): boolean {
+  return processHost === null || processHost === hostname();
 }

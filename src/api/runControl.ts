@@ -10,9 +10,8 @@ import type { Logger } from '../logger.ts';
 import { enqueueWakeup, type AgentRow, type EnqueueResult, type WakeRequest } from '../store/wakeups.ts';
 import { cancelRunViaWorkflow, startRunWorkflow, type RunWorkflowSettings } from '../temporal/runWorkflows.ts';
 import { finishRunOutsideWorkflow } from '../activities/finalizeRun.ts';
-import { terminateProcessGroup } from '../adapters/processGroup.ts';
+import { spawnedOnThisHost, terminateProcessGroup } from '../adapters/processGroup.ts';
 import { isCancellableRunStatus } from '../domain/runStatus.ts';
-import { hostname } from 'node:os';
 import { ServiceUnavailableError } from '../errors.ts';
 import { runTexts } from '../domain/texts.ts';
 
@@ -72,7 +71,7 @@ export class RunControl {
     // R14 step 2 without a handle: SIGTERM the recorded group, SIGKILL after 2 s — only on the
     // host that spawned it, where the pid means that process.
     const group = after.processGroupId ?? after.processPid;
-    if (group !== null && after.processHost === hostname()) await terminateProcessGroup(group, { graceMs: 2_000 });
+    if (group !== null && spawnedOnThisHost(after.processHost)) await terminateProcessGroup(group, { graceMs: 2_000 });
     await finishRunOutsideWorkflow(this.deps.activityDeps, { runId, outcome: { kind: 'cancelled', reason } });
     return prisma.heartbeatRun.findUniqueOrThrow({ where: { id: runId } });
   }
