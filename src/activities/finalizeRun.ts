@@ -133,7 +133,7 @@ export async function afterRunFinalized(deps: ActivityDeps, input: AftercareInpu
 }
 
 /**
- * The whole end of a run for callers outside its workflow (direct cancel, the reaper): finalize,
+ * The whole end of a run for callers outside its workflow (the direct cancel): finalize,
  * aftercare, and start whatever runs that produced. Returns the finalize result.
  */
 export async function finishRunOutsideWorkflow(deps: ActivityDeps, input: FinalizeInput): Promise<FinalizeResult> {

@@ -73,12 +73,6 @@ export const livenessReasons = {
   noOutput: 'Run succeeded without useful output',
 } as const;
 
-/** Step 1 on its own, for callers that have not gathered evidence yet. */
-export function classifyFailedRun(status: string, errorCode: string | null): { livenessState?: 'failed'; livenessReason?: string } {
-  if (status === 'succeeded') return {};
-  return { livenessState: 'failed', livenessReason: truncateReason(livenessReasons.runEnded(status, errorCode)) };
-}
-
 // ---------------------------------------------------------------------------------------------
 // Patterns. All are case-insensitive except shell commands; `['’]` accepts typographic quotes.
 

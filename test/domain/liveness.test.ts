@@ -2,7 +2,6 @@
 import { describe, expect, it } from 'vitest';
 import {
   actionabilityOf,
-  classifyFailedRun,
   classifyRunLiveness,
   extractNextAction,
   livenessReasons,
@@ -184,10 +183,6 @@ describe('classifyRunLiveness (R45)', () => {
     expect(truncateReason('a'.repeat(501))).toBe(`${'a'.repeat(497)}...`);
   });
 
-  it('keeps classifyFailedRun for callers without evidence', () => {
-    expect(classifyFailedRun('succeeded', null)).toEqual({});
-    expect(classifyFailedRun('failed', 'process_lost')).toEqual({ livenessState: 'failed', livenessReason: 'Run ended with failed (process_lost)' });
-  });
 });
 
 describe('actionabilityOf (R45)', () => {
