@@ -14,22 +14,15 @@
  *
  *   npm run bench:recovery -- --sizes 1000,10000 --healthy 100000 --reaped 1000 --kills 20
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { startBenchServers } from './servers.ts';
 import { randomUUID } from 'node:crypto';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/logger.ts';
-import { startEmbeddedPostgres } from '../src/store/embeddedPostgres.ts';
-import { applyMigrations } from '../src/store/migrate.ts';
-import { resolveTemporalCli } from '../src/temporal/temporalCli.ts';
-import { loadTemporalDevConfig } from '../src/temporal/devServerConfig.ts';
-import { startTemporalDevServer } from '../src/temporal/devServer.ts';
-import { findFreePort } from '../src/platform/processes.ts';
 import { generateAdminToken } from '../src/auth/tokens.ts';
 import { startVigil, type RunningVigil, type StartVigilOptions } from '../src/vigil.ts';
 import { createRunExecutions } from '../src/temporal/runExecutions.ts';
@@ -288,16 +281,11 @@ async function benchReaper(vigil: RunningVigil) {
 }
 
 async function main() {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
-  const config = loadConfig();
-  const root = await mkdtemp(path.join(os.tmpdir(), 'vigil-bench-recovery-'));
-  const pg = await startEmbeddedPostgres({ dataDir: root, port: await findFreePort(), log });
-  await applyMigrations(pg.databaseUrl);
-  const binary = await resolveTemporalCli({ explicitPath: config.temporalCliPath, cacheDir: config.cacheDir, log });
-  const temporal = await startTemporalDevServer({ binary, config: loadTemporalDevConfig(), dataDir: null, port: await findFreePort(), uiPort: await findFreePort(), headless: true, log });
+  const servers = await startBenchServers('vigil-bench-recovery', log);
+  const { temporal, root } = servers;
   const adminToken = generateAdminToken();
   const base = {
-    databaseUrl: pg.databaseUrl,
+    databaseUrl: servers.databaseUrl,
     temporalAddress: temporal.address,
     temporalNamespace: temporal.namespace,
     temporalUiUrl: null,
@@ -317,9 +305,7 @@ async function main() {
     console.log(`\n${results.join('\n')}`);
   } finally {
     await vigil.stop();
-    await temporal.stop();
-    await pg.stop();
-    await rm(root, { recursive: true, force: true });
+    await servers.stop();
   }
 }
 

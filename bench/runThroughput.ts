@@ -8,21 +8,13 @@
  *
  *   npm run bench -- --runs 200 --concurrency 20 --latency-runs 50
  */
-import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startBenchServers } from './servers.ts';
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import { loadConfig } from '../src/config.ts';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import { createLogger } from '../src/logger.ts';
-import { startEmbeddedPostgres } from '../src/store/embeddedPostgres.ts';
-import { applyMigrations } from '../src/store/migrate.ts';
-import { resolveTemporalCli } from '../src/temporal/temporalCli.ts';
-import { loadTemporalDevConfig } from '../src/temporal/devServerConfig.ts';
-import { startTemporalDevServer } from '../src/temporal/devServer.ts';
-import { findFreePort } from '../src/platform/processes.ts';
 import { generateAdminToken } from '../src/auth/tokens.ts';
 import { startVigil, type RunningVigil } from '../src/vigil.ts';
 import { baselineWorkflow } from './baseline.ts';
@@ -206,25 +198,20 @@ function report(name: string, vigil: Figures, base: Figures, breakdown: Record<s
 }
 
 async function main() {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
-  const config = loadConfig();
-  const root = await mkdtemp(path.join(os.tmpdir(), 'vigil-bench-'));
-  const pg = await startEmbeddedPostgres({ dataDir: root, port: await findFreePort(), log });
-  await applyMigrations(pg.databaseUrl);
-  const binary = await resolveTemporalCli({ explicitPath: config.temporalCliPath, cacheDir: config.cacheDir, log });
-  const temporal = await startTemporalDevServer({ binary, config: loadTemporalDevConfig(), dataDir: null, port: await findFreePort(), uiPort: await findFreePort(), headless: true, log });
+  const servers = await startBenchServers('vigil-bench', log);
+  const { temporal } = servers;
   const adminToken = generateAdminToken();
   const vigil = await startVigil({
-    databaseUrl: pg.databaseUrl,
+    databaseUrl: servers.databaseUrl,
     temporalAddress: temporal.address,
     temporalNamespace: temporal.namespace,
     temporalUiUrl: null,
     taskQueue: `bench-vigil-${randomUUID()}`,
-    dataDir: root,
+    dataDir: servers.root,
     adminToken,
     runTokenSecret: null,
     adapterHeartbeatTimeoutMs: 10_000,
-    dbPoolSize: config.dbPoolSize,
+    dbPoolSize: servers.dbPoolSize,
     host: '127.0.0.1',
     port: 0,
     logger: createLogger('warn'),
@@ -243,9 +230,7 @@ async function main() {
     await vigilBench.stop();
     await baseline.stop();
     await vigil.stop();
-    await temporal.stop();
-    await pg.stop();
-    await rm(root, { recursive: true, force: true });
+    await servers.stop();
   }
 }
 

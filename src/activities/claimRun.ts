@@ -21,6 +21,7 @@ import { asObject, boundIssueId, stringOrNull, toJson } from '../store/json.ts';
 import { acquireRunLease } from './leases.ts';
 import { effectiveGraceSec, effectiveTimeoutSec, parseProcessAdapterConfig } from '../adapters/process.ts';
 import { lockAgent } from '../store/locks.ts';
+import { releaseExecutionLock } from '../store/systemRuns.ts';
 import { claimableQueuedRunIds } from '../store/agentSlots.ts';
 
 type Tx = Prisma.TransactionClient;
@@ -100,14 +101,13 @@ export async function claimRun(deps: ActivityDeps, runId: string): Promise<Claim
   return claimed;
 }
 
-/** R4 steps 1–4, read-only, in the rule's order. */
+/** R4 steps 3–4, read-only, in the rule's order (a non-invokable agent waits before this, R69). */
 async function applyGates(
   deps: ActivityDeps,
   run: { id: string; companyId: string; contextSnapshot: unknown },
   agent: { id: string; status: string },
 ): Promise<GateDecision> {
   const { prisma } = deps;
-  if (!isInvokableAgentStatus(agent.status)) return { kind: 'cancel', reason: runTexts.agentNotInvokable };
   const context = asObject(run.contextSnapshot);
   const issueId = boundIssueId(context);
   const block = await getInvocationBlock(prisma, { companyId: run.companyId, agentId: agent.id, issueId, projectId: stringOrNull(context.projectId) });
@@ -163,7 +163,7 @@ async function lightCancel(
       await tx.agentWakeupRequest.update({ where: { id: run.wakeupRequestId }, data: { status: 'skipped', error: gate.message, finishedAt: new Date() } });
     }
     if (issueId) {
-      await tx.issue.updateMany({ where: { id: issueId, executionRunId: run.id }, data: { executionRunId: null, executionAgentNameKey: null, executionLockedAt: null } });
+      await releaseExecutionLock(tx, issueId, run.id);
     }
     await appendRunEvent(tx, { companyId: run.companyId, runId: run.id, agentId: run.agentId, eventType: 'lifecycle', level: 'warn', message: gate.message, payload: { errorCode: gate.code } });
     return { kind: 'ended', status: 'cancelled' } as const;

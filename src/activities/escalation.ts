@@ -15,7 +15,8 @@
 import type { Prisma, PrismaClient } from '../store/db.ts';
 import type { ActivityDeps } from './deps.ts';
 import { asObject, stringOrNull } from '../store/json.ts';
-import { allocateIssueNumber } from '../store/issues.ts';
+import { allocateIssueNumber, CLEARED_EXECUTION } from '../store/issues.ts';
+import { lockIssue } from '../store/locks.ts';
 import { replaceBlockers } from '../store/issueRelations.ts';
 import { logActivity } from '../store/activityLog.ts';
 import { getInvocationBlock } from '../store/budget.ts';
@@ -49,7 +50,6 @@ export interface EscalationOutcome {
   followUpRunIds: string[];
 }
 
-const CLEARED_EXECUTION = { checkoutRunId: null, executionRunId: null, executionAgentNameKey: null, executionLockedAt: null };
 const SKIPPED: EscalationOutcome = { outcome: 'skipped', recoveryIssueId: null, followUpRunIds: [] };
 
 export async function escalateStrandedIssue(deps: ActivityDeps, request: EscalationRequest): Promise<EscalationOutcome> {
@@ -105,34 +105,44 @@ async function blockWithRecoveryIssue(
     });
     const blockerIds = [...new Set([...current.map((row) => row.issueId), ...(recovery ? [recovery.id] : [])])];
     await replaceBlockers(tx, { companyId: issue.companyId, issueId: issue.id, blockerIds });
-    await tx.issue.update({ where: { id: issue.id }, data: { status: 'blocked', ...CLEARED_EXECUTION, updatedAt: new Date() } });
-    await tx.issueComment.create({
-      data: { companyId: issue.companyId, issueId: issue.id, body: `${lead}${recoveryLines(recovery?.identifier ? { identifier: recovery.identifier } : null)}` },
-    });
-    await logActivity(tx, {
-      companyId: issue.companyId,
-      action: 'issue.updated',
-      entityType: 'issue',
-      entityId: issue.id,
-      details: {
-        identifier: issue.identifier,
-        status: 'blocked',
-        previousStatus: request.previousStatus,
-        source: 'recovery.reconcile_stranded_assigned_issue',
-        latestRunId: runFacts?.id ?? null,
-        latestRunStatus: runFacts?.status ?? null,
-        latestRunErrorCode: runFacts?.errorCode ?? null,
-        recoveryIssueId: recovery?.id ?? null,
-        blockerIssueIds: blockerIds,
-      },
+    await blockWithComment(tx, issue, request, runFacts, `${lead}${recoveryLines(recovery?.identifier ? { identifier: recovery.identifier } : null)}`, {
+      source: 'recovery.reconcile_stranded_assigned_issue',
+      recoveryIssueId: recovery?.id ?? null,
+      blockerIssueIds: blockerIds,
     });
     return { outcome: 'escalated', recoveryIssueId: recovery?.id ?? null, followUpRunIds: ensured?.dispatchRunId ? [ensured.dispatchRunId] : [] };
   });
 }
 
-async function lockIssue(tx: Tx, issueId: string): Promise<Issue | null> {
-  const rows = await tx.$queryRaw<Array<{ id: string }>>`SELECT id FROM issues WHERE id = ${issueId}::uuid FOR NO KEY UPDATE`;
-  return rows.length > 0 ? tx.issue.findUnique({ where: { id: issueId } }) : null;
+/**
+ * R56.4–R56.6 / R62.1–R62.4, the part both share: `blocked` (leaving `in_progress` clears the run
+ * pointers, R75), one system comment, one `issue.updated` activity entry.
+ */
+async function blockWithComment(
+  tx: Tx,
+  issue: Issue,
+  request: EscalationRequest,
+  latestRun: RecoveryRunFacts | null,
+  body: string,
+  details: Record<string, unknown>,
+): Promise<void> {
+  await tx.issue.update({ where: { id: issue.id }, data: { status: 'blocked', ...CLEARED_EXECUTION, updatedAt: new Date() } });
+  await tx.issueComment.create({ data: { companyId: issue.companyId, issueId: issue.id, body } });
+  await logActivity(tx, {
+    companyId: issue.companyId,
+    action: 'issue.updated',
+    entityType: 'issue',
+    entityId: issue.id,
+    details: {
+      identifier: issue.identifier,
+      status: 'blocked',
+      previousStatus: request.previousStatus,
+      latestRunId: latestRun?.id ?? null,
+      latestRunStatus: latestRun?.status ?? null,
+      latestRunErrorCode: latestRun?.errorCode ?? null,
+      ...details,
+    },
+  });
 }
 
 /** R62: only the status changes; relations, assignee and origin stay as they are. */
@@ -140,30 +150,11 @@ async function blockInPlace(prisma: PrismaClient, issue: Issue, request: Escalat
   const escalated = await prisma.$transaction(async (tx) => {
     const locked = await lockIssue(tx, issue.id);
     if (!locked || locked.status !== request.previousStatus) return false;
-    await tx.issue.update({ where: { id: issue.id }, data: { status: 'blocked', ...CLEARED_EXECUTION, updatedAt: new Date() } });
-    await tx.issueComment.create({
-      data: {
-        companyId: issue.companyId,
-        issueId: issue.id,
-        body: inPlaceRecoveryComment({ recoveryIssue: { identifier: issue.identifier ?? issue.id }, previousStatus: request.previousStatus, latestRun }),
-      },
-    });
-    await logActivity(tx, {
-      companyId: issue.companyId,
-      action: 'issue.updated',
-      entityType: 'issue',
-      entityId: issue.id,
-      details: {
-        identifier: issue.identifier,
-        status: 'blocked',
-        previousStatus: request.previousStatus,
-        source: 'recovery.reconcile_stranded_recovery_issue',
-        latestRunId: latestRun?.id ?? null,
-        latestRunStatus: latestRun?.status ?? null,
-        latestRunErrorCode: latestRun?.errorCode ?? null,
-        originKind: issue.originKind,
-        originId: issue.originId,
-      },
+    const comment = inPlaceRecoveryComment({ recoveryIssue: { identifier: issue.identifier ?? issue.id }, previousStatus: request.previousStatus, latestRun });
+    await blockWithComment(tx, issue, request, latestRun, comment, {
+      source: 'recovery.reconcile_stranded_recovery_issue',
+      originKind: issue.originKind,
+      originId: issue.originId,
     });
     return true;
   });

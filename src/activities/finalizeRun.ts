@@ -15,7 +15,7 @@ import { logActivity } from '../store/activityLog.ts';
 import { asObject, boundIssueId, stringOrNull, toJson } from '../store/json.ts';
 import { releaseRunLeases } from './leases.ts';
 import { releaseAndPromote, type EscalationRequest } from './releaseAndPromote.ts';
-import { classifyAndPersistLiveness } from './runLiveness.ts';
+import { classifyFinishedRun } from './runLiveness.ts';
 import { processLossRetryAllowed, queueProcessLossRetry } from './processLossRetry.ts';
 import { scheduleTransientRetry } from './scheduleTransientRetry.ts';
 import { stopReasonFor } from '../domain/stopMetadata.ts';
@@ -183,6 +183,14 @@ async function finalizeInTransaction(
     const retryOnce = processLost && agent !== null && processLossRetryAllowed(run, agent.adapterType);
     const baseError = write.error;
     const error = retryOnce ? `${baseError}${recoveryEventTexts.retryingOnce}` : baseError;
+    const issueId = boundIssueId(run.contextSnapshot);
+    const stdoutExcerpt = write.stdoutExcerpt ?? run.stdoutExcerpt;
+    const stderrExcerpt = write.stderrExcerpt ?? run.stderrExcerpt;
+    // R8 step 2 (R42): liveness is classified on every path except cancellation (R14); it is
+    // computed first so that step 1 and step 2 are one write.
+    const liveness = input.outcome.kind === 'cancelled'
+      ? null
+      : await classifyFinishedRun(tx, { id: run.id, status: write.status, errorCode: write.errorCode, error, resultJson: write.resultJson, stdoutExcerpt, stderrExcerpt }, issueId);
     // R8 step 1 (R5): the terminal write.
     const updated = await tx.heartbeatRun.update({
       where: { id: run.id },
@@ -194,13 +202,11 @@ async function finalizeInTransaction(
         exitCode: write.exitCode,
         signal: write.signal,
         resultJson: toJson(write.resultJson),
-        stdoutExcerpt: write.stdoutExcerpt ?? run.stdoutExcerpt,
-        stderrExcerpt: write.stderrExcerpt ?? run.stderrExcerpt,
+        stdoutExcerpt,
+        stderrExcerpt,
+        ...liveness,
       },
     });
-    const issueId = boundIssueId(run.contextSnapshot);
-    // R8 step 2 (R42): liveness is classified on every path except cancellation (R14).
-    const liveness = input.outcome.kind === 'cancelled' ? null : await classifyAndPersistLiveness(tx, updated, issueId);
     // R8 step 3: wake status and the lifecycle event.
     if (run.wakeupRequestId) {
       await tx.agentWakeupRequest.update({

@@ -9,6 +9,7 @@ import { afterRunFinalized, finalizeRun, type AftercareInput, type FinalizeInput
 import { promoteDueScheduledRetries, promoteScheduledRetry } from './scheduledRetries.ts';
 import { reapOrphanedRuns, type ReapOptions } from './reaper.ts';
 import { reconcileStrandedAssignedIssues } from './strandedSweep.ts';
+import { resumeQueuedRuns } from './resumeQueuedRuns.ts';
 
 export function createRunActivities(deps: ActivityDeps) {
   return {
@@ -22,11 +23,7 @@ export function createRunActivities(deps: ActivityDeps) {
     // The periodic sweeps (workflows/recoverySweeps.ts).
     reapOrphanedRuns: (options: ReapOptions) => reapOrphanedRuns(deps, options),
     promoteDueScheduledRetries: (scope: { companyId?: string }) => promoteDueScheduledRetries(deps, new Date(), scope),
-    resumeQueuedRuns: async (scope: { companyId?: string }): Promise<number> => {
-      const queued = await deps.prisma.heartbeatRun.findMany({ where: { status: 'queued', ...(scope.companyId ? { companyId: scope.companyId } : {}) }, select: { id: true } });
-      await deps.executions.start(queued.map((run) => run.id));
-      return queued.length;
-    },
+    resumeQueuedRuns: (scope: { companyId?: string }) => resumeQueuedRuns(deps, scope),
     reconcileStrandedAssignedIssues: (scope: { companyId?: string }) => reconcileStrandedAssignedIssues(deps, scope),
   };
 }

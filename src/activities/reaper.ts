@@ -19,6 +19,7 @@ import { tracksLocalChild } from '../domain/runStatus.ts';
 import { recoveryEventTexts } from '../domain/recoveryTexts.ts';
 import { isPidAlive, isProcessGroupAlive, spawnedOnThisHost, terminateProcessGroup } from '../adapters/processGroup.ts';
 import { claimableQueuedRunIds } from '../store/agentSlots.ts';
+import { mapBounded } from '../platform/concurrency.ts';
 import { heartbeatPolicyOf } from '../domain/heartbeatPolicy.ts';
 
 export interface ReapOptions {
@@ -65,15 +66,7 @@ export async function reapOrphanedRuns(deps: ActivityDeps, options: ReapOptions 
   const held = await deps.executions.held(candidates.map((c) => c.id));
   const orphans = candidates.filter((c) => !held.has(c.id));
 
-  const outcomes: Array<{ reaped: boolean; followUps: string[] }> = new Array(orphans.length);
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(CONCURRENCY, orphans.length) }, async () => {
-    while (next < orphans.length) {
-      const index = next++;
-      outcomes[index] = await settleOrphan(deps, orphans[index]);
-    }
-  });
-  await Promise.all(lanes);
+  const outcomes = await mapBounded(orphans, CONCURRENCY, (orphan) => settleOrphan(deps, orphan));
   const reaped = orphans.filter((_, i) => outcomes[i].reaped);
   const followUpRunIds = new Set(outcomes.flatMap((o) => o.followUps));
   // R25 "try to start the agent's next queued run": once per agent whose runs were reaped.

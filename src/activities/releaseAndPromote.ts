@@ -11,7 +11,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Prisma } from '../store/db.ts';
 import { asObject, boundIssueId, stringOrNull, toJson } from '../store/json.ts';
-import { createSystemRun, moveExecutionLock } from '../store/systemRuns.ts';
+import { createSystemRun, moveExecutionLock, releaseExecutionLock } from '../store/systemRuns.ts';
+import { lockIssue } from '../store/locks.ts';
 import { activePauseHoldFor } from '../store/treeHolds.ts';
 import { isInvokableAgentStatus, UNSUCCESSFUL_TERMINAL_RUN_STATUSES } from '../domain/runStatus.ts';
 import { isCommentInteractionWake } from '../domain/heartbeatPolicy.ts';
@@ -46,12 +47,12 @@ export interface TerminalRun {
   processLossRetryCount: number;
 }
 
-async function lockIssue(tx: Tx, run: TerminalRun): Promise<Issue | null> {
+async function lockTargetIssue(tx: Tx, run: TerminalRun): Promise<Issue | null> {
   // R28.1: the bound issue, else the issue whose execution lock is this run.
   const bound = boundIssueId(run.contextSnapshot);
-  const rows = bound
-    ? await tx.$queryRaw<Array<{ id: string }>>`SELECT id FROM issues WHERE id = ${bound}::uuid FOR NO KEY UPDATE`
-    : await tx.$queryRaw<Array<{ id: string }>>`SELECT id FROM issues WHERE company_id = ${run.companyId}::uuid AND execution_run_id = ${run.id}::uuid LIMIT 1 FOR NO KEY UPDATE`;
+  if (bound) return lockIssue(tx, bound);
+  const rows = await tx.$queryRaw<Array<{ id: string }>>`
+    SELECT id FROM issues WHERE company_id = ${run.companyId}::uuid AND execution_run_id = ${run.id}::uuid LIMIT 1 FOR NO KEY UPDATE`;
   return rows[0] ? tx.issue.findUnique({ where: { id: rows[0].id } }) : null;
 }
 
@@ -61,13 +62,11 @@ async function lockIssue(tx: Tx, run: TerminalRun): Promise<Issue | null> {
  */
 export async function releaseAndPromote(tx: Tx, run: TerminalRun, options: { immediateRecovery: boolean }): Promise<ReleaseOutcome> {
   const none = (issueId: string | null): ReleaseOutcome => ({ issueId, followUpRunIds: [], escalation: null });
-  const issue = await lockIssue(tx, run);
+  const issue = await lockTargetIssue(tx, run);
   if (!issue) return none(null); // R28.2
   if (issue.executionRunId !== null && issue.executionRunId !== run.id) return none(issue.id); // R28.3
-  if (issue.executionRunId === run.id) {
-    // R28.4: checkoutRunId stays.
-    await tx.issue.update({ where: { id: issue.id }, data: { executionRunId: null, executionAgentNameKey: null, executionLockedAt: null } });
-  }
+  // R28.4: checkoutRunId stays.
+  if (issue.executionRunId === run.id) await releaseExecutionLock(tx, issue.id, run.id);
   const promoted = await promoteDeferredWake(tx, issue);
   if (promoted) return { issueId: issue.id, followUpRunIds: [promoted], escalation: null };
   if (!options.immediateRecovery) return none(issue.id);

@@ -1,10 +1,11 @@
 /**
- * R42–R45 on the database side: gather a finished run's evidence and texts in one query, classify
- * them (pure, `domain/liveness.ts`), and persist the result on the run.
+ * R42–R45 on the database side: gather a finished run's evidence and texts in one query and
+ * classify them (pure, `domain/liveness.ts`); the finalize pipeline persists the result with the
+ * run's terminal write.
  */
 import type { Prisma } from '../store/db.ts';
 import { asObject } from '../store/json.ts';
-import { classifyRunLiveness, type LivenessClassification, type LivenessEvidence } from '../domain/liveness.ts';
+import { classifyRunLiveness, type LivenessEvidence } from '../domain/liveness.ts';
 
 type Tx = Prisma.TransactionClient;
 
@@ -77,8 +78,8 @@ export interface ClassifiableRun {
   stderrExcerpt: string | null;
 }
 
-/** R42: classify and persist. Issue-scoped evidence needs an issue-bound run. */
-export async function classifyAndPersistLiveness(tx: Tx, run: ClassifiableRun, issueId: string | null): Promise<LivenessClassification> {
+/** R42: the liveness fields of a run about to be written terminal. Issue-scoped evidence needs an issue-bound run. */
+export async function classifyFinishedRun(tx: Tx, run: ClassifiableRun, issueId: string | null) {
   const issue = issueId ? await tx.issue.findUnique({ where: { id: issueId }, select: { status: true, title: true, description: true } }) : null;
   const gathered = run.status === 'succeeded'
     ? await gatherEvidence(tx, run.id, issue ? issueId : null)
@@ -95,16 +96,12 @@ export async function classifyAndPersistLiveness(tx: Tx, run: ClassifiableRun, i
     error: run.error,
     continuationSummary: gathered.continuationSummary,
   });
-  await tx.heartbeatRun.update({
-    where: { id: run.id },
-    data: {
-      livenessState: classification.livenessState,
-      livenessReason: classification.livenessReason,
-      nextAction: classification.nextAction,
-      lastUsefulActionAt: classification.lastUsefulActionAt,
-    },
-  });
-  return classification;
+  return {
+    livenessState: classification.livenessState,
+    livenessReason: classification.livenessReason,
+    nextAction: classification.nextAction,
+    lastUsefulActionAt: classification.lastUsefulActionAt,
+  };
 }
 
 const EMPTY_EVIDENCE: LivenessEvidence = {

@@ -7,6 +7,7 @@
 import type { ActivityDeps } from './deps.ts';
 import { appendRunEvent } from '../store/runEvents.ts';
 import { boundIssueId } from '../store/json.ts';
+import { releaseExecutionLock } from '../store/systemRuns.ts';
 import { recoveryEventTexts } from '../domain/recoveryTexts.ts';
 
 export type PromotionOutcome = 'queued' | 'cancelled' | 'not_due' | 'not_scheduled';
@@ -36,7 +37,7 @@ export async function promoteScheduledRetry(deps: ActivityDeps, runId: string, n
         await tx.agentWakeupRequest.update({ where: { id: run.wakeupRequestId }, data: { status: 'cancelled', error: drop.error, finishedAt: now } });
       }
       if (issue) {
-        await tx.issue.updateMany({ where: { id: issue.id, executionRunId: run.id }, data: { executionRunId: null, executionAgentNameKey: null, executionLockedAt: null } });
+        await releaseExecutionLock(tx, issue.id, run.id);
       }
       await appendRunEvent(tx, { companyId: run.companyId, runId: run.id, agentId: run.agentId, eventType: 'lifecycle', level: 'warn', message: drop.error, payload: { errorCode: drop.errorCode } });
       return 'cancelled';

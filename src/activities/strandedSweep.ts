@@ -13,10 +13,12 @@ import type { ActivityDeps } from './deps.ts';
 import { getInvocationBlock } from '../store/budget.ts';
 import { enqueueWakeup, type EnqueueResult } from '../store/wakeups.ts';
 import { logActivity } from '../store/activityLog.ts';
+import { CLEARED_EXECUTION } from '../store/issues.ts';
 import { decideStrandedAction, type StrandedCandidateFacts, type StrandedDecision } from '../domain/strandedWork.ts';
 import { isInvokableAgentStatus } from '../domain/runStatus.ts';
 import { orphanBlockerComment } from '../domain/recoveryTexts.ts';
 import { escalateStrandedIssue } from './escalation.ts';
+import { mapBounded } from '../platform/concurrency.ts';
 
 export interface SweepResult {
   assignmentDispatched: number;
@@ -129,21 +131,6 @@ function factsOf(row: CandidateRow): StrandedCandidateFacts {
   };
 }
 
-/** Runs `work` over `items`, `CONCURRENCY` at a time, returning results in input order. */
-async function mapBounded<T, R>(items: T[], work: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(CONCURRENCY, items.length) }, async () => {
-      while (next < items.length) {
-        const index = next++;
-        results[index] = await work(items[index]);
-      }
-    }),
-  );
-  return results;
-}
-
 /** The run an enqueue produced, if it produced or joined one (R71). */
 function runOf(result: EnqueueResult): { id: string; isNew: boolean } | null {
   if (result.kind === 'queued') return { id: result.run.id, isNew: true };
@@ -179,7 +166,7 @@ export async function reconcileStrandedAssignedIssues(deps: ActivityDeps, scope:
     agents: new Map((agentIds.length > 0 ? await deps.prisma.agent.findMany({ where: { id: { in: agentIds } } }) : []).map((agent) => [agent.id, agent])),
     budgetBlocked: new Map(),
   };
-  const acted = await mapBounded(actionable, (d) => actOn(deps, context, d.row, d.decision));
+  const acted = await mapBounded(actionable, CONCURRENCY, (d) => actOn(deps, context, d.row, d.decision));
   actionable.forEach((d, i) => outcomes.set(d.row.id, acted[i]));
   for (const { row, decision } of decided) {
     if (decision.kind === 'skip') record(row.id, { counters: ['skipped'], acted: false, followUps: [] });
@@ -322,7 +309,7 @@ async function reassignOrphanBlocker(deps: ActivityDeps, blocker: OrphanBlockerR
     // Guarded: someone may have assigned it meanwhile. Reassignment clears checkout and lock (R75).
     const updated = await tx.issue.updateManyAndReturn({
       where: { id: blocker.id, assigneeAgentId: null, assigneeUserId: null },
-      data: { assigneeAgentId: creator.id, assigneeUserId: null, checkoutRunId: null, executionRunId: null, executionAgentNameKey: null, executionLockedAt: null, updatedAt: new Date() },
+      data: { assigneeAgentId: creator.id, assigneeUserId: null, ...CLEARED_EXECUTION, updatedAt: new Date() },
       select: { identifier: true },
     });
     if (updated.length === 0) return false;

@@ -10,6 +10,7 @@ import type { Logger } from '../logger.ts';
 import { enqueueWakeup, type AgentRow, type EnqueueResult, type WakeRequest } from '../store/wakeups.ts';
 import { cancelRunViaWorkflow, startRunWorkflow, type RunWorkflowSettings } from '../temporal/runWorkflows.ts';
 import { finishRunOutsideWorkflow } from '../activities/finalizeRun.ts';
+import { resumeQueuedRuns } from '../activities/resumeQueuedRuns.ts';
 import { spawnedOnThisHost, terminateProcessGroup } from '../adapters/processGroup.ts';
 import { isCancellableRunStatus } from '../domain/runStatus.ts';
 import { ServiceUnavailableError } from '../errors.ts';
@@ -46,11 +47,9 @@ export class RunControl {
     return result;
   }
 
-  /** Starts the workflow of every queued run, or nudges it (idempotent: a run's workflow id is fixed). */
-  async resumeQueuedRuns(scope: { companyId?: string; agentId?: string } = {}): Promise<number> {
-    const queued = await this.deps.prisma.heartbeatRun.findMany({ where: { status: 'queued', ...scope }, select: { id: true } });
-    await this.startWorkflows(queued.map((run) => run.id));
-    return queued.length;
+  /** R68/R69's queue resumer for this instance, a company or an agent. */
+  resumeQueuedRuns(scope: { companyId?: string; agentId?: string } = {}): Promise<number> {
+    return resumeQueuedRuns(this.deps.activityDeps, scope);
   }
 
   /** Starts the workflows of runs already in the database (idempotent). */

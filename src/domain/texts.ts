@@ -5,7 +5,6 @@
 export const runTexts = {
   // R4 claim gates
   agentGone: 'Cancelled because the agent no longer exists',
-  agentNotInvokable: 'Cancelled because the agent is not invokable',
   pauseHoldActive: 'Cancelled because issue is held by an active subtree pause hold',
   dependenciesBlocked: 'Cancelled because the issue has unresolved blockers',
   staleIssue: (code: string) => `Cancelled because the queued run is stale (${code})`,

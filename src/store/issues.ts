@@ -6,6 +6,7 @@ import type { Prisma, PrismaClient } from './db.ts';
 import { ConflictError, NotFoundError, UnprocessableError } from '../errors.ts';
 import { replaceBlockers, unresolvedBlockerIds } from './issueRelations.ts';
 import { LIVE_RUN_STATUSES } from '../domain/runStatus.ts';
+import { lockIssue } from './locks.ts';
 
 type Tx = Prisma.TransactionClient;
 type Db = PrismaClient | Tx;
@@ -31,8 +32,7 @@ export async function findIssue(db: Db, ref: { id: string } | { identifier: stri
 }
 
 async function lockIssueRow(tx: Tx, issueId: string): Promise<Issue> {
-  await tx.$queryRaw`SELECT id FROM issues WHERE id = ${issueId}::uuid FOR NO KEY UPDATE`;
-  const issue = await tx.issue.findUnique({ where: { id: issueId } });
+  const issue = await lockIssue(tx, issueId);
   if (!issue) throw new NotFoundError('Issue');
   return issue;
 }
@@ -86,7 +86,8 @@ function statusTimestamps(previous: Issue | null, status: IssueStatus, now: Date
   };
 }
 
-const CLEARED_EXECUTION = { checkoutRunId: null, executionRunId: null, executionAgentNameKey: null, executionLockedAt: null };
+/** R75: the run pointers an issue loses when it leaves `in_progress` or changes assignee. */
+export const CLEARED_EXECUTION = { checkoutRunId: null, executionRunId: null, executionAgentNameKey: null, executionLockedAt: null };
 
 /** The next `PREFIX-N` of a company; the company row lock serializes issue numbers. */
 export async function allocateIssueNumber(tx: Tx, companyId: string): Promise<{ number: number; identifier: string; issuePrefix: string }> {

@@ -21,3 +21,9 @@ export async function lockAgentOfRun(tx: Tx, runId: string): Promise<void> {
     SELECT a.id FROM agents a JOIN heartbeat_runs r ON r.agent_id = a.id
     WHERE r.id = ${runId}::uuid FOR NO KEY UPDATE OF a`;
 }
+
+/** Locks an issue row and reads it; null when it does not exist. */
+export async function lockIssue(tx: Tx, issueId: string) {
+  const rows = await tx.$queryRaw<Array<{ id: string }>>`SELECT id FROM issues WHERE id = ${issueId}::uuid FOR NO KEY UPDATE`;
+  return rows.length > 0 ? tx.issue.findUnique({ where: { id: issueId } }) : null;
+}

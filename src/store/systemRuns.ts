@@ -2,7 +2,8 @@
  * Runs the system creates on its own (T2/T3 of R1): the process-loss retry (R23), the immediate
  * recovery run (R33), the bounded transient retry (R38) and deferred-wake promotion (R29). Each is
  * one `automation`/`system` wake linked to one new run, written inside the caller's transaction
- * so the wake, the run and the issue's execution lock move together.
+ * so the wake, the run and the issue's execution lock move together. The lock helpers below are
+ * the one place an issue's execution lock is taken over or given up by a run.
  */
 import { randomUUID } from 'node:crypto';
 import type { Prisma } from './db.ts';
@@ -84,4 +85,13 @@ export async function moveExecutionLock(
     data: { executionRunId: input.newRunId, executionAgentNameKey: agentNameKey(input.agentName), executionLockedAt: new Date() },
   });
   return moved.count > 0;
+}
+
+/** Clears an issue's execution lock if `runId` still holds it (R28.4; R4 gates; R40 drops). */
+export async function releaseExecutionLock(tx: Tx, issueId: string, runId: string): Promise<boolean> {
+  const released = await tx.issue.updateMany({
+    where: { id: issueId, executionRunId: runId },
+    data: { executionRunId: null, executionAgentNameKey: null, executionLockedAt: null },
+  });
+  return released.count > 0;
 }

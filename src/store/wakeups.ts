@@ -15,7 +15,7 @@ import { activePauseHoldFor } from './treeHolds.ts';
 import { logActivity } from './activityLog.ts';
 import { asObject, stringOrNull, toJson, type JsonObject } from './json.ts';
 import { unresolvedBlockerIds } from './issueRelations.ts';
-import { lockAgent } from './locks.ts';
+import { lockAgent, lockIssue } from './locks.ts';
 
 type Tx = Prisma.TransactionClient;
 type Run = Awaited<ReturnType<PrismaClient['heartbeatRun']['findUniqueOrThrow']>>;
@@ -127,12 +127,6 @@ async function coalesceInto(tx: Tx, run: Run, companyId: string, agentId: string
   const updated = await tx.heartbeatRun.update({ where: { id: run.id }, data: { contextSnapshot: toJson(merged) } });
   const wake = await createWake(tx, { companyId, agentId, request, status: 'coalesced', reason: reason ?? request.reason, runId: run.id });
   return { kind: 'coalesced' as const, run: updated, wakeId: wake.id };
-}
-
-async function lockIssue(tx: Tx, issueId: string) {
-  const rows = await tx.$queryRaw<Array<{ id: string }>>`SELECT id FROM issues WHERE id = ${issueId}::uuid FOR NO KEY UPDATE`;
-  if (rows.length === 0) return null;
-  return tx.issue.findUnique({ where: { id: issueId } });
 }
 
 /** The run that currently executes an issue: its lock if live, else the oldest live run (running first). */

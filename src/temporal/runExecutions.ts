@@ -9,23 +9,16 @@ import type { RunExecutions } from '../activities/deps.ts';
 import { runWorkflowId } from '../workflows/heartbeatRun.ts';
 import { startOrNudgeRunWorkflow, type RunWorkflowSettings } from './runWorkflows.ts';
 import { boundIssueId } from '../store/json.ts';
+import { mapBounded } from '../platform/concurrency.ts';
 
 /** Parallel calls to the Temporal frontend; enough to hide latency, few enough to be polite. */
 const CONCURRENCY = 32;
-
-async function forEachBounded<T>(items: T[], work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(CONCURRENCY, items.length) }, async () => {
-    while (next < items.length) await work(items[next++]);
-  });
-  await Promise.all(lanes);
-}
 
 export function createRunExecutions(client: Client, prisma: PrismaClient, settings: RunWorkflowSettings): RunExecutions {
   return {
     async held(runIds) {
       const held = new Set<string>();
-      await forEachBounded(runIds, async (runId) => {
+      await mapBounded(runIds, CONCURRENCY, async (runId) => {
         try {
           const description = await client.workflow.getHandle(runWorkflowId(runId)).describe();
           if (description.status.name === 'RUNNING') held.add(runId);
@@ -44,7 +37,7 @@ export function createRunExecutions(client: Client, prisma: PrismaClient, settin
       const issueIds = runs.map((run) => boundIssueId(run.contextSnapshot)).filter((id): id is string => id !== null);
       const issues = issueIds.length > 0 ? await prisma.issue.findMany({ where: { id: { in: issueIds } }, select: { id: true, identifier: true } }) : [];
       const identifiers = new Map(issues.map((issue) => [issue.id, issue.identifier]));
-      await forEachBounded(runs, (run) => startOrNudgeRunWorkflow(client, settings, run, identifiers.get(boundIssueId(run.contextSnapshot) ?? '') ?? null));
+      await mapBounded(runs, CONCURRENCY, (run) => startOrNudgeRunWorkflow(client, settings, run, identifiers.get(boundIssueId(run.contextSnapshot) ?? '') ?? null));
     },
   };
 }

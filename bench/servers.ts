@@ -1,0 +1,36 @@
+/**
+ * What every benchmark stands on: its own embedded PostgreSQL (migrated) and an in-memory Temporal
+ * dev server, on free ports in a temporary folder, so a benchmark never touches `.vigil`.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { loadConfig } from '../src/config.ts';
+import { startEmbeddedPostgres } from '../src/store/embeddedPostgres.ts';
+import { applyMigrations } from '../src/store/migrate.ts';
+import { resolveTemporalCli } from '../src/temporal/temporalCli.ts';
+import { loadTemporalDevConfig } from '../src/temporal/devServerConfig.ts';
+import { startTemporalDevServer } from '../src/temporal/devServer.ts';
+import { findFreePort } from '../src/platform/processes.ts';
+
+export async function startBenchServers(name: string, log: (line: string) => void) {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const config = loadConfig();
+  const root = await mkdtemp(path.join(os.tmpdir(), `${name}-`));
+  const pg = await startEmbeddedPostgres({ dataDir: root, port: await findFreePort(), log });
+  await applyMigrations(pg.databaseUrl);
+  const binary = await resolveTemporalCli({ explicitPath: config.temporalCliPath, cacheDir: config.cacheDir, log });
+  const temporal = await startTemporalDevServer({ binary, config: loadTemporalDevConfig(), dataDir: null, port: await findFreePort(), uiPort: await findFreePort(), headless: true, log });
+  return {
+    root,
+    databaseUrl: pg.databaseUrl,
+    temporal,
+    dbPoolSize: config.dbPoolSize,
+    async stop() {
+      await temporal.stop();
+      await pg.stop();
+      await rm(root, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,15 @@
+/**
+ * R68/R69's queue resumer: every queued run gets its workflow started, or — if it is already
+ * waiting for a slot or for its agent — a nudge to claim now. Idempotent: a run's workflow id is
+ * its own. Used at start-up, by the periodic reaper sweep and when an agent resumes.
+ */
+import type { ActivityDeps } from './deps.ts';
+
+export async function resumeQueuedRuns(deps: ActivityDeps, scope: { companyId?: string; agentId?: string } = {}): Promise<number> {
+  const queued = await deps.prisma.heartbeatRun.findMany({
+    where: { status: 'queued', ...(scope.companyId ? { companyId: scope.companyId } : {}), ...(scope.agentId ? { agentId: scope.agentId } : {}) },
+    select: { id: true },
+  });
+  await deps.executions.start(queued.map((run) => run.id));
+  return queued.length;
+}
