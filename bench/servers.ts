@@ -12,16 +12,17 @@ import { applyMigrations } from '../src/store/migrate.ts';
 import { resolveTemporalCli } from '../src/temporal/temporalCli.ts';
 import { loadTemporalDevConfig } from '../src/temporal/devServerConfig.ts';
 import { startTemporalDevServer } from '../src/temporal/devServer.ts';
-import { findFreePort } from '../src/platform/processes.ts';
+import { findFreePorts } from '../src/platform/processes.ts';
 
 export async function startBenchServers(name: string, log: (line: string) => void) {
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const config = loadConfig();
   const root = await mkdtemp(path.join(os.tmpdir(), `${name}-`));
-  const pg = await startEmbeddedPostgres({ dataDir: root, port: await findFreePort(), log });
+  const [pgPort, temporalPort, uiPort] = await findFreePorts(3);
+  const pg = await startEmbeddedPostgres({ dataDir: root, port: pgPort, log });
   await applyMigrations(pg.databaseUrl);
   const binary = await resolveTemporalCli({ explicitPath: config.temporalCliPath, cacheDir: config.cacheDir, log });
-  const temporal = await startTemporalDevServer({ binary, config: loadTemporalDevConfig(), dataDir: null, port: await findFreePort(), uiPort: await findFreePort(), headless: true, log });
+  const temporal = await startTemporalDevServer({ binary, config: loadTemporalDevConfig(), dataDir: null, port: temporalPort, uiPort, headless: true, log });
   return {
     root,
     databaseUrl: pg.databaseUrl,

@@ -168,6 +168,16 @@ export function findFreePort(): Promise<number> {
   });
 }
 
+/**
+ * `count` different free ports. Asked one by one, the OS may hand out the same port twice (nothing
+ * holds the first while the second is picked); a caller that needs two ports needs two.
+ */
+export async function findFreePorts(count: number): Promise<number[]> {
+  const ports = new Set<number>();
+  while (ports.size < count) ports.add(await findFreePort());
+  return [...ports];
+}
+
 /** The last `lines` lines of a text, for error messages that quote a server's output. */
 export function tailLines(text: string, lines = 30): string {
   const all = text.split(/\r?\n/);

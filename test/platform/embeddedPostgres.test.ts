@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import { findFreePort, isPidAlive, isPortAnswering, processWorkingDirectory } from '../../src/platform/processes.ts';
+import { findFreePort, findFreePorts, isPidAlive, isPortAnswering, processWorkingDirectory } from '../../src/platform/processes.ts';
 import {
   hydrateSharedLibraryLinks,
   startEmbeddedPostgres,
@@ -139,7 +139,7 @@ describe('embedded PostgreSQL', () => {
 
   it('stops an orphan that listens on another port and starts fresh on the requested one', async () => {
     const dataDir = await givenDataDir();
-    const [oldPort, newPort] = [await findFreePort(), await findFreePort()];
+    const [oldPort, newPort] = await findFreePorts(2);
     const owner = runFixture('startPostgresChild.ts', [dataDir, String(oldPort)]);
     await owner.ready;
     const orphan = await postmasterPid(dataDir);

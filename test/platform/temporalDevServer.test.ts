@@ -6,7 +6,7 @@ import { Client, Connection } from '@temporalio/client';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
-import { findFreePort, isPidAlive, isPortAnswering } from '../../src/platform/processes.ts';
+import { findFreePort, findFreePorts, isPidAlive, isPortAnswering } from '../../src/platform/processes.ts';
 import { startTemporalDevServer, type TemporalDevServer } from '../../src/temporal/devServer.ts';
 import { loadTemporalDevConfig, parseTemporalDevConfig, type TemporalDevConfig } from '../../src/temporal/devServerConfig.ts';
 import { VIGIL_SEARCH_ATTRIBUTES } from '../../src/temporal/searchAttributeKeys.ts';
@@ -135,7 +135,7 @@ describe('Temporal dev server', () => {
 
   it('reuses the dev server left running when its owner was killed with SIGKILL', async () => {
     const dataDir = await givenDataDir();
-    const [port, uiPort] = [await findFreePort(), await findFreePort()];
+    const [port, uiPort] = await findFreePorts(2);
     const owner = runFixture<{ address: string; pid: number }>('startTemporalChild.ts', [binary, dataDir, String(port), String(uiPort)]);
     const orphan = await owner.ready;
     await givenWaitingWorkflow(orphan.address, 'default', 'started-before-the-crash');
@@ -157,7 +157,7 @@ describe('Temporal dev server', () => {
 
   it('replaces an orphan whose settings differ, keeping its data', async () => {
     const dataDir = await givenDataDir();
-    const [port, uiPort] = [await findFreePort(), await findFreePort()];
+    const [port, uiPort] = await findFreePorts(2);
     const owner = runFixture<{ address: string; pid: number }>('startTemporalChild.ts', [binary, dataDir, String(port), String(uiPort)]);
     const orphan = await owner.ready;
     await givenWaitingWorkflow(orphan.address, 'default', 'kept-by-the-replacement');
@@ -172,7 +172,7 @@ describe('Temporal dev server', () => {
 
   it('refuses a dev server whose owning Vigil process is still alive', async () => {
     const dataDir = await givenDataDir();
-    const [port, uiPort] = [await findFreePort(), await findFreePort()];
+    const [port, uiPort] = await findFreePorts(2);
     const owner = runFixture<{ pid: number }>('startTemporalChild.ts', [binary, dataDir, String(port), String(uiPort)]);
     const running = await owner.ready;
     cleanups.push(async () => {

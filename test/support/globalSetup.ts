@@ -14,7 +14,7 @@ import { applyMigrations } from '../../src/store/migrate.ts';
 import { resolveTemporalCli } from '../../src/temporal/temporalCli.ts';
 import { loadTemporalDevConfig } from '../../src/temporal/devServerConfig.ts';
 import { startTemporalDevServer } from '../../src/temporal/devServer.ts';
-import { findFreePort } from '../../src/platform/processes.ts';
+import { findFreePort, findFreePorts } from '../../src/platform/processes.ts';
 import { WORKFLOWS_ENTRY } from '../../src/temporal/worker.ts';
 
 declare module 'vitest' {
@@ -39,7 +39,7 @@ export default async function setup(project: TestProject) {
   const [pg, temporal, bundle] = await Promise.all([
     findFreePort().then((port) => startEmbeddedPostgres({ dataDir: root, port, log, ownProcessGroup: false })),
     resolveTemporalCli({ explicitPath: config.temporalCliPath, cacheDir: config.cacheDir, log }).then(async (binary) => {
-      const [port, uiPort] = [await findFreePort(), await findFreePort()];
+      const [port, uiPort] = await findFreePorts(2);
       return startTemporalDevServer({ binary, config: loadTemporalDevConfig(), dataDir: null, port, uiPort, headless: true, log });
     }),
     bundleWorkflowCode({ workflowsPath: WORKFLOWS_ENTRY, logger: { trace() {}, debug() {}, info() {}, warn: log, error: log, log() {} } as never }),
