@@ -38,7 +38,10 @@ function startOptions(settings: RunWorkflowSettings, run: RunForWorkflow, issueI
       ...(run.retryOfRunId ? { VigilRetryOfRunId: [run.retryOfRunId] } : {}),
       ...(retryKind ? { VigilRetryKind: [retryKind] } : {}),
     },
-    memo: { runId: run.id, wakeReason: stringOrNull(context.wakeReason) },
+    // The memo travels with the run into Temporal UI and `temporal workflow describe`.
+    memo: { runId: run.id, agentId: run.agentId, issueIdentifier: issueIdentifier ?? null, wakeReason: stringOrNull(context.wakeReason), retryOfRunId: run.retryOfRunId ?? null },
+    // The one line Temporal UI shows for the run in its workflow list.
+    staticSummary: [issueIdentifier ?? 'no issue', stringOrNull(context.wakeReason) ?? 'wake', retryKind].filter(Boolean).join(' · '),
   };
 }
 

@@ -17,6 +17,7 @@ import {
   defineUpdate,
   getExternalWorkflowHandle,
   isCancellation,
+  type LocalActivityOptions,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -58,10 +59,19 @@ export const runStateQuery = defineQuery<RunWorkflowState>('runState');
  * worker that holds the workflow task, so they cost no server round trip and no extra workflow
  * task (they appear in the history as markers). Retried if the database hiccups.
  */
-const lifecycle = proxyLocalActivities<RunActivities>({
+const LIFECYCLE_OPTIONS: LocalActivityOptions = {
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 10 },
-});
+};
+/** Each step carries the one-line summary Temporal UI shows beside the activity type. */
+const step = (summary: string) => proxyLocalActivities<RunActivities>({ ...LIFECYCLE_OPTIONS, summary });
+const lifecycle = {
+  claimRun: step('claim run').claimRun,
+  promoteScheduledRetry: step('promote scheduled retry').promoteScheduledRetry,
+  finalizeRun: step('finalize run').finalizeRun,
+  afterRunFinalized: step('escalate or continue after the run').afterRunFinalized,
+  startRuns: step('start follow-up runs').startRuns,
+};
 
 /** How long a run waits for a free agent slot (or a paused agent) before re-checking on its own. */
 const SLOT_RECHECK = '30 seconds';
@@ -74,6 +84,7 @@ function adapterActivities(claim: Extract<ClaimResult, { kind: 'claimed' }>, hea
   // The adapter enforces timeoutSec itself (R13); this bound only catches a wedged activity.
   const bound = claim.timeoutSec > 0 ? `${claim.timeoutSec + claim.graceSec + 120} seconds` : '30 days';
   return proxyActivities<RunActivities>({
+    summary: 'execute agent process',
     startToCloseTimeout: bound,
     heartbeatTimeout: heartbeatTimeoutMs,
     // One attempt: a lost process is recovered by Vigil's own rules (a new run), never a blind replay.

@@ -4,13 +4,22 @@
  * Both are also safe to run concurrently with themselves (R65): the API's recovery routes call
  * the same activity code directly.
  */
-import { proxyActivities } from '@temporalio/workflow';
+import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { RunActivities } from '../activities/index.ts';
 
-const sweeps = proxyActivities<RunActivities>({
+const SWEEP_OPTIONS: ActivityOptions = {
   startToCloseTimeout: '10 minutes',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 3 },
-});
+};
+/** Each step carries the one-line summary Temporal UI shows beside the activity type. */
+const step = (summary: string) => proxyActivities<RunActivities>({ ...SWEEP_OPTIONS, summary });
+const sweeps = {
+  reapOrphanedRuns: step('reap orphaned runs').reapOrphanedRuns,
+  promoteDueScheduledRetries: step('promote due scheduled retries').promoteDueScheduledRetries,
+  startRuns: step('start follow-up runs').startRuns,
+  resumeQueuedRuns: step('resume queued runs').resumeQueuedRuns,
+  reconcileStrandedAssignedIssues: step('reconcile stranded issues').reconcileStrandedAssignedIssues,
+};
 
 export interface ReapSweepInput {
   /** R68: 0 at startup (every orphan counts), 5 minutes on the periodic tick. */
