@@ -23,6 +23,8 @@ declare module 'vitest' {
     temporalAddress: string;
     temporalNamespace: string;
     workflowBundlePath: string;
+    /** The temporal CLI binary, for tests that check what an operator's CLI query finds. */
+    temporalCliPath: string;
   }
 }
 
@@ -40,7 +42,8 @@ export default async function setup(project: TestProject) {
     findFreePort().then((port) => startEmbeddedPostgres({ dataDir: root, port, log, ownProcessGroup: false })),
     resolveTemporalCli({ explicitPath: config.temporalCliPath, cacheDir: config.cacheDir, log }).then(async (binary) => {
       const [port, uiPort] = await findFreePorts(2);
-      return startTemporalDevServer({ binary, config: loadTemporalDevConfig(), dataDir: null, port, uiPort, headless: true, log });
+      const server = await startTemporalDevServer({ binary, config: loadTemporalDevConfig(), dataDir: null, port, uiPort, headless: true, log });
+      return { ...server, binary };
     }),
     bundleWorkflowCode({ workflowsPath: WORKFLOWS_ENTRY, logger: { trace() {}, debug() {}, info() {}, warn: log, error: log, log() {} } as never }),
   ]);
@@ -53,6 +56,7 @@ export default async function setup(project: TestProject) {
   project.provide('temporalAddress', temporal.address);
   project.provide('temporalNamespace', temporal.namespace);
   project.provide('workflowBundlePath', workflowBundlePath);
+  project.provide('temporalCliPath', temporal.binary);
 
   return async () => {
     quiet = true;

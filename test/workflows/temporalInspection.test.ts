@@ -1,0 +1,120 @@
+/**
+ * What an operator sees of a run in Temporal UI and the temporal CLI: search attributes that find
+ * it by company, agent, issue identifier, status, error code, retry kind and the run it retries
+ * (with the README's own queries, through the real CLI), the memo and summary, and activities
+ * that read as the domain.
+ */
+import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { startTestVigil, type TestVigil } from '../support/harness.ts';
+import { eventually, givenAgent, givenCompany, givenIssue, waitForIssueRun, waitForRunStatus, type CompanyFixture } from '../support/fixtures.ts';
+import type { HeartbeatRun } from '../../src/store/db.ts';
+
+const run = promisify(execFile);
+const TERMINAL = ['succeeded', 'failed', 'cancelled', 'timed_out'];
+
+let vigil: TestVigil;
+let acme: CompanyFixture;
+
+beforeAll(async () => {
+  vigil = await startTestVigil();
+  acme = await givenCompany(vigil.admin);
+});
+
+afterAll(async () => {
+  await vigil?.stop();
+});
+
+/** `temporal workflow list --query <query>` as an operator types it; the workflow ids it prints. */
+async function cliList(query: string): Promise<string[]> {
+  const { stdout } = await run(inject('temporalCliPath'), [
+    'workflow', 'list', '--query', query, '--output', 'json',
+    '--address', inject('temporalAddress'), '--namespace', inject('temporalNamespace'),
+  ]);
+  const rows = stdout.trim() ? (JSON.parse(stdout) as Array<{ execution: { workflowId: string } }>) : [];
+  return rows.map((row) => row.execution.workflowId).sort();
+}
+
+/** Visibility is eventually consistent: poll the CLI until it lists exactly `expected`. */
+async function cliListEventually(query: string, expected: string[]) {
+  const sorted = [...expected].sort();
+  return eventually(async () => {
+    const found = await cliList(query);
+    return JSON.stringify(found) === JSON.stringify(sorted) ? found : null;
+  }, 15_000, `temporal workflow list --query "${query}" to list ${sorted.join(', ')}`);
+}
+
+function startOfTodayUtc(): string {
+  return `${new Date().toISOString().slice(0, 10)}T00:00:00Z`;
+}
+
+describe('runs in Temporal UI and the temporal CLI', () => {
+  let succeeded: HeartbeatRun;
+  let issue: { id: string; identifier: string };
+  let agentId: string;
+
+  beforeAll(async () => {
+    const agent = await givenAgent(acme, { script: 'succeed.sh' });
+    agentId = agent.id;
+    issue = await givenIssue(acme, { status: 'todo', assigneeAgentId: agent.id });
+    const queued = await waitForIssueRun(vigil.vigil.prisma, issue.id);
+    succeeded = await waitForRunStatus(vigil.vigil.prisma, queued.id, TERMINAL);
+    expect(succeeded.status).toBe('succeeded');
+  });
+
+  it('finds all runs of an issue by its identifier, and a company’s or agent’s runs by id', async () => {
+    const workflowId = `run-${succeeded.id}`;
+    await cliListEventually(`VigilIssueIdentifier='${issue.identifier}'`, [workflowId]);
+    await cliListEventually(`VigilCompanyId='${acme.company.id}' AND VigilAgentId='${agentId}' AND VigilRunStatus='succeeded'`, [workflowId]);
+  });
+
+  it('carries a memo and a one-line summary that name the run, its issue and why it woke', async () => {
+    const description = await vigil.vigil.temporal.workflow.getHandle(`run-${succeeded.id}`).describe();
+    expect(description.memo).toMatchObject({ runId: succeeded.id, agentId, issueIdentifier: issue.identifier, wakeReason: 'issue_assigned', retryOfRunId: null });
+    expect(await description.staticSummary()).toBe(`${issue.identifier} · issue_assigned`);
+  });
+
+  it('shows activities that read as the domain: claim, execute agent process, finalize', async () => {
+    const history = await vigil.vigil.temporal.workflow.getHandle(`run-${succeeded.id}`).fetchHistory();
+    const converter = vigil.vigil.temporal.options.loadedDataConverter.payloadConverter;
+    const summaries = (history.events ?? [])
+      .map((event) => event.userMetadata?.summary)
+      .filter((summary) => summary != null)
+      .map((summary) => converter.fromPayload(summary!));
+    // The first is the workflow's own summary (on its start event), then one per step.
+    expect(summaries).toEqual([`${issue.identifier} · issue_assigned`, 'claim run', 'execute agent process', 'finalize run']);
+    const scheduled = history.events?.find((event) => event.activityTaskScheduledEventAttributes);
+    expect(scheduled?.activityTaskScheduledEventAttributes?.activityType?.name).toBe('executeAdapter');
+  });
+
+  it('finds today’s process-lost runs and the retry that follows one', async () => {
+    const agent = await givenAgent(acme, { script: 'sleep.sh' });
+    const lost = await givenIssue(acme, { status: 'todo', assigneeAgentId: agent.id });
+    const first = await waitForIssueRun(vigil.vigil.prisma, lost.id);
+    const running = await eventually(
+      () => vigil.vigil.prisma.heartbeatRun.findFirst({ where: { id: first.id, status: 'running', processGroupId: { not: null } } }),
+      30_000,
+      'the agent process to start',
+    );
+    // Killed from outside: nobody in Vigil sent the signal.
+    process.kill(-running.processGroupId!, 'SIGKILL');
+    const died = await waitForRunStatus(vigil.vigil.prisma, first.id, TERMINAL);
+    expect(died).toMatchObject({ status: 'failed', errorCode: 'process_lost' });
+    const retry = await eventually(
+      () => vigil.vigil.prisma.heartbeatRun.findFirst({ where: { retryOfRunId: died.id } }),
+      15_000,
+      'the process-loss retry run',
+    );
+
+    // The README's query for "all process-lost runs today", scoped to this test's company.
+    await cliListEventually(
+      `VigilCompanyId='${acme.company.id}' AND VigilErrorCode='process_lost' AND StartTime >= '${startOfTodayUtc()}'`,
+      [`run-${died.id}`],
+    );
+    await cliListEventually(`VigilRetryOfRunId='${died.id}' AND VigilRetryKind='process_lost'`, [`run-${retry.id}`]);
+    // Stop the retry's agent so the test leaves nothing running.
+    await acme.board.post(`/api/heartbeat-runs/${retry.id}/cancel`, {});
+    await waitForRunStatus(vigil.vigil.prisma, retry.id, TERMINAL);
+  });
+});
