@@ -34,7 +34,10 @@ export class RunLogStore {
     }
   }
 
-  /** Reads up to `limitBytes` from `offset`; `nextOffset` is null at the end of the file. */
+  /**
+   * Reads up to `limitBytes` from `offset`; `nextOffset` is null at the end of the file. A slice
+   * never ends inside a UTF-8 character (the next one starts with it), so paging never shows `\ufffd`.
+   */
   async read(logRef: string, offset: number, limitBytes: number): Promise<{ content: string; nextOffset: number | null } | null> {
     const file = this.resolve(logRef);
     let handle;
@@ -47,12 +50,31 @@ export class RunLogStore {
     try {
       const size = (await handle.stat()).size;
       const length = Math.max(0, Math.min(limitBytes, size - offset));
-      const buffer = Buffer.alloc(length);
-      if (length > 0) await handle.read(buffer, 0, length, offset);
-      const end = offset + length;
-      return { content: buffer.toString('utf8'), nextOffset: end < size ? end : null };
+      // Up to 3 bytes more, to finish a character that `limitBytes` alone would cut.
+      const buffer = Buffer.alloc(Math.max(0, Math.min(length + 3, size - offset)));
+      if (buffer.length > 0) await handle.read(buffer, 0, buffer.length, offset);
+      const whole = offset + length < size ? completeUtf8Length(buffer.subarray(0, length)) || utf8CharLength(buffer[0]) : length;
+      const end = offset + whole;
+      return { content: buffer.toString('utf8', 0, whole), nextOffset: end < size ? end : null };
     } finally {
       await handle.close();
     }
   }
+}
+
+/** Bytes of the UTF-8 character that starts with `first` (1 for a stray continuation byte). */
+function utf8CharLength(first: number): number {
+  return first >= 0xf0 ? 4 : first >= 0xe0 ? 3 : first >= 0xc0 ? 2 : 1;
+}
+
+/**
+ * How many leading bytes of `bytes` hold whole UTF-8 characters: a trailing character cut short
+ * is left for the next slice (0 when `bytes` is shorter than its first character).
+ */
+export function completeUtf8Length(bytes: Buffer): number {
+  if (bytes.length === 0) return 0;
+  let lead = bytes.length - 1;
+  // Step back over continuation bytes (10xxxxxx) to the byte that starts the last character.
+  while (lead > 0 && bytes.length - lead < 4 && (bytes[lead] & 0xc0) === 0x80) lead--;
+  return bytes.length - lead >= utf8CharLength(bytes[lead]) ? bytes.length : lead;
 }
