@@ -1,22 +1,19 @@
 /**
- * Request validation helpers. Schemas are zod objects declared next to their routes; unknown
- * fields are rejected (strict objects), and a ZodError becomes a 400 naming the fields.
+ * Request validation schemas shared by the routes. Route declarations (src/api/openapi/route.ts)
+ * parse path, query and body with these zod schemas; the same schemas feed `GET /api/openapi.json`.
+ * Unknown fields are rejected (strict objects), and a ZodError becomes a 400 naming the fields.
  */
 import { z } from 'zod';
 import type { Request } from 'express';
 import { BadRequestError } from '../errors.ts';
 
+export const AGENT_ROLES = ['ceo', 'cto', 'cmo', 'cfo', 'security', 'engineer', 'designer', 'pm', 'qa', 'devops', 'researcher', 'general'] as const;
+export const AGENT_STATUSES = ['active', 'paused', 'idle', 'running', 'error', 'pending_approval', 'terminated'] as const;
+export const ADAPTER_TYPES = ['process', 'http', 'claude_local', 'codex_local', 'gemini_local', 'opencode_local', 'pi_local', 'cursor', 'hermes_local', 'openclaw_gateway'] as const;
+
 export const uuid = z.uuid({ message: 'must be a UUID' });
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const IDENTIFIER_RE = /^[A-Za-z][A-Za-z0-9]*-\d+$/;
-
-export function parseBody<T extends z.ZodType>(schema: T, req: Request): z.infer<T> {
-  return schema.parse(req.body ?? {});
-}
-
-export function parseQuery<T extends z.ZodType>(schema: T, req: Request): z.infer<T> {
-  return schema.parse(req.query);
-}
 
 /** A path parameter that must be a UUID: 400 naming the parameter otherwise. */
 export function uuidParam(req: Request, name: string): string {
@@ -25,20 +22,47 @@ export function uuidParam(req: Request, name: string): string {
   return value.toLowerCase();
 }
 
-/** `:issueId` accepts a UUID or an identifier such as PAP-12. */
-export function issueRefParam(req: Request, name = 'issueId'): { id: string } | { identifier: string } {
-  const value = String(req.params[name] ?? '');
-  if (UUID_RE.test(value)) return { id: value.toLowerCase() };
-  if (IDENTIFIER_RE.test(value)) return { identifier: value.toUpperCase() };
-  throw new BadRequestError(`${name} must be a UUID or an identifier such as PAP-12`, { details: [{ field: name, message: 'must be a UUID or an identifier' }] }, 'invalid_request');
+/** `:issueId` holds a UUID or an identifier such as PAP-12 (already checked by `pathParams`). */
+export function issueRef(value: string): { id: string } | { identifier: string } {
+  return UUID_RE.test(value) ? { id: value.toLowerCase() } : { identifier: value.toUpperCase() };
 }
+
+const uuidPath = z
+  .string()
+  .regex(UUID_RE, 'must be a UUID')
+  .transform((value) => value.toLowerCase())
+  .meta({ format: 'uuid' });
+
+/**
+ * Every path parameter any route uses, by name. A route's path decides which of them it parses,
+ * so a parameter is validated (and documented) the same way on every route.
+ */
+export const pathParams = {
+  companyId: uuidPath,
+  agentId: uuidPath,
+  runId: uuidPath,
+  holdId: uuidPath,
+  issueId: z
+    .string()
+    .refine((value) => UUID_RE.test(value) || IDENTIFIER_RE.test(value), 'must be a UUID or an identifier such as PAP-12')
+    .meta({ description: 'Issue id (UUID) or identifier such as `PAP-12`', pattern: '^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[A-Za-z][A-Za-z0-9]*-[0-9]+)$' }),
+  key: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'must match [a-z0-9][a-z0-9_-]*').max(64).meta({ description: 'Document key, e.g. `plan`' }),
+} satisfies Record<string, z.ZodType<string, string>>;
+
+export type PathParamName = keyof typeof pathParams;
+
+/** Comma-list query schemas and their allowed values, so the OpenAPI document can say `style: form, explode: false`. */
+export const commaListValues = new WeakMap<z.ZodType, readonly string[]>();
 
 /** A query parameter holding a comma-separated list of enum values (`status=todo,in_progress`). */
 export function commaListOf<const T extends readonly [string, ...string[]]>(values: T) {
-  return z
+  const schema = z
     .string()
     .transform((value) => value.split(',').map((s) => s.trim()).filter(Boolean))
-    .pipe(z.array(z.enum(values)).min(1));
+    .pipe(z.array(z.enum(values)).min(1))
+    .meta({ description: `Comma-separated list of: ${values.join(', ')}` });
+  commaListValues.set(schema, values);
+  return schema;
 }
 
 /** Query integers arrive as strings. */

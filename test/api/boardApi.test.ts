@@ -240,3 +240,101 @@ describe('tree holds, budgets and environments', () => {
     expect((await acme.board.get(`/api/heartbeat-runs/${woken.body.id}/leases`)).status).toBe(404);
   });
 });
+
+describe('list contracts: filters, pages and bounds', () => {
+  it('filters issues by user assignee and origin, and pages 50 at a time by default', async () => {
+    const paged = await givenCompany(vigil.admin);
+    const list = (query: string) => paged.board.get(`/api/companies/${paged.company.id}/issues?${query}`);
+    const source = await givenIssue(paged, { title: 'stuck source' });
+    const mine = await givenIssue(paged, { title: 'for a human', status: 'todo', assigneeUserId: 'user-42' });
+    const recovery = await givenIssue(paged, { title: 'Recover stalled issue', parentId: source.id });
+    // Only the recovery sweep writes origins; a fixture stands in for it.
+    await vigil.vigil.prisma.issue.update({ where: { id: recovery.id }, data: { originKind: 'stranded_issue_recovery', originId: source.id } });
+    for (let i = 0; i < 49; i += 1) await givenIssue(paged, { title: `filler ${i}` });
+
+    expect((await list('assigneeUserId=user-42')).body.map((i: { id: string }) => i.id)).toEqual([mine.id]);
+    expect((await list(`originKind=stranded_issue_recovery&originId=${source.id}`)).body.map((i: { id: string }) => i.id)).toEqual([recovery.id]);
+    expect((await list('originKind=manual&originId=' + source.id)).body).toEqual([]);
+    const firstPage = (await list('')).body;
+    expect(firstPage).toHaveLength(50);
+    const secondPage = (await list('offset=50')).body;
+    expect(secondPage.map((i: { id: string }) => i.id)).toEqual([mine.id, source.id]);
+    expect((await list('limit=500')).body).toHaveLength(52);
+    for (const bad of ['limit=501', 'limit=0', 'offset=-1', 'status=todo,doing', 'assigneeAgentId=agent-7', 'sort=title']) {
+      const answer = await list(bad);
+      expect(answer.status, bad).toBe(400);
+      expect(answer.body.details[0].field, bad).toMatch(new RegExp(`^${bad.split('=')[0]}(\\.|$)`));
+    }
+  });
+
+  it("lists an issue's runs newest first, and filters the company's runs by issue with a limit", async () => {
+    const agent = await givenAgent(acme, { script: 'succeed.sh' });
+    const issue = await givenIssue(acme, { title: 'two runs', status: 'todo' });
+    const prisma = vigil.vigil.prisma;
+    const first = await acme.board.post(`/api/agents/${agent.id}/wakeup`, { payload: { issueId: issue.id } });
+    await waitForRunStatus(prisma, first.body.id, TERMINAL);
+    const second = await acme.board.post(`/api/agents/${agent.id}/wakeup`, { payload: { issueId: issue.id } });
+    expect(second.body.id).not.toBe(first.body.id);
+    await waitForRunStatus(prisma, second.body.id, TERMINAL);
+
+    const runs = (await acme.board.get(`/api/issues/${issue.identifier}/runs`)).body as Array<{ id: string; createdAt: string; contextSnapshot: { issueId: string } }>;
+    const ids = runs.map((r) => r.id);
+    expect(ids.indexOf(second.body.id)).toBeGreaterThanOrEqual(0);
+    expect(ids.indexOf(second.body.id)).toBeLessThan(ids.indexOf(first.body.id));
+    expect(runs.map((r) => r.createdAt)).toEqual(runs.map((r) => r.createdAt).sort().reverse());
+    expect(runs.every((r) => r.contextSnapshot.issueId === issue.id)).toBe(true);
+    expect((await acme.board.get(`/api/issues/${issue.id}/active-run`)).body).toBeNull();
+
+    const byIssue = await acme.board.get(`/api/companies/${acme.company.id}/heartbeat-runs?issueId=${issue.id}`);
+    expect(byIssue.body.map((r: { id: string }) => r.id)).toEqual(ids);
+    const newest = await acme.board.get(`/api/companies/${acme.company.id}/heartbeat-runs?issueId=${issue.id}&limit=1`);
+    expect(newest.body.map((r: { id: string }) => r.id)).toEqual([ids[0]]);
+    expect((await acme.board.get(`/api/companies/${acme.company.id}/heartbeat-runs?limit=1001`)).status).toBe(400);
+  });
+
+  it('bounds run events, log slices and comment pages, and answers 404 for a run without a log', async () => {
+    const agent = await givenAgent(acme, { script: 'succeed.sh' });
+    const woken = await acme.board.post(`/api/agents/${agent.id}/wakeup`, {});
+    await waitForRunStatus(vigil.vigil.prisma, woken.body.id, TERMINAL);
+    const runUrl = `/api/heartbeat-runs/${woken.body.id}`;
+    const events = (await acme.board.get(`${runUrl}/events`)).body as Array<{ seq: number }>;
+    expect(events.length).toBeGreaterThan(2);
+    expect(events.map((e) => e.seq)).toEqual(events.map((e) => e.seq).sort((a, b) => a - b));
+    expect((await acme.board.get(`${runUrl}/events?limit=1001`)).status).toBe(400);
+    expect((await acme.board.get(`${runUrl}/events?afterSeq=${events.at(-1)!.seq}`)).body).toEqual([]);
+
+    const whole = await acme.board.get(`${runUrl}/log`);
+    expect(whole.headers.get('cache-control')).toBe('no-store');
+    expect(whole.body).toMatchObject({ runId: woken.body.id, nextOffset: null });
+    expect(whole.body.content).toContain('Fixed the flaky test');
+    expect((await acme.board.get(`${runUrl}/log?limitBytes=${1024 * 1024 + 1}`)).status).toBe(400);
+    // A run that never started has no log.
+    const unstarted = await vigil.vigil.prisma.heartbeatRun.create({ data: { companyId: acme.company.id, agentId: agent.id, status: 'cancelled' } });
+    const missing = await acme.board.get(`/api/heartbeat-runs/${unstarted.id}/log`);
+    expect(missing.status).toBe(404);
+    expect(missing.body.code).toBe('not_found');
+
+    const issue = await givenIssue(acme, { title: 'chatty' });
+    expect((await acme.board.get(`/api/issues/${issue.id}/comments?limit=501`)).status).toBe(400);
+    expect((await acme.board.get(`/api/issues/${issue.id}/comments?limit=500&order=asc`)).status).toBe(200);
+  });
+
+  it('names each unknown field of a body or query in the 400', async () => {
+    const created = await acme.board.post(`/api/companies/${acme.company.id}/issues`, { title: 'x', colour: 'red', size: 'L' });
+    expect(created.status).toBe(400);
+    expect(created.body.details.map((d: { field: string }) => d.field).sort()).toEqual(['colour', 'size']);
+    const listed = await acme.board.get(`/api/companies/${acme.company.id}/agents?x=1`);
+    expect(listed.body.details).toEqual([{ field: 'x', message: 'is not a known field' }]);
+  });
+
+  it('lists the holds rooted at an issue, filtered by status', async () => {
+    const root = await givenIssue(acme, { title: 'held epic' });
+    const hold = await acme.board.post(`/api/issues/${root.id}/tree-holds`, { mode: 'pause' });
+    const holds = (query = '') => acme.board.get(`/api/issues/${root.identifier}/tree-holds${query}`);
+    expect((await holds()).body).toMatchObject([{ id: hold.body.id, status: 'active', members: [{ issueId: root.id, depth: 0 }] }]);
+    expect((await holds('?status=released')).body).toEqual([]);
+    await acme.board.post(`/api/issues/${root.id}/tree-holds/${hold.body.id}/release`, {});
+    expect((await holds('?status=released')).body.map((h: { id: string }) => h.id)).toEqual([hold.body.id]);
+    expect((await holds('?status=paused')).status).toBe(400);
+  });
+});

@@ -1,17 +1,16 @@
 /** Agents: create, list, read, update, pause/resume (R15) and wakeup (R71). */
-import { Router } from 'express';
+import type { Router } from 'express';
 import { z } from 'zod';
 import type { ApiContext } from '../context.ts';
-import { allow, companyFromPath, requireVisible } from '../auth.ts';
-import { jsonObject, parseBody, parseQuery, uuid, uuidParam } from '../validation.ts';
+import { requireVisible, type Actor } from '../auth.ts';
+import { ADAPTER_TYPES, AGENT_ROLES, jsonObject, uuid } from '../validation.ts';
 import { agentView, runView } from '../serializers.ts';
+import { defineRoutes, routerFor } from '../openapi/route.ts';
+import { Agent, Run, WakeSkipped } from '../openapi/responseSchemas.ts';
 import { findWakeByIdempotencyKey } from '../../store/wakeups.ts';
 import { toJson } from '../../store/json.ts';
 import { runTexts, wakeTexts } from '../../domain/texts.ts';
 import { tracksLocalChild } from '../../domain/runStatus.ts';
-
-export const AGENT_ROLES = ['ceo', 'cto', 'cmo', 'cfo', 'security', 'engineer', 'designer', 'pm', 'qa', 'devops', 'researcher', 'general'] as const;
-export const ADAPTER_TYPES = ['process', 'http', 'claude_local', 'codex_local', 'gemini_local', 'opencode_local', 'pi_local', 'cursor', 'hermes_local', 'openclaw_gateway'] as const;
 
 const processAdapterConfig = z.strictObject({
   command: z.string().min(1, 'is required'),
@@ -80,136 +79,173 @@ const wakeupSchema = z.strictObject({
   idempotencyKey: z.string().min(1).max(500).optional(),
 });
 
-const noQuery = z.strictObject({});
+export const agentRoutes = defineRoutes('Agents', {
+  createAgent: {
+    method: 'post',
+    path: '/companies/:companyId/agents',
+    auth: ['board'],
+    summary: 'Create an agent',
+    description: 'For local-child adapters (`process`, `codex_local`, …) `adapterConfig` is `{ command, args?, cwd?, env?, timeoutSec?, graceSec? }`; other adapters take any object.',
+    body: createAgentSchema,
+    responses: { 201: { description: 'The agent (secrets in its config redacted)', schema: Agent } },
+  },
+  listAgents: {
+    method: 'get',
+    path: '/companies/:companyId/agents',
+    auth: ['board', 'run'],
+    summary: "List the company's agents, oldest first",
+    responses: { 200: { description: 'The agents', schema: z.array(Agent) } },
+  },
+  getAgent: {
+    method: 'get',
+    path: '/agents/:agentId',
+    auth: ['board', 'run'],
+    summary: 'Read an agent',
+    responses: { 200: { description: 'The agent', schema: Agent } },
+  },
+  updateAgent: {
+    method: 'patch',
+    path: '/agents/:agentId',
+    auth: ['board'],
+    summary: "Update an agent's name, role, adapter config or runtime config",
+    body: updateAgentSchema,
+    responses: { 200: { description: 'The updated agent', schema: Agent } },
+  },
+  pauseAgent: {
+    method: 'post',
+    path: '/agents/:agentId/pause',
+    auth: ['board'],
+    summary: 'Pause an agent and cancel its active runs (stopReason `paused`, R15)',
+    responses: { 200: { description: 'The paused agent', schema: Agent } },
+  },
+  resumeAgent: {
+    method: 'post',
+    path: '/agents/:agentId/resume',
+    auth: ['board'],
+    summary: 'Resume a paused agent (status → `idle`) and start runs queued meanwhile',
+    responses: { 200: { description: 'The agent', schema: Agent } },
+  },
+  wakeAgent: {
+    method: 'post',
+    path: '/agents/:agentId/wakeup',
+    auth: ['board', 'run'],
+    summary: 'Wake an agent: a new run, or the run it merged into, or why there is none (R71)',
+    description: 'A repeated `idempotencyKey` returns the run of the first wake.',
+    body: wakeupSchema,
+    responses: { 202: { description: 'The run (new or coalesced), or a skipped/deferred wake', schema: z.union([Run, WakeSkipped]) } },
+    errors: {
+      409: 'The agent is not invokable (paused, terminated, pending approval) or a budget blocks it',
+      503: 'Temporal could not be reached; the run is queued (`runId`) and starts once it answers',
+    },
+  },
+});
 
 export function agentsRouter(ctx: ApiContext): Router {
-  const router = Router();
   const temporalView = { namespace: ctx.temporalNamespace, uiUrl: ctx.temporalUiUrl };
 
-  async function loadAgent(req: Parameters<typeof allow>[0]) {
-    const actor = req.actor!;
-    const agent = await ctx.prisma.agent.findUnique({ where: { id: uuidParam(req, 'agentId') } });
-    return requireVisible(actor, agent, 'Agent');
+  async function loadAgent(actor: Actor, agentId: string) {
+    return requireVisible(actor, await ctx.prisma.agent.findUnique({ where: { id: agentId } }), 'Agent');
   }
 
-  router.post('/companies/:companyId/agents', async (req, res) => {
-    const { companyId } = await companyFromPath(req, ctx.prisma, 'board');
-    const body = parseBody(createAgentSchema, req);
-    const agent = await ctx.prisma.agent.create({
-      data: {
-        companyId,
-        name: body.name,
-        role: body.role,
-        adapterType: body.adapterType,
-        adapterConfig: toJson(body.adapterConfig ?? {}),
-        runtimeConfig: toJson(body.runtimeConfig ?? {}),
-        status: body.status ?? 'idle',
-        ...(body.status === 'paused' ? { pausedAt: new Date(), pauseReason: 'manual' } : {}),
-      },
-    });
-    res.status(201).json(agentView(agent));
-  });
+  return routerFor(ctx, agentRoutes, {
+    createAgent: async ({ params, body }) => {
+      const agent = await ctx.prisma.agent.create({
+        data: {
+          companyId: params.companyId,
+          name: body.name,
+          role: body.role,
+          adapterType: body.adapterType,
+          adapterConfig: toJson(body.adapterConfig ?? {}),
+          runtimeConfig: toJson(body.runtimeConfig ?? {}),
+          status: body.status ?? 'idle',
+          ...(body.status === 'paused' ? { pausedAt: new Date(), pauseReason: 'manual' } : {}),
+        },
+      });
+      return agentView(agent);
+    },
 
-  router.get('/companies/:companyId/agents', async (req, res) => {
-    const { companyId } = await companyFromPath(req, ctx.prisma, 'board', 'run');
-    parseQuery(noQuery, req);
-    const agents = await ctx.prisma.agent.findMany({ where: { companyId }, orderBy: { createdAt: 'asc' } });
-    res.json(agents.map(agentView));
-  });
+    listAgents: async ({ params }) => {
+      const agents = await ctx.prisma.agent.findMany({ where: { companyId: params.companyId }, orderBy: { createdAt: 'asc' } });
+      return agents.map(agentView);
+    },
 
-  router.get('/agents/:agentId', async (req, res) => {
-    allow(req, 'board', 'run');
-    res.json(agentView(await loadAgent(req)));
-  });
+    getAgent: async ({ actor, params }) => agentView(await loadAgent(actor, params.agentId)),
 
-  router.patch('/agents/:agentId', async (req, res) => {
-    allow(req, 'board');
-    const agent = await loadAgent(req);
-    const body = parseBody(updateAgentSchema, req);
-    if (body.adapterConfig && tracksLocalChild(agent.adapterType)) {
-      z.strictObject({ adapterConfig: processAdapterConfig }).parse({ adapterConfig: body.adapterConfig });
-    }
-    const updated = await ctx.prisma.agent.update({
-      where: { id: agent.id },
-      data: {
-        ...(body.name !== undefined ? { name: body.name } : {}),
-        ...(body.role !== undefined ? { role: body.role } : {}),
-        ...(body.adapterConfig !== undefined ? { adapterConfig: toJson(body.adapterConfig) } : {}),
-        ...(body.runtimeConfig !== undefined ? { runtimeConfig: toJson(body.runtimeConfig) } : {}),
-      },
-    });
-    res.json(agentView(updated));
-  });
-
-  router.post('/agents/:agentId/pause', async (req, res) => {
-    allow(req, 'board');
-    const agent = await loadAgent(req);
-    const paused = await ctx.prisma.agent.update({
-      where: { id: agent.id },
-      data: { status: 'paused', pausedAt: agent.pausedAt ?? new Date(), pauseReason: agent.pauseReason ?? 'manual' },
-    });
-    // R15: pausing cancels the agent's cancellable runs, so their stopReason is `paused`.
-    const active = await ctx.prisma.heartbeatRun.findMany({
-      where: { agentId: agent.id, status: { in: ['queued', 'running', 'scheduled_retry'] } },
-      select: { id: true },
-    });
-    await Promise.all(active.map((run) => ctx.runControl.cancel(run.id, runTexts.cancelledByAgentPause)));
-    res.json(agentView(paused));
-  });
-
-  router.post('/agents/:agentId/resume', async (req, res) => {
-    allow(req, 'board');
-    const agent = await loadAgent(req);
-    const resumed = agent.status === 'paused'
-      ? await ctx.prisma.agent.update({ where: { id: agent.id }, data: { status: 'idle', pausedAt: null, pauseReason: null } })
-      : agent;
-    // Runs queued while it was paused (a process-loss retry, R23) may start now.
-    await ctx.runControl.resumeQueuedRuns({ agentId: agent.id });
-    res.json(agentView(resumed));
-  });
-
-  router.post('/agents/:agentId/wakeup', async (req, res) => {
-    const actor = allow(req, 'board', 'run');
-    const agent = await loadAgent(req);
-    const body = parseBody(wakeupSchema, req);
-    if (body.idempotencyKey) {
-      const earlier = await findWakeByIdempotencyKey(ctx.prisma, agent.id, body.idempotencyKey);
-      const run = earlier?.runId ? await ctx.prisma.heartbeatRun.findUnique({ where: { id: earlier.runId } }) : null;
-      if (run) {
-        res.status(202).json(runView(run, temporalView));
-        return;
+    updateAgent: async ({ actor, params, body }) => {
+      const agent = await loadAgent(actor, params.agentId);
+      if (body.adapterConfig && tracksLocalChild(agent.adapterType)) {
+        z.strictObject({ adapterConfig: processAdapterConfig }).parse({ adapterConfig: body.adapterConfig });
       }
-    }
-    const result = await ctx.runControl.wake(agent, {
-      source: body.source,
-      triggerDetail: body.triggerDetail,
-      reason: body.reason ?? null,
-      payload: body.payload ?? null,
-      idempotencyKey: body.idempotencyKey ?? null,
-      requestedByActorType: actor.kind === 'run' ? 'agent' : 'user',
-      requestedByActorId: actor.kind === 'run' ? actor.agentId : actor.kind === 'board' ? `board-key:${actor.keyId}` : 'admin',
-    });
-    switch (result.kind) {
-      case 'queued':
-      case 'coalesced':
-        res.status(202).json(runView(result.run, temporalView));
-        return;
-      case 'deferred':
-        res.status(202).json({
-          status: 'skipped',
-          reason: 'issue_execution_deferred',
-          message: wakeTexts.deferred,
-          issueId: result.issueId,
-          executionRunId: result.executionRunId,
-          executionAgentId: result.executionAgentId,
-          executionAgentName: result.executionAgentName,
-        });
-        return;
-      case 'skipped':
-        res.status(202).json({ status: 'skipped', reason: result.reason, message: result.message, issueId: result.issueId ?? null });
-        return;
-    }
-  });
+      const updated = await ctx.prisma.agent.update({
+        where: { id: agent.id },
+        data: {
+          ...(body.name !== undefined ? { name: body.name } : {}),
+          ...(body.role !== undefined ? { role: body.role } : {}),
+          ...(body.adapterConfig !== undefined ? { adapterConfig: toJson(body.adapterConfig) } : {}),
+          ...(body.runtimeConfig !== undefined ? { runtimeConfig: toJson(body.runtimeConfig) } : {}),
+        },
+      });
+      return agentView(updated);
+    },
 
-  return router;
+    pauseAgent: async ({ actor, params }) => {
+      const agent = await loadAgent(actor, params.agentId);
+      const paused = await ctx.prisma.agent.update({
+        where: { id: agent.id },
+        data: { status: 'paused', pausedAt: agent.pausedAt ?? new Date(), pauseReason: agent.pauseReason ?? 'manual' },
+      });
+      // R15: pausing cancels the agent's cancellable runs, so their stopReason is `paused`.
+      const active = await ctx.prisma.heartbeatRun.findMany({
+        where: { agentId: agent.id, status: { in: ['queued', 'running', 'scheduled_retry'] } },
+        select: { id: true },
+      });
+      await Promise.all(active.map((run) => ctx.runControl.cancel(run.id, runTexts.cancelledByAgentPause)));
+      return agentView(paused);
+    },
+
+    resumeAgent: async ({ actor, params }) => {
+      const agent = await loadAgent(actor, params.agentId);
+      const resumed = agent.status === 'paused'
+        ? await ctx.prisma.agent.update({ where: { id: agent.id }, data: { status: 'idle', pausedAt: null, pauseReason: null } })
+        : agent;
+      // Runs queued while it was paused (a process-loss retry, R23) may start now.
+      await ctx.runControl.resumeQueuedRuns({ agentId: agent.id });
+      return agentView(resumed);
+    },
+
+    wakeAgent: async ({ actor, params, body }) => {
+      const agent = await loadAgent(actor, params.agentId);
+      if (body.idempotencyKey) {
+        const earlier = await findWakeByIdempotencyKey(ctx.prisma, agent.id, body.idempotencyKey);
+        const run = earlier?.runId ? await ctx.prisma.heartbeatRun.findUnique({ where: { id: earlier.runId } }) : null;
+        if (run) return runView(run, temporalView);
+      }
+      const result = await ctx.runControl.wake(agent, {
+        source: body.source,
+        triggerDetail: body.triggerDetail,
+        reason: body.reason ?? null,
+        payload: body.payload ?? null,
+        idempotencyKey: body.idempotencyKey ?? null,
+        requestedByActorType: actor.kind === 'run' ? 'agent' : 'user',
+        requestedByActorId: actor.kind === 'run' ? actor.agentId : actor.kind === 'board' ? `board-key:${actor.keyId}` : 'admin',
+      });
+      switch (result.kind) {
+        case 'queued':
+        case 'coalesced':
+          return runView(result.run, temporalView);
+        case 'deferred':
+          return {
+            status: 'skipped',
+            reason: 'issue_execution_deferred',
+            message: wakeTexts.deferred,
+            issueId: result.issueId,
+            executionRunId: result.executionRunId,
+            executionAgentId: result.executionAgentId,
+            executionAgentName: result.executionAgentName,
+          };
+        case 'skipped':
+          return { status: 'skipped', reason: result.reason, message: result.message, issueId: result.issueId ?? null };
+      }
+    },
+  });
 }

@@ -1,18 +1,19 @@
 /** Budget policies and cost events: what the R74 invocation block is computed from. */
-import { Router } from 'express';
+import type { Router } from 'express';
 import { z } from 'zod';
 import type { ApiContext } from '../context.ts';
-import { companyFromPath } from '../auth.ts';
-import { parseBody, uuid } from '../validation.ts';
+import { uuid } from '../validation.ts';
+import { defineRoutes, routerFor } from '../openapi/route.ts';
+import { BudgetPolicy, CostEvent } from '../openapi/responseSchemas.ts';
 import { ConflictError, UnprocessableError } from '../../errors.ts';
 import { isUniqueViolation } from '../../store/prismaErrors.ts';
 
 const createPolicySchema = z.strictObject({
   scopeType: z.enum(['company', 'agent']),
-  scopeId: uuid,
+  scopeId: uuid.meta({ description: 'This company (scope `company`) or one of its agents (scope `agent`)' }),
   metric: z.literal('billed_cents').default('billed_cents'),
   windowKind: z.enum(['calendar_month_utc', 'lifetime']),
-  amount: z.number().int().min(0).max(2_000_000_000),
+  amount: z.number().int().min(0).max(2_000_000_000).meta({ description: 'Limit in cents; 0 disables the hard stop' }),
   hardStopEnabled: z.boolean().default(true),
   warnPercent: z.number().int().min(0).max(100).optional(),
 });
@@ -23,53 +24,71 @@ const createCostEventSchema = z.strictObject({
   provider: z.string().trim().min(1).max(200),
   model: z.string().trim().min(1).max(200),
   costCents: z.number().int().min(0).max(2_000_000_000),
-  occurredAt: z.iso.datetime({ offset: true }).optional(),
+  occurredAt: z.iso.datetime({ offset: true }).optional().meta({ description: 'Default: now' }),
   inputTokens: z.number().int().min(0).optional(),
   outputTokens: z.number().int().min(0).optional(),
   cachedInputTokens: z.number().int().min(0).optional(),
 });
 
+export const budgetRoutes = defineRoutes('Budgets and costs', {
+  createBudgetPolicy: {
+    method: 'post',
+    path: '/companies/:companyId/budget-policies',
+    auth: ['board'],
+    summary: 'Create a budget policy (R74: an active hard stop blocks new runs once spend reaches the amount)',
+    body: createPolicySchema,
+    responses: { 201: { description: 'The policy', schema: BudgetPolicy } },
+    errors: {
+      409: 'A policy for this scope, metric and window exists (`duplicate_policy`)',
+      422: 'The scope is not this company or one of its agents (`unknown_scope`)',
+    },
+  },
+  createCostEvent: {
+    method: 'post',
+    path: '/companies/:companyId/cost-events',
+    auth: ['board', 'run'],
+    summary: 'Record spend; a run token attributes it to its run',
+    body: createCostEventSchema,
+    responses: { 201: { description: 'The cost event', schema: CostEvent } },
+    errors: { 422: 'The agent or issue is not of this company' },
+  },
+});
+
 export function budgetsRouter(ctx: ApiContext): Router {
-  const router = Router();
+  return routerFor(ctx, budgetRoutes, {
+    createBudgetPolicy: async ({ params, body }) => {
+      const { companyId } = params;
+      const scopeExists =
+        body.scopeType === 'company'
+          ? body.scopeId === companyId
+          : (await ctx.prisma.agent.count({ where: { id: body.scopeId, companyId } })) > 0;
+      if (!scopeExists) {
+        throw new UnprocessableError(`scopeId must be ${body.scopeType === 'company' ? 'this company' : 'an agent of this company'}`, { field: 'scopeId' }, 'unknown_scope');
+      }
+      try {
+        return await ctx.prisma.budgetPolicy.create({ data: { companyId, ...body } });
+      } catch (error) {
+        if (isUniqueViolation(error)) throw new ConflictError('A policy for this scope, metric and window already exists', {}, 'duplicate_policy');
+        throw error;
+      }
+    },
 
-  router.post('/companies/:companyId/budget-policies', async (req, res) => {
-    const { companyId } = await companyFromPath(req, ctx.prisma, 'board');
-    const body = parseBody(createPolicySchema, req);
-    const scopeExists =
-      body.scopeType === 'company'
-        ? body.scopeId === companyId
-        : (await ctx.prisma.agent.count({ where: { id: body.scopeId, companyId } })) > 0;
-    if (!scopeExists) {
-      throw new UnprocessableError(`scopeId must be ${body.scopeType === 'company' ? 'this company' : 'an agent of this company'}`, { field: 'scopeId' }, 'unknown_scope');
-    }
-    try {
-      const policy = await ctx.prisma.budgetPolicy.create({ data: { companyId, ...body } });
-      res.status(201).json(policy);
-    } catch (error) {
-      if (isUniqueViolation(error)) throw new ConflictError('A policy for this scope, metric and window already exists', {}, 'duplicate_policy');
-      throw error;
-    }
+    createCostEvent: async ({ actor, params, body }) => {
+      const { companyId } = params;
+      if ((await ctx.prisma.agent.count({ where: { id: body.agentId, companyId } })) === 0) {
+        throw new UnprocessableError('agentId must be an agent of this company', { field: 'agentId' }, 'unknown_agent');
+      }
+      if (body.issueId && (await ctx.prisma.issue.count({ where: { id: body.issueId, companyId } })) === 0) {
+        throw new UnprocessableError('issueId must be an issue of this company', { field: 'issueId' }, 'unknown_issue');
+      }
+      return ctx.prisma.costEvent.create({
+        data: {
+          companyId,
+          ...body,
+          occurredAt: body.occurredAt ? new Date(body.occurredAt) : new Date(),
+          heartbeatRunId: actor.kind === 'run' ? actor.runId : null,
+        },
+      });
+    },
   });
-
-  router.post('/companies/:companyId/cost-events', async (req, res) => {
-    const { actor, companyId } = await companyFromPath(req, ctx.prisma, 'board', 'run');
-    const body = parseBody(createCostEventSchema, req);
-    if ((await ctx.prisma.agent.count({ where: { id: body.agentId, companyId } })) === 0) {
-      throw new UnprocessableError('agentId must be an agent of this company', { field: 'agentId' }, 'unknown_agent');
-    }
-    if (body.issueId && (await ctx.prisma.issue.count({ where: { id: body.issueId, companyId } })) === 0) {
-      throw new UnprocessableError('issueId must be an issue of this company', { field: 'issueId' }, 'unknown_issue');
-    }
-    const event = await ctx.prisma.costEvent.create({
-      data: {
-        companyId,
-        ...body,
-        occurredAt: body.occurredAt ? new Date(body.occurredAt) : new Date(),
-        heartbeatRunId: actor.kind === 'run' ? actor.runId : null,
-      },
-    });
-    res.status(201).json(event);
-  });
-
-  return router;
 }

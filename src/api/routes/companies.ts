@@ -1,10 +1,10 @@
 /** Companies and their board keys (admin only). */
-import { Router } from 'express';
+import type { Router } from 'express';
 import { z } from 'zod';
 import type { ApiContext } from '../context.ts';
-import { allow } from '../auth.ts';
-import { parseBody, uuidParam } from '../validation.ts';
-import { ConflictError, NotFoundError } from '../../errors.ts';
+import { defineRoutes, routerFor } from '../openapi/route.ts';
+import { BoardKeyCreated, Company } from '../openapi/responseSchemas.ts';
+import { ConflictError } from '../../errors.ts';
 import { generateBoardKey, hashKey } from '../../auth/tokens.ts';
 import { isUniqueViolation } from '../../store/prismaErrors.ts';
 
@@ -16,40 +16,56 @@ const createCompanySchema = z.strictObject({
 
 const createBoardKeySchema = z.strictObject({ name: z.string().trim().min(1).max(200).optional() });
 
+export const companyRoutes = defineRoutes('Companies', {
+  createCompany: {
+    method: 'post',
+    path: '/companies',
+    auth: ['admin'],
+    summary: 'Create a company',
+    body: createCompanySchema,
+    responses: { 201: { description: 'The company', schema: Company } },
+    errors: { 409: 'The issue prefix is taken (`duplicate_issue_prefix`)' },
+  },
+  listCompanies: {
+    method: 'get',
+    path: '/companies',
+    auth: ['admin'],
+    summary: 'List companies, oldest first',
+    responses: { 200: { description: 'Every company', schema: z.array(Company) } },
+  },
+  createBoardKey: {
+    method: 'post',
+    path: '/companies/:companyId/board-keys',
+    auth: ['admin'],
+    summary: 'Create a board key for a company',
+    description: 'The key is returned once; only its hash is stored. A board key acts on its own company only.',
+    body: createBoardKeySchema,
+    responses: { 201: { description: 'The key, shown this once', schema: BoardKeyCreated } },
+  },
+});
+
 export function companiesRouter(ctx: ApiContext): Router {
-  const router = Router();
+  return routerFor(ctx, companyRoutes, {
+    createCompany: async ({ body }) => {
+      try {
+        return await ctx.prisma.company.create({
+          data: { name: body.name, issuePrefix: body.issuePrefix, description: body.description ?? null },
+        });
+      } catch (error) {
+        if (isUniqueViolation(error)) throw new ConflictError(`Issue prefix ${body.issuePrefix} is already taken`, { field: 'issuePrefix' }, 'duplicate_issue_prefix');
+        throw error;
+      }
+    },
 
-  router.post('/companies', async (req, res) => {
-    allow(req, 'admin');
-    const body = parseBody(createCompanySchema, req);
-    try {
-      const company = await ctx.prisma.company.create({
-        data: { name: body.name, issuePrefix: body.issuePrefix, description: body.description ?? null },
+    listCompanies: () => ctx.prisma.company.findMany({ orderBy: { createdAt: 'asc' } }),
+
+    createBoardKey: async ({ params, body }) => {
+      const key = generateBoardKey();
+      const row = await ctx.prisma.boardApiKey.create({
+        data: { companyId: params.companyId, name: body.name ?? null, keyPrefix: key.slice(0, 10), keyHash: hashKey(key) },
       });
-      res.status(201).json(company);
-    } catch (error) {
-      if (isUniqueViolation(error)) throw new ConflictError(`Issue prefix ${body.issuePrefix} is already taken`, { field: 'issuePrefix' }, 'duplicate_issue_prefix');
-      throw error;
-    }
+      // The key itself is shown once, here; only its hash is stored.
+      return { id: row.id, key, name: row.name, companyId: params.companyId };
+    },
   });
-
-  router.get('/companies', async (req, res) => {
-    allow(req, 'admin');
-    res.json(await ctx.prisma.company.findMany({ orderBy: { createdAt: 'asc' } }));
-  });
-
-  router.post('/companies/:companyId/board-keys', async (req, res) => {
-    allow(req, 'admin');
-    const companyId = uuidParam(req, 'companyId');
-    const body = parseBody(createBoardKeySchema, req);
-    if (!(await ctx.prisma.company.findUnique({ where: { id: companyId } }))) throw new NotFoundError('Company');
-    const key = generateBoardKey();
-    const row = await ctx.prisma.boardApiKey.create({
-      data: { companyId, name: body.name ?? null, keyPrefix: key.slice(0, 10), keyHash: hashKey(key) },
-    });
-    // The key itself is shown once, here; only its hash is stored.
-    res.status(201).json({ id: row.id, key, name: row.name, companyId });
-  });
-
-  return router;
 }

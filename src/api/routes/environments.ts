@@ -1,9 +1,11 @@
 /** Environments and the leases runs hold on them (R27). */
-import { Router } from 'express';
+import type { Router } from 'express';
 import { z } from 'zod';
 import type { ApiContext } from '../context.ts';
-import { allow, companyFromPath, requireVisible } from '../auth.ts';
-import { jsonObject, parseBody, uuidParam } from '../validation.ts';
+import { requireVisible } from '../auth.ts';
+import { jsonObject } from '../validation.ts';
+import { defineRoutes, routerFor } from '../openapi/route.ts';
+import { Environment, EnvironmentLease } from '../openapi/responseSchemas.ts';
 import { ConflictError } from '../../errors.ts';
 import { isUniqueViolation } from '../../store/prismaErrors.ts';
 import { redactJson } from '../../domain/redaction.ts';
@@ -15,27 +17,41 @@ const createEnvironmentSchema = z.strictObject({
   config: jsonObject.optional(),
 });
 
+export const environmentRoutes = defineRoutes('Environments', {
+  createEnvironment: {
+    method: 'post',
+    path: '/companies/:companyId/environments',
+    auth: ['board'],
+    summary: "Create the company's local environment (runs also create it on demand)",
+    body: createEnvironmentSchema,
+    responses: { 201: { description: 'The environment (config redacted)', schema: Environment } },
+    errors: { 409: 'The company already has a local environment (`duplicate_local_environment`)' },
+  },
+  listRunLeases: {
+    method: 'get',
+    path: '/heartbeat-runs/:runId/leases',
+    auth: ['board'],
+    summary: "The run's environment leases, most recently used first",
+    responses: { 200: { description: 'Leases', schema: z.array(EnvironmentLease) } },
+  },
+});
+
 export function environmentsRouter(ctx: ApiContext): Router {
-  const router = Router();
+  return routerFor(ctx, environmentRoutes, {
+    createEnvironment: async ({ params, body }) => {
+      try {
+        const environment = await ctx.prisma.environment.create({ data: { companyId: params.companyId, ...body, config: (body.config ?? {}) as object } });
+        return { ...environment, config: redactJson(environment.config) };
+      } catch (error) {
+        // One local environment per company (a partial unique index).
+        if (isUniqueViolation(error)) throw new ConflictError('This company already has a local environment', {}, 'duplicate_local_environment');
+        throw error;
+      }
+    },
 
-  router.post('/companies/:companyId/environments', async (req, res) => {
-    const { companyId } = await companyFromPath(req, ctx.prisma, 'board');
-    const body = parseBody(createEnvironmentSchema, req);
-    try {
-      const environment = await ctx.prisma.environment.create({ data: { companyId, ...body, config: (body.config ?? {}) as object } });
-      res.status(201).json({ ...environment, config: redactJson(environment.config) });
-    } catch (error) {
-      // One local environment per company (a partial unique index).
-      if (isUniqueViolation(error)) throw new ConflictError('This company already has a local environment', {}, 'duplicate_local_environment');
-      throw error;
-    }
+    listRunLeases: async ({ actor, params }) => {
+      const run = requireVisible(actor, await ctx.prisma.heartbeatRun.findUnique({ where: { id: params.runId } }), 'Run');
+      return ctx.prisma.environmentLease.findMany({ where: { heartbeatRunId: run.id }, orderBy: { lastUsedAt: 'desc' } });
+    },
   });
-
-  router.get('/heartbeat-runs/:runId/leases', async (req, res) => {
-    const actor = allow(req, 'board');
-    const run = requireVisible(actor, await ctx.prisma.heartbeatRun.findUnique({ where: { id: uuidParam(req, 'runId') } }), 'Run');
-    res.json(await ctx.prisma.environmentLease.findMany({ where: { heartbeatRunId: run.id }, orderBy: { lastUsedAt: 'desc' } }));
-  });
-
-  return router;
 }

@@ -1,10 +1,12 @@
 /** Issues, their comments and documents, and the runs linked to them. */
-import { Router, type Request } from 'express';
+import type { Router } from 'express';
 import { z } from 'zod';
 import type { ApiContext } from '../context.ts';
-import { allow, companyFromPath, attribution, requireVisible, type Actor } from '../auth.ts';
-import { commaListOf, issueRefParam, parseBody, parseQuery, queryInt, uuid } from '../validation.ts';
+import { attribution, requireVisible, type Actor } from '../auth.ts';
+import { commaListOf, issueRef, queryInt, uuid } from '../validation.ts';
 import { runView } from '../serializers.ts';
+import { defineRoutes, routerFor } from '../openapi/route.ts';
+import { Comment, IssueDetail, IssueDocument, IssueListRow, Run } from '../openapi/responseSchemas.ts';
 import { AppError, NotFoundError } from '../../errors.ts';
 import {
   activeRunsFor,
@@ -19,6 +21,7 @@ import {
 import { reportRunActivity } from '../../store/runActivity.ts';
 import { putIssueDocument } from '../../store/documents.ts';
 import { redactSecrets } from '../../domain/redaction.ts';
+import { LIVE_RUN_STATUSES } from '../../domain/runStatus.ts';
 
 const issueFields = {
   title: z.string().trim().min(1).max(500),
@@ -57,7 +60,6 @@ const listCommentsQuery = z.strictObject({
 
 const createCommentSchema = z.strictObject({ body: z.string().trim().min(1).max(100_000) });
 
-const documentKey = z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'must match [a-z0-9][a-z0-9_-]*').max(64);
 const putDocumentSchema = z.strictObject({
   title: z.string().max(500).nullish(),
   format: z.enum(['markdown', 'text', 'json']).optional(),
@@ -66,12 +68,102 @@ const putDocumentSchema = z.strictObject({
 
 const listRunsQuery = z.strictObject({ limit: queryInt(1, 1000).default(100) });
 
+export const issueRoutes = defineRoutes('Issues', {
+  createIssue: {
+    method: 'post',
+    path: '/companies/:companyId/issues',
+    auth: ['board', 'run'],
+    summary: 'Create an issue',
+    description: 'Assigning an agent wakes it (`issue_assigned`) unless the status is `backlog`. Default status `backlog`, priority `medium`.',
+    body: createIssueSchema,
+    responses: { 201: { description: 'The issue with its relations', schema: IssueDetail } },
+    errors: {
+      409: 'Created `in_progress` with unresolved blockers (`unresolved_blockers`)',
+      422: 'Two assignees, an assignee or parent or blocker not of this company, or a blocker cycle',
+    },
+  },
+  listIssues: {
+    method: 'get',
+    path: '/companies/:companyId/issues',
+    auth: ['board', 'run'],
+    summary: 'List and search issues, newest first',
+    description: '`q` searches title, identifier and description (case-insensitive). Each row carries its `activeRun`.',
+    query: listIssuesQuery,
+    responses: { 200: { description: 'Issue rows', schema: z.array(IssueListRow) } },
+  },
+  getIssue: {
+    method: 'get',
+    path: '/issues/:issueId',
+    auth: ['board', 'run'],
+    summary: 'Read an issue with `blockedBy`, `blocks` and `activeRun`',
+    responses: { 200: { description: 'The issue', schema: IssueDetail } },
+  },
+  updateIssue: {
+    method: 'patch',
+    path: '/issues/:issueId',
+    auth: ['board', 'run'],
+    summary: 'Update an issue',
+    description: '`blockedByIssueIds` replaces the blocker set. A new agent assignee is woken; finishing a blocker wakes the dependents it held back (R75).',
+    body: updateIssueSchema,
+    responses: { 200: { description: 'The updated issue', schema: IssueDetail } },
+    errors: {
+      409: 'Moving to `in_progress` with unresolved blockers (`unresolved_blockers`)',
+      422: 'Two assignees, no assignee for `in_progress`, an unknown assignee/parent/blocker, or a cycle',
+    },
+  },
+  listComments: {
+    method: 'get',
+    path: '/issues/:issueId/comments',
+    auth: ['board', 'run'],
+    summary: "List an issue's comments",
+    query: listCommentsQuery,
+    responses: { 200: { description: 'Comments', schema: z.array(Comment) } },
+  },
+  createComment: {
+    method: 'post',
+    path: '/issues/:issueId/comments',
+    auth: ['board', 'run'],
+    summary: 'Comment on an issue (attributed to the agent and its run for run tokens)',
+    body: createCommentSchema,
+    responses: { 201: { description: 'The comment (secrets redacted)', schema: Comment } },
+  },
+  getIssueDocument: {
+    method: 'get',
+    path: '/issues/:issueId/documents/:key',
+    auth: ['board', 'run'],
+    summary: 'Read an issue document with its latest body and revision number',
+    responses: { 200: { description: 'The document', schema: IssueDocument } },
+  },
+  putIssueDocument: {
+    method: 'put',
+    path: '/issues/:issueId/documents/:key',
+    auth: ['board', 'run'],
+    summary: 'Write an issue document; every call adds a revision',
+    body: putDocumentSchema,
+    responses: { 200: { description: 'The document after this revision', schema: IssueDocument } },
+  },
+  listIssueRuns: {
+    method: 'get',
+    path: '/issues/:issueId/runs',
+    auth: ['board', 'run'],
+    summary: 'Runs bound to the issue (`contextSnapshot.issueId`), newest first',
+    query: listRunsQuery,
+    responses: { 200: { description: 'Runs', schema: z.array(Run) } },
+  },
+  getIssueActiveRun: {
+    method: 'get',
+    path: '/issues/:issueId/active-run',
+    auth: ['board', 'run'],
+    summary: 'The run holding the issue\'s execution lock, or null',
+    responses: { 200: { description: 'The live run, or null', schema: Run.nullable() } },
+  },
+});
+
 export function issuesRouter(ctx: ApiContext): Router {
-  const router = Router();
   const temporalView = { namespace: ctx.temporalNamespace, uiUrl: ctx.temporalUiUrl };
 
-  async function loadIssue(req: Request, actor: Actor) {
-    return requireVisible(actor, await findIssue(ctx.prisma, issueRefParam(req)), 'Issue');
+  async function loadIssue(actor: Actor, issueId: string) {
+    return requireVisible(actor, await findIssue(ctx.prisma, issueRef(issueId)), 'Issue');
   }
 
   /**
@@ -112,146 +204,127 @@ export function issuesRouter(ctx: ApiContext): Router {
     });
   }
 
-  router.post('/companies/:companyId/issues', async (req, res) => {
-    const { actor, companyId } = await companyFromPath(req, ctx.prisma, 'board', 'run');
-    const body = parseBody(createIssueSchema, req);
-    const who = attribution(actor);
-    const issue = await createIssue(ctx.prisma, { companyId, fields: body, createdByAgentId: who.agentId, createdByUserId: who.userId });
-    await wakeAssignee(actor, issue, 'create');
-    res.status(201).json(await issueDetail(ctx.prisma, (await ctx.prisma.issue.findUniqueOrThrow({ where: { id: issue.id } }))));
-  });
+  async function detailOf(issueId: string) {
+    return issueDetail(ctx.prisma, await ctx.prisma.issue.findUniqueOrThrow({ where: { id: issueId } }));
+  }
 
-  router.get('/companies/:companyId/issues', async (req, res) => {
-    const { companyId } = await companyFromPath(req, ctx.prisma, 'board', 'run');
-    const query = parseQuery(listIssuesQuery, req);
-    const issues = await ctx.prisma.issue.findMany({
-      where: {
-        companyId,
-        ...(query.status ? { status: { in: query.status } } : {}),
-        ...(query.assigneeAgentId ? { assigneeAgentId: query.assigneeAgentId } : {}),
-        ...(query.assigneeUserId ? { assigneeUserId: query.assigneeUserId } : {}),
-        ...(query.parentId ? { parentId: query.parentId } : {}),
-        ...(query.originKind ? { originKind: query.originKind } : {}),
-        ...(query.originId ? { originId: query.originId } : {}),
-        ...(query.q
-          ? { OR: [{ title: { contains: query.q, mode: 'insensitive' } }, { identifier: { contains: query.q, mode: 'insensitive' } }, { description: { contains: query.q, mode: 'insensitive' } }] }
-          : {}),
-      },
-      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-      take: query.limit,
-      skip: query.offset,
-    });
-    const activeRuns = await activeRunsFor(ctx.prisma, issues);
-    res.json(issues.map((issue) => ({ ...issue, activeRun: issue.executionRunId ? (activeRuns.get(issue.executionRunId) ?? null) : null })));
-  });
+  return routerFor(ctx, issueRoutes, {
+    createIssue: async ({ actor, params, body }) => {
+      const who = attribution(actor);
+      const issue = await createIssue(ctx.prisma, { companyId: params.companyId, fields: body, createdByAgentId: who.agentId, createdByUserId: who.userId });
+      await wakeAssignee(actor, issue, 'create');
+      return detailOf(issue.id);
+    },
 
-  router.get('/issues/:issueId', async (req, res) => {
-    const actor = allow(req, 'board', 'run');
-    res.json(await issueDetail(ctx.prisma, await loadIssue(req, actor)));
-  });
+    listIssues: async ({ params, query }) => {
+      const issues = await ctx.prisma.issue.findMany({
+        where: {
+          companyId: params.companyId,
+          ...(query.status ? { status: { in: query.status } } : {}),
+          ...(query.assigneeAgentId ? { assigneeAgentId: query.assigneeAgentId } : {}),
+          ...(query.assigneeUserId ? { assigneeUserId: query.assigneeUserId } : {}),
+          ...(query.parentId ? { parentId: query.parentId } : {}),
+          ...(query.originKind ? { originKind: query.originKind } : {}),
+          ...(query.originId ? { originId: query.originId } : {}),
+          ...(query.q
+            ? { OR: [{ title: { contains: query.q, mode: 'insensitive' } }, { identifier: { contains: query.q, mode: 'insensitive' } }, { description: { contains: query.q, mode: 'insensitive' } }] }
+            : {}),
+        },
+        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+        take: query.limit,
+        skip: query.offset,
+      });
+      const activeRuns = await activeRunsFor(ctx.prisma, issues);
+      return issues.map((issue) => ({ ...issue, activeRun: issue.executionRunId ? (activeRuns.get(issue.executionRunId) ?? null) : null }));
+    },
 
-  router.patch('/issues/:issueId', async (req, res) => {
-    const actor = allow(req, 'board', 'run');
-    const issue = await loadIssue(req, actor);
-    const body = parseBody(updateIssueSchema, req);
-    const who = attribution(actor);
-    const result = await updateIssue(ctx.prisma, issue.id, body, { agentId: who.agentId, userId: who.userId });
-    if (actor.kind === 'run') await reportRunActivity(ctx.prisma, actor.runId);
-    if (result.assigneeChanged) await wakeAssignee(actor, result.after, 'update');
-    if (result.becameDone) {
-      // R75: finishing a blocker wakes the dependents it was holding back.
-      for (const dependent of await dependentsReadyAfter(ctx.prisma, issue.id)) {
-        await wakeForIssue(actor, {
-          agentId: dependent.assignee_agent_id,
-          issueId: dependent.id,
-          reason: 'issue_blockers_resolved',
-          source: 'issue.blockers_resolved',
-          wakeSource: 'automation',
-          payload: { resolvedBlockerIssueId: issue.id },
-        });
+    getIssue: async ({ actor, params }) => issueDetail(ctx.prisma, await loadIssue(actor, params.issueId)),
+
+    updateIssue: async ({ actor, params, body }) => {
+      const issue = await loadIssue(actor, params.issueId);
+      const who = attribution(actor);
+      const result = await updateIssue(ctx.prisma, issue.id, body, { agentId: who.agentId, userId: who.userId });
+      if (actor.kind === 'run') await reportRunActivity(ctx.prisma, actor.runId);
+      if (result.assigneeChanged) await wakeAssignee(actor, result.after, 'update');
+      if (result.becameDone) {
+        // R75: finishing a blocker wakes the dependents it was holding back.
+        for (const dependent of await dependentsReadyAfter(ctx.prisma, issue.id)) {
+          await wakeForIssue(actor, {
+            agentId: dependent.assignee_agent_id,
+            issueId: dependent.id,
+            reason: 'issue_blockers_resolved',
+            source: 'issue.blockers_resolved',
+            wakeSource: 'automation',
+            payload: { resolvedBlockerIssueId: issue.id },
+          });
+        }
       }
-    }
-    res.json(await issueDetail(ctx.prisma, await ctx.prisma.issue.findUniqueOrThrow({ where: { id: issue.id } })));
-  });
+      return detailOf(issue.id);
+    },
 
-  router.get('/issues/:issueId/comments', async (req, res) => {
-    const actor = allow(req, 'board', 'run');
-    const issue = await loadIssue(req, actor);
-    const query = parseQuery(listCommentsQuery, req);
-    res.json(
-      await ctx.prisma.issueComment.findMany({
+    listComments: async ({ actor, params, query }) => {
+      const issue = await loadIssue(actor, params.issueId);
+      return ctx.prisma.issueComment.findMany({
         where: { issueId: issue.id },
         orderBy: [{ createdAt: query.order }, { id: query.order }],
         take: query.limit,
-      }),
-    );
-  });
-
-  router.post('/issues/:issueId/comments', async (req, res) => {
-    const actor = allow(req, 'board', 'run');
-    const issue = await loadIssue(req, actor);
-    const body = parseBody(createCommentSchema, req);
-    const who = attribution(actor);
-    const comment = await ctx.prisma.$transaction(async (tx) => {
-      const created = await tx.issueComment.create({
-        data: {
-          companyId: issue.companyId,
-          issueId: issue.id,
-          authorAgentId: who.agentId,
-          authorUserId: who.userId,
-          createdByRunId: who.runId,
-          body: redactSecrets(body.body),
-        },
       });
-      await tx.issue.update({ where: { id: issue.id }, data: { updatedAt: new Date() } });
-      return created;
-    });
-    if (actor.kind === 'run') await reportRunActivity(ctx.prisma, actor.runId);
-    res.status(201).json(comment);
-  });
+    },
 
-  router.get('/issues/:issueId/documents/:key', async (req, res) => {
-    const actor = allow(req, 'board', 'run');
-    const issue = await loadIssue(req, actor);
-    const key = documentKey.parse(req.params.key);
-    const link = await ctx.prisma.issueDocument.findUnique({
-      where: { companyId_issueId_key: { companyId: issue.companyId, issueId: issue.id, key } },
-      include: { document: true },
-    });
-    if (!link) throw new NotFoundError('Document');
-    res.json({ ...link.document, key, issueId: issue.id, body: link.document.latestBody, revisionNumber: link.document.latestRevisionNumber });
-  });
+    createComment: async ({ actor, params, body }) => {
+      const issue = await loadIssue(actor, params.issueId);
+      const who = attribution(actor);
+      const comment = await ctx.prisma.$transaction(async (tx) => {
+        const created = await tx.issueComment.create({
+          data: {
+            companyId: issue.companyId,
+            issueId: issue.id,
+            authorAgentId: who.agentId,
+            authorUserId: who.userId,
+            createdByRunId: who.runId,
+            body: redactSecrets(body.body),
+          },
+        });
+        await tx.issue.update({ where: { id: issue.id }, data: { updatedAt: new Date() } });
+        return created;
+      });
+      if (actor.kind === 'run') await reportRunActivity(ctx.prisma, actor.runId);
+      return comment;
+    },
 
-  router.put('/issues/:issueId/documents/:key', async (req, res) => {
-    const actor = allow(req, 'board', 'run');
-    const issue = await loadIssue(req, actor);
-    const key = documentKey.parse(req.params.key);
-    const body = parseBody(putDocumentSchema, req);
-    const document = await putIssueDocument(ctx.prisma, { issue, key, ...body, ...attribution(actor) });
-    if (actor.kind === 'run') await reportRunActivity(ctx.prisma, actor.runId);
-    res.json(document);
-  });
+    getIssueDocument: async ({ actor, params }) => {
+      const issue = await loadIssue(actor, params.issueId);
+      const link = await ctx.prisma.issueDocument.findUnique({
+        where: { companyId_issueId_key: { companyId: issue.companyId, issueId: issue.id, key: params.key } },
+        include: { document: true },
+      });
+      if (!link) throw new NotFoundError('Document');
+      return { ...link.document, key: params.key, issueId: issue.id, body: link.document.latestBody, revisionNumber: link.document.latestRevisionNumber };
+    },
 
-  router.get('/issues/:issueId/runs', async (req, res) => {
-    const actor = allow(req, 'board', 'run');
-    const issue = await loadIssue(req, actor);
-    const query = parseQuery(listRunsQuery, req);
-    const runs = await ctx.prisma.heartbeatRun.findMany({
-      where: { companyId: issue.companyId, contextSnapshot: { path: ['issueId'], equals: issue.id } },
-      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-      take: query.limit,
-    });
-    res.json(runs.map((run) => runView(run, temporalView)));
-  });
+    putIssueDocument: async ({ actor, params, body }) => {
+      const issue = await loadIssue(actor, params.issueId);
+      const document = await putIssueDocument(ctx.prisma, { issue, key: params.key, ...body, ...attribution(actor) });
+      if (actor.kind === 'run') await reportRunActivity(ctx.prisma, actor.runId);
+      return document;
+    },
 
-  router.get('/issues/:issueId/active-run', async (req, res) => {
-    const actor = allow(req, 'board', 'run');
-    const issue = await loadIssue(req, actor);
-    const run = issue.executionRunId
-      ? await ctx.prisma.heartbeatRun.findFirst({ where: { id: issue.executionRunId, status: { in: ['queued', 'running', 'scheduled_retry'] } } })
-      : null;
-    res.json(run ? runView(run, temporalView) : null);
-  });
+    listIssueRuns: async ({ actor, params, query }) => {
+      const issue = await loadIssue(actor, params.issueId);
+      const runs = await ctx.prisma.heartbeatRun.findMany({
+        where: { companyId: issue.companyId, contextSnapshot: { path: ['issueId'], equals: issue.id } },
+        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+        take: query.limit,
+      });
+      return runs.map((run) => runView(run, temporalView));
+    },
 
-  return router;
+    getIssueActiveRun: async ({ actor, params }) => {
+      const issue = await loadIssue(actor, params.issueId);
+      const run = issue.executionRunId
+        ? await ctx.prisma.heartbeatRun.findFirst({ where: { id: issue.executionRunId, status: { in: [...LIVE_RUN_STATUSES] } } })
+        : null;
+      return run ? runView(run, temporalView) : null;
+    },
+  });
 }

@@ -3,41 +3,55 @@
  * so an operator or a test gets the sweep's result synchronously. Runs the sweep created are
  * started as their own workflows before the answer is sent.
  */
-import { Router } from 'express';
+import type { Router } from 'express';
 import { z } from 'zod';
 import type { ApiContext } from '../context.ts';
-import { allow, companyFromPath } from '../auth.ts';
-import { parseBody } from '../validation.ts';
+import { defineRoutes, routerFor } from '../openapi/route.ts';
+import { ReapResult, ReconcileResult } from '../openapi/responseSchemas.ts';
 import { reapOrphanedRuns } from '../../activities/reaper.ts';
 import { reconcileStrandedAssignedIssues } from '../../activities/strandedSweep.ts';
 
 const reapSchema = z.strictObject({
   /** R16: skip runs updated within this many ms; default 0 (every orphan counts). */
-  staleThresholdMs: z.number().int().min(0).max(86_400_000).optional(),
+  staleThresholdMs: z.number().int().min(0).max(86_400_000).optional().meta({ description: 'Skip runs updated within this many ms (default 0)' }),
   /** Only this company's runs; default: every company. */
-  companyId: z.uuid().optional(),
+  companyId: z.uuid().optional().meta({ description: "Only this company's runs (default: every company)" }),
 });
 
 const reconcileSchema = z.strictObject({});
 
+export const recoveryRoutes = defineRoutes('Recovery', {
+  reconcileStrandedWork: {
+    method: 'post',
+    path: '/companies/:companyId/recovery/reconcile',
+    auth: ['board'],
+    summary: "Run the stranded-work sweep over this company's issues now",
+    description: 'The same code as the periodic sweep; runs it queued are started before the answer.',
+    body: reconcileSchema,
+    responses: { 200: { description: "The sweep's counters", schema: ReconcileResult } },
+  },
+  reapOrphanedRuns: {
+    method: 'post',
+    path: '/recovery/reap',
+    auth: ['admin'],
+    summary: 'Run the orphan reaper now',
+    body: reapSchema,
+    responses: { 200: { description: 'Reaped runs', schema: ReapResult } },
+  },
+});
+
 export function recoveryRouter(ctx: ApiContext): Router {
-  const router = Router();
+  return routerFor(ctx, recoveryRoutes, {
+    reconcileStrandedWork: async ({ params }) => {
+      const outcome = await reconcileStrandedAssignedIssues(ctx.activityDeps, { companyId: params.companyId });
+      await ctx.runControl.startWorkflows(outcome.followUpRunIds);
+      return outcome.result;
+    },
 
-  router.post('/recovery/reap', async (req, res) => {
-    allow(req);
-    const body = parseBody(reapSchema, req);
-    const result = await reapOrphanedRuns(ctx.activityDeps, { staleThresholdMs: body.staleThresholdMs ?? 0, companyId: body.companyId });
-    await ctx.runControl.startWorkflows(result.followUpRunIds);
-    res.json({ reaped: result.reaped, runIds: result.runIds });
+    reapOrphanedRuns: async ({ body }) => {
+      const result = await reapOrphanedRuns(ctx.activityDeps, { staleThresholdMs: body.staleThresholdMs ?? 0, companyId: body.companyId });
+      await ctx.runControl.startWorkflows(result.followUpRunIds);
+      return { reaped: result.reaped, runIds: result.runIds };
+    },
   });
-
-  router.post('/companies/:companyId/recovery/reconcile', async (req, res) => {
-    const { companyId } = await companyFromPath(req, ctx.prisma, 'board');
-    parseBody(reconcileSchema, req);
-    const outcome = await reconcileStrandedAssignedIssues(ctx.activityDeps, { companyId });
-    await ctx.runControl.startWorkflows(outcome.followUpRunIds);
-    res.json(outcome.result);
-  });
-
-  return router;
 }

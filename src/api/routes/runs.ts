@@ -1,10 +1,12 @@
 /** Heartbeat runs: list, detail (with its workflow), events, log, cancel (R14). */
-import { Router, type Request } from 'express';
+import type { Router } from 'express';
 import { z } from 'zod';
 import type { ApiContext } from '../context.ts';
-import { allow, companyFromPath, requireVisible, type Actor } from '../auth.ts';
-import { commaListOf, parseBody, parseQuery, queryInt, uuid, uuidParam } from '../validation.ts';
+import { requireVisible, type Actor } from '../auth.ts';
+import { commaListOf, queryInt, uuid } from '../validation.ts';
 import { runView } from '../serializers.ts';
+import { defineRoutes, routerFor } from '../openapi/route.ts';
+import { Run, RunEvent, RunLogSlice } from '../openapi/responseSchemas.ts';
 import { NotFoundError } from '../../errors.ts';
 import { RUN_STATUSES } from '../../domain/runStatus.ts';
 import { runTexts } from '../../domain/texts.ts';
@@ -12,82 +14,118 @@ import { redactJson } from '../../domain/redaction.ts';
 
 const listRunsQuery = z.strictObject({
   agentId: uuid.optional(),
-  issueId: uuid.optional(),
+  issueId: uuid.optional().meta({ description: 'Runs bound to this issue (`contextSnapshot.issueId`)' }),
   status: commaListOf(RUN_STATUSES).optional(),
   limit: queryInt(1, 1000).default(100),
 });
 
 const eventsQuery = z.strictObject({
-  afterSeq: queryInt(0, Number.MAX_SAFE_INTEGER).default(0),
+  afterSeq: queryInt(0, Number.MAX_SAFE_INTEGER).default(0).meta({ description: 'Only events with a greater `seq`' }),
   limit: queryInt(1, 1000).default(200),
 });
 
 const logQuery = z.strictObject({
-  offset: queryInt(0, Number.MAX_SAFE_INTEGER).default(0),
-  limitBytes: queryInt(1, 1024 * 1024).default(256_000),
+  offset: queryInt(0, Number.MAX_SAFE_INTEGER).default(0).meta({ description: 'Byte offset into the log' }),
+  limitBytes: queryInt(1, 1024 * 1024).default(256_000).meta({ description: 'At most this many bytes (max 1 MiB)' }),
 });
 
 const cancelSchema = z.strictObject({ reason: z.string().trim().min(1).max(500).optional() });
 
+export const runRoutes = defineRoutes('Runs', {
+  listRuns: {
+    method: 'get',
+    path: '/companies/:companyId/heartbeat-runs',
+    auth: ['board'],
+    summary: "List the company's runs, newest first",
+    query: listRunsQuery,
+    responses: { 200: { description: 'Runs', schema: z.array(Run) } },
+  },
+  getRun: {
+    method: 'get',
+    path: '/heartbeat-runs/:runId',
+    auth: ['board', 'run'],
+    summary: 'Read a run: every column (error text redacted), its workflow id and Temporal UI link',
+    responses: { 200: { description: 'The run', schema: Run } },
+  },
+  listRunEvents: {
+    method: 'get',
+    path: '/heartbeat-runs/:runId/events',
+    auth: ['board', 'run'],
+    summary: "A run's events, ordered by `seq`",
+    query: eventsQuery,
+    responses: { 200: { description: 'Events (payload secrets redacted)', schema: z.array(RunEvent) } },
+  },
+  readRunLog: {
+    method: 'get',
+    path: '/heartbeat-runs/:runId/log',
+    auth: ['board'],
+    summary: "Read a slice of a run's full log",
+    description: 'Page with `nextOffset` until it is null. 404 when the run has no log (yet).',
+    query: logQuery,
+    responses: {
+      200: {
+        description: 'The slice',
+        schema: RunLogSlice,
+        headers: { 'Cache-Control': { description: 'Always `no-store`', schema: z.literal('no-store') } },
+      },
+    },
+  },
+  cancelRun: {
+    method: 'post',
+    path: '/heartbeat-runs/:runId/cancel',
+    auth: ['board'],
+    summary: 'Cancel a run (R14); a run already finished is returned unchanged',
+    body: cancelSchema,
+    responses: { 200: { description: 'The run after the cancel', schema: Run } },
+  },
+});
+
 export function runsRouter(ctx: ApiContext): Router {
-  const router = Router();
   const temporalView = { namespace: ctx.temporalNamespace, uiUrl: ctx.temporalUiUrl };
 
-  async function loadRun(req: Request, actor: Actor) {
-    const run = await ctx.prisma.heartbeatRun.findUnique({ where: { id: uuidParam(req, 'runId') } });
-    return requireVisible(actor, run, 'Run');
+  async function loadRun(actor: Actor, runId: string) {
+    return requireVisible(actor, await ctx.prisma.heartbeatRun.findUnique({ where: { id: runId } }), 'Run');
   }
 
-  router.get('/companies/:companyId/heartbeat-runs', async (req, res) => {
-    const { companyId } = await companyFromPath(req, ctx.prisma, 'board');
-    const query = parseQuery(listRunsQuery, req);
-    const runs = await ctx.prisma.heartbeatRun.findMany({
-      where: {
-        companyId,
-        ...(query.agentId ? { agentId: query.agentId } : {}),
-        ...(query.status ? { status: { in: query.status } } : {}),
-        ...(query.issueId ? { contextSnapshot: { path: ['issueId'], equals: query.issueId } } : {}),
-      },
-      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-      take: query.limit,
-    });
-    res.json(runs.map((run) => runView(run, temporalView)));
-  });
+  return routerFor(ctx, runRoutes, {
+    listRuns: async ({ params, query }) => {
+      const runs = await ctx.prisma.heartbeatRun.findMany({
+        where: {
+          companyId: params.companyId,
+          ...(query.agentId ? { agentId: query.agentId } : {}),
+          ...(query.status ? { status: { in: query.status } } : {}),
+          ...(query.issueId ? { contextSnapshot: { path: ['issueId'], equals: query.issueId } } : {}),
+        },
+        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+        take: query.limit,
+      });
+      return runs.map((run) => runView(run, temporalView));
+    },
 
-  router.get('/heartbeat-runs/:runId', async (req, res) => {
-    const actor = allow(req, 'board', 'run');
-    res.json(runView(await loadRun(req, actor), temporalView));
-  });
+    getRun: async ({ actor, params }) => runView(await loadRun(actor, params.runId), temporalView),
 
-  router.get('/heartbeat-runs/:runId/events', async (req, res) => {
-    const actor = allow(req, 'board', 'run');
-    const run = await loadRun(req, actor);
-    const query = parseQuery(eventsQuery, req);
-    const events = await ctx.prisma.heartbeatRunEvent.findMany({
-      where: { runId: run.id, seq: { gt: query.afterSeq } },
-      orderBy: [{ seq: 'asc' }, { id: 'asc' }],
-      take: query.limit,
-    });
-    res.json(events.map((event) => ({ ...event, payload: redactJson(event.payload) })));
-  });
+    listRunEvents: async ({ actor, params, query }) => {
+      const run = await loadRun(actor, params.runId);
+      const events = await ctx.prisma.heartbeatRunEvent.findMany({
+        where: { runId: run.id, seq: { gt: query.afterSeq } },
+        orderBy: [{ seq: 'asc' }, { id: 'asc' }],
+        take: query.limit,
+      });
+      return events.map((event) => ({ ...event, payload: redactJson(event.payload) }));
+    },
 
-  router.get('/heartbeat-runs/:runId/log', async (req, res) => {
-    const actor = allow(req, 'board');
-    const run = await loadRun(req, actor);
-    const query = parseQuery(logQuery, req);
-    const slice = run.logRef ? await ctx.logStore.read(run.logRef, query.offset, query.limitBytes) : null;
-    if (!slice) throw new NotFoundError('Run log');
-    res.setHeader('Cache-Control', 'no-store');
-    res.json({ runId: run.id, store: run.logStore, logRef: run.logRef, content: slice.content, nextOffset: slice.nextOffset });
-  });
+    readRunLog: async ({ actor, params, query, res }) => {
+      const run = await loadRun(actor, params.runId);
+      const slice = run.logRef ? await ctx.logStore.read(run.logRef, query.offset, query.limitBytes) : null;
+      if (!slice) throw new NotFoundError('Run log');
+      res.setHeader('Cache-Control', 'no-store');
+      return { runId: run.id, store: run.logStore, logRef: run.logRef, content: slice.content, nextOffset: slice.nextOffset };
+    },
 
-  router.post('/heartbeat-runs/:runId/cancel', async (req, res) => {
-    const actor = allow(req, 'board');
-    const run = await loadRun(req, actor);
-    const body = parseBody(cancelSchema, req);
-    const after = await ctx.runControl.cancel(run.id, body.reason ?? runTexts.cancelledByControlPlane);
-    res.json(runView(after, temporalView));
+    cancelRun: async ({ actor, params, body }) => {
+      const run = await loadRun(actor, params.runId);
+      const after = await ctx.runControl.cancel(run.id, body.reason ?? runTexts.cancelledByControlPlane);
+      return runView(after, temporalView);
+    },
   });
-
-  return router;
 }

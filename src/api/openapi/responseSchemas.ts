@@ -1,0 +1,445 @@
+/**
+ * What the API answers, as zod schemas: one per resource shape of DATA-MODEL §4 as API.md
+ * restricts it. They are documentation and a test oracle (test/api/openapi.test.ts validates real
+ * responses against them through the OpenAPI document); handlers do not parse their own output.
+ * Objects are closed (zod's output mode writes `additionalProperties: false`), so a column added
+ * to a response without adding it here fails that test.
+ */
+import { z } from 'zod';
+import { RUN_STATUSES } from '../../domain/runStatus.ts';
+import { ISSUE_PRIORITIES, ISSUE_STATUSES } from '../../store/issues.ts';
+import { AGENT_ROLES, AGENT_STATUSES } from '../validation.ts';
+
+const id = z.uuid();
+const timestamp = z.iso.datetime();
+const json = z.unknown().meta({ description: 'Any JSON value' });
+
+const WAKE_SOURCES = ['timer', 'assignment', 'on_demand', 'automation'] as const;
+const ACTOR_TYPES = ['user', 'agent', 'system'] as const;
+
+export const ErrorResponse = z
+  .looseObject({
+    error: z.string().meta({ description: 'A sentence for humans' }),
+    code: z.string().meta({ description: 'A machine-readable code, e.g. `invalid_request`, `not_found`' }),
+    details: z.array(z.object({ field: z.string(), message: z.string() })).optional().meta({ description: 'For 400: the offending fields' }),
+  })
+  .meta({ description: 'Every 4xx/5xx answer. Some errors add keys of their own (e.g. `unresolvedBlockerIssueIds`, `runId`).' });
+
+export const Health = z.object({
+  status: z.enum(['ok', 'degraded']),
+  db: z.enum(['ok', 'down']),
+  temporal: z.enum(['ok', 'down']),
+});
+
+export const Company = z.object({
+  id,
+  name: z.string(),
+  description: z.string().nullable(),
+  status: z.enum(['active', 'paused', 'archived']),
+  pauseReason: z.string().nullable(),
+  pausedAt: timestamp.nullable(),
+  issuePrefix: z.string(),
+  issueCounter: z.int(),
+  budgetMonthlyCents: z.int(),
+  spentMonthlyCents: z.int(),
+  attachmentMaxBytes: z.int(),
+  requireBoardApprovalForNewAgents: z.boolean(),
+  feedbackDataSharingEnabled: z.boolean(),
+  feedbackDataSharingConsentAt: timestamp.nullable(),
+  feedbackDataSharingConsentByUserId: z.string().nullable(),
+  feedbackDataSharingTermsVersion: z.string().nullable(),
+  brandColor: z.string().nullable(),
+  createdAt: timestamp,
+  updatedAt: timestamp,
+});
+
+export const BoardKeyCreated = z
+  .object({ id, key: z.string().meta({ description: 'Shown once; only its hash is stored' }), name: z.string().nullable(), companyId: id })
+  .meta({ description: 'A new board key. The key itself is never shown again.' });
+
+export const Agent = z
+  .object({
+    id,
+    companyId: id,
+    name: z.string(),
+    role: z.enum(AGENT_ROLES),
+    title: z.string().nullable(),
+    icon: z.string().nullable(),
+    capabilities: z.string().nullable(),
+    status: z.enum(AGENT_STATUSES),
+    reportsTo: id.nullable(),
+    adapterType: z.string(),
+    adapterConfig: json.meta({ description: 'Adapter settings; secret-looking values are redacted' }),
+    runtimeConfig: json,
+    defaultEnvironmentId: id.nullable(),
+    budgetMonthlyCents: z.int(),
+    spentMonthlyCents: z.int(),
+    pauseReason: z.string().nullable(),
+    pausedAt: timestamp.nullable(),
+    permissions: json,
+    lastHeartbeatAt: timestamp.nullable(),
+    metadata: json,
+    createdAt: timestamp,
+    updatedAt: timestamp,
+  });
+
+/** Every column of `heartbeat_runs` (DATA-MODEL §1.4), plus where to find its workflow. */
+export const Run = z
+  .object({
+    id,
+    companyId: id,
+    agentId: id,
+    invocationSource: z.enum(WAKE_SOURCES),
+    triggerDetail: z.string().nullable(),
+    status: z.enum(RUN_STATUSES),
+    startedAt: timestamp.nullable(),
+    finishedAt: timestamp.nullable(),
+    error: z.string().nullable().meta({ description: 'Failure or cancel text, redacted' }),
+    errorCode: z.string().nullable(),
+    wakeupRequestId: id.nullable(),
+    exitCode: z.int().nullable(),
+    signal: z.string().nullable(),
+    usageJson: json,
+    resultJson: json.meta({ description: 'Adapter result and stop metadata (DATA-MODEL §3.2), redacted' }),
+    sessionIdBefore: z.string().nullable(),
+    sessionIdAfter: z.string().nullable(),
+    logStore: z.string().nullable(),
+    logRef: z.string().nullable(),
+    logBytes: z.int().nullable(),
+    logSha256: z.string().nullable(),
+    logCompressed: z.boolean(),
+    stdoutExcerpt: z.string().nullable(),
+    stderrExcerpt: z.string().nullable(),
+    externalRunId: z.string().nullable(),
+    processPid: z.int().nullable(),
+    processGroupId: z.int().nullable(),
+    processStartedAt: timestamp.nullable(),
+    processHost: z.string().nullable(),
+    lastOutputAt: timestamp.nullable(),
+    lastOutputSeq: z.int(),
+    lastOutputStream: z.string().nullable(),
+    lastOutputBytes: z.int().nullable(),
+    retryOfRunId: id.nullable(),
+    processLossRetryCount: z.int(),
+    scheduledRetryAt: timestamp.nullable(),
+    scheduledRetryAttempt: z.int(),
+    scheduledRetryReason: z.string().nullable(),
+    issueCommentStatus: z.enum(['not_applicable', 'satisfied', 'retry_queued', 'retry_exhausted']),
+    issueCommentSatisfiedByCommentId: id.nullable(),
+    issueCommentRetryQueuedAt: timestamp.nullable(),
+    livenessState: z.enum(['completed', 'advanced', 'plan_only', 'empty_response', 'blocked', 'failed', 'needs_followup']).nullable(),
+    livenessReason: z.string().nullable(),
+    continuationAttempt: z.int(),
+    lastUsefulActionAt: timestamp.nullable(),
+    nextAction: z.string().nullable(),
+    contextSnapshot: json.meta({ description: 'Task binding and wake metadata (DATA-MODEL §3.1), redacted' }),
+    createdAt: timestamp,
+    updatedAt: timestamp,
+    workflowId: z.string().meta({ description: "The run's Temporal workflow id" }),
+    temporalUiUrl: z.string().nullable().meta({ description: 'Link to the workflow in Temporal UI, when its address is known' }),
+  });
+
+export const WakeSkipped = z
+  .object({
+    status: z.literal('skipped'),
+    reason: z.string().meta({ description: '`issue_execution_deferred` when another run holds the issue, else why the wake was skipped' }),
+    message: z.string(),
+    issueId: id.nullable(),
+    executionRunId: id.optional(),
+    executionAgentId: id.optional(),
+    executionAgentName: z.string().nullable().optional(),
+  })
+  .meta({ description: 'The wake produced no run (skipped, or deferred behind the run holding the issue)' });
+
+export const ActiveRunSummary = z
+  .object({
+    id,
+    status: z.enum(RUN_STATUSES),
+    agentId: id,
+    invocationSource: z.enum(WAKE_SOURCES),
+    triggerDetail: z.string().nullable(),
+    startedAt: timestamp.nullable(),
+    finishedAt: timestamp.nullable(),
+    createdAt: timestamp,
+  })
+  .meta({ description: 'The queued/running run holding the issue (its `executionRunId`)' });
+
+const issueColumns = {
+  id,
+  companyId: id,
+  projectId: id.nullable(),
+  projectWorkspaceId: id.nullable(),
+  goalId: id.nullable(),
+  parentId: id.nullable(),
+  title: z.string(),
+  description: z.string().nullable(),
+  status: z.enum(ISSUE_STATUSES),
+  priority: z.enum(ISSUE_PRIORITIES),
+  assigneeAgentId: id.nullable(),
+  assigneeUserId: z.string().nullable(),
+  checkoutRunId: id.nullable(),
+  executionRunId: id.nullable(),
+  executionAgentNameKey: z.string().nullable(),
+  executionLockedAt: timestamp.nullable(),
+  createdByAgentId: id.nullable(),
+  createdByUserId: z.string().nullable(),
+  issueNumber: z.int().nullable(),
+  identifier: z.string().nullable(),
+  originKind: z.string(),
+  originId: z.string().nullable(),
+  originRunId: z.string().nullable(),
+  originFingerprint: z.string(),
+  requestDepth: z.int(),
+  billingCode: z.string().nullable(),
+  assigneeAdapterOverrides: json,
+  executionPolicy: json,
+  executionState: json,
+  executionWorkspaceId: id.nullable(),
+  executionWorkspacePreference: z.string().nullable(),
+  executionWorkspaceSettings: json,
+  startedAt: timestamp.nullable(),
+  completedAt: timestamp.nullable(),
+  cancelledAt: timestamp.nullable(),
+  hiddenAt: timestamp.nullable(),
+  createdAt: timestamp,
+  updatedAt: timestamp,
+};
+
+export const IssueListRow = z.object({ ...issueColumns, activeRun: ActiveRunSummary.nullable() });
+
+export const IssueRelationSummary = z.object({
+  id,
+  identifier: z.string().nullable(),
+  title: z.string(),
+  status: z.enum(ISSUE_STATUSES),
+  priority: z.enum(ISSUE_PRIORITIES),
+  assigneeAgentId: id.nullable(),
+  assigneeUserId: z.string().nullable(),
+});
+
+export const IssueDetail = z.object({
+  ...issueColumns,
+  blockedBy: z.array(IssueRelationSummary).meta({ description: 'Issues that block this one' }),
+  blocks: z.array(IssueRelationSummary).meta({ description: 'Issues this one blocks' }),
+  activeRun: ActiveRunSummary.nullable(),
+});
+
+export const Comment = z.object({
+  id,
+  companyId: id,
+  issueId: id,
+  authorAgentId: id.nullable(),
+  authorUserId: z.string().nullable(),
+  createdByRunId: id.nullable(),
+  body: z.string(),
+  createdAt: timestamp,
+  updatedAt: timestamp,
+});
+
+export const IssueDocument = z.object({
+  id,
+  companyId: id,
+  title: z.string().nullable(),
+  format: z.string(),
+  latestBody: z.string(),
+  latestRevisionId: id.nullable(),
+  latestRevisionNumber: z.int(),
+  createdByAgentId: id.nullable(),
+  updatedByAgentId: id.nullable(),
+  createdByUserId: z.string().nullable(),
+  updatedByUserId: z.string().nullable(),
+  createdAt: timestamp,
+  updatedAt: timestamp,
+  key: z.string(),
+  issueId: id,
+  body: z.string().meta({ description: 'The latest body' }),
+  revisionNumber: z.int().meta({ description: 'The latest revision number (1 for the first PUT)' }),
+});
+
+export const TreeHoldMember = z.object({
+  id,
+  companyId: id,
+  holdId: id,
+  issueId: id,
+  parentIssueId: id.nullable(),
+  depth: z.int(),
+  issueIdentifier: z.string().nullable(),
+  issueTitle: z.string(),
+  issueStatus: z.enum(ISSUE_STATUSES),
+  assigneeAgentId: id.nullable(),
+  assigneeUserId: z.string().nullable(),
+  activeRunId: id.nullable(),
+  activeRunStatus: z.enum(RUN_STATUSES).nullable(),
+  skipped: z.boolean(),
+  skipReason: z.string().nullable(),
+  createdAt: timestamp,
+});
+
+export const TreeHold = z
+  .object({
+    id,
+    companyId: id,
+    rootIssueId: id,
+    mode: z.enum(['pause', 'resume', 'cancel', 'restore']),
+    status: z.enum(['active', 'released']),
+    reason: z.string().nullable(),
+    releasePolicy: json,
+    createdByActorType: z.enum(ACTOR_TYPES),
+    createdByAgentId: id.nullable(),
+    createdByRunId: id.nullable(),
+    createdByUserId: z.string().nullable(),
+    releasedAt: timestamp.nullable(),
+    releasedByActorType: z.enum(ACTOR_TYPES).nullable(),
+    releasedByUserId: z.string().nullable(),
+    releaseReason: z.string().nullable(),
+    releasedByAgentId: id.nullable(),
+    releasedByRunId: id.nullable(),
+    releaseMetadata: json,
+    createdAt: timestamp,
+    updatedAt: timestamp,
+    members: z.array(TreeHoldMember).meta({ description: 'Snapshot of the subtree when the hold was created, by depth' }),
+  })
+  .meta({ description: 'A pause hold on an issue and all its descendants (R66)' });
+
+export const RunEvent = z.object({
+  id: z.int(),
+  companyId: id,
+  runId: id,
+  agentId: id,
+  seq: z.int(),
+  eventType: z.string(),
+  stream: z.string().nullable(),
+  level: z.string().nullable(),
+  color: z.string().nullable(),
+  message: z.string().nullable(),
+  payload: json.meta({ description: 'Redacted' }),
+  createdAt: timestamp,
+});
+
+export const RunLogSlice = z.object({
+  runId: id,
+  store: z.string().nullable().meta({ description: 'Log storage kind (`local_file`)' }),
+  logRef: z.string().nullable(),
+  content: z.string().meta({ description: 'NDJSON lines `{ts, stream, chunk}` from `offset`' }),
+  nextOffset: z.int().nullable().meta({ description: 'Byte offset of the next slice, or null at the end of the log' }),
+});
+
+export const Environment = z.object({
+  id,
+  companyId: id,
+  name: z.string(),
+  description: z.string().nullable(),
+  driver: z.enum(['local', 'ssh', 'sandbox', 'plugin']),
+  status: z.enum(['active', 'archived']),
+  config: json.meta({ description: 'Driver config, redacted' }),
+  metadata: json,
+  createdAt: timestamp,
+  updatedAt: timestamp,
+});
+
+export const EnvironmentLease = z.object({
+  id,
+  companyId: id,
+  environmentId: id,
+  executionWorkspaceId: id.nullable(),
+  issueId: id.nullable(),
+  heartbeatRunId: id.nullable(),
+  status: z.enum(['active', 'released', 'expired', 'failed', 'retained']),
+  leasePolicy: z.enum(['ephemeral', 'reuse_by_environment', 'reuse_by_execution_workspace', 'retain_on_failure']),
+  provider: z.string().nullable(),
+  providerLeaseId: z.string().nullable(),
+  acquiredAt: timestamp,
+  lastUsedAt: timestamp,
+  expiresAt: timestamp.nullable(),
+  releasedAt: timestamp.nullable(),
+  failureReason: z.string().nullable(),
+  cleanupStatus: z.string().nullable(),
+  metadata: json,
+  createdAt: timestamp,
+  updatedAt: timestamp,
+});
+
+export const BudgetPolicy = z.object({
+  id,
+  companyId: id,
+  scopeType: z.enum(['company', 'agent', 'project']),
+  scopeId: id,
+  metric: z.string(),
+  windowKind: z.enum(['calendar_month_utc', 'lifetime']),
+  amount: z.int(),
+  warnPercent: z.int(),
+  hardStopEnabled: z.boolean(),
+  notifyEnabled: z.boolean(),
+  isActive: z.boolean(),
+  createdByUserId: z.string().nullable(),
+  updatedByUserId: z.string().nullable(),
+  createdAt: timestamp,
+  updatedAt: timestamp,
+});
+
+export const CostEvent = z.object({
+  id,
+  companyId: id,
+  agentId: id,
+  issueId: id.nullable(),
+  projectId: id.nullable(),
+  goalId: id.nullable(),
+  heartbeatRunId: id.nullable(),
+  billingCode: z.string().nullable(),
+  provider: z.string(),
+  biller: z.string(),
+  billingType: z.string(),
+  model: z.string(),
+  inputTokens: z.int(),
+  cachedInputTokens: z.int(),
+  outputTokens: z.int(),
+  costCents: z.int(),
+  occurredAt: timestamp,
+  createdAt: timestamp,
+});
+
+export const ReconcileResult = z
+  .object({
+    assignmentDispatched: z.int(),
+    dispatchRequeued: z.int(),
+    continuationRequeued: z.int(),
+    productiveContinuationObserved: z.int(),
+    successfulContinuationObserved: z.int(),
+    orphanBlockersAssigned: z.int(),
+    escalated: z.int(),
+    skipped: z.int(),
+    issueIds: z.array(id).meta({ description: 'Issues that received an action, in processing order' }),
+  })
+  .meta({ description: "Counters of one stranded-work sweep over the company's issues" });
+
+export const ReapResult = z.object({
+  reaped: z.int(),
+  runIds: z.array(id).meta({ description: 'Reaped runs, in processing order' }),
+});
+
+/** Named schemas, written once under `components.schemas` and referenced from every operation. */
+export const responseComponents = {
+  Error: ErrorResponse,
+  Health,
+  Company,
+  BoardKeyCreated,
+  Agent,
+  Run,
+  WakeSkipped,
+  ActiveRunSummary,
+  IssueListRow,
+  IssueRelationSummary,
+  IssueDetail,
+  Comment,
+  IssueDocument,
+  TreeHoldMember,
+  TreeHold,
+  RunEvent,
+  RunLogSlice,
+  Environment,
+  EnvironmentLease,
+  BudgetPolicy,
+  CostEvent,
+  ReconcileResult,
+  ReapResult,
+} satisfies Record<string, z.ZodType>;

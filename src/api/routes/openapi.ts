@@ -1,0 +1,39 @@
+/**
+ * `GET /api/openapi.json`: the OpenAPI 3.1 document, built once from the route declarations.
+ * Open to anyone: it describes the API and holds no data (like `GET /api/health`).
+ */
+import type { Router } from 'express';
+import { z } from 'zod';
+import type { ApiContext } from '../context.ts';
+import { defineRoutes, routerFor } from '../openapi/route.ts';
+import { buildOpenApiDocument, type OpenApiDocument } from '../openapi/document.ts';
+import { routeCatalog } from '../openapi/catalog.ts';
+import packageJson from '../../../package.json' with { type: 'json' };
+
+export const openApiRoutes = defineRoutes('Health', {
+  getOpenApiDocument: {
+    method: 'get',
+    path: '/openapi.json',
+    auth: 'anyone',
+    summary: 'This document: the OpenAPI 3.1 description of the API',
+    responses: {
+      200: {
+        description: 'The OpenAPI document',
+        schema: z.looseObject({ openapi: z.literal('3.1.0'), info: z.looseObject({}), paths: z.looseObject({}), components: z.looseObject({}) }),
+      },
+    },
+  },
+});
+
+let document: OpenApiDocument | null = null;
+
+export function openApiDocument(): OpenApiDocument {
+  document ??= buildOpenApiDocument(routeCatalog(), { version: packageJson.version });
+  return document;
+}
+
+export function openApiRouter(ctx: ApiContext): Router {
+  return routerFor(ctx, openApiRoutes, {
+    getOpenApiDocument: () => openApiDocument(),
+  });
+}
