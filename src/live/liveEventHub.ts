@@ -1,0 +1,267 @@
+/**
+ * One per API process: follows `live_events` and fans each new row out to this process's SSE
+ * connections of the row's company.
+ *
+ * Events come from the database, never from this process's memory: the transaction that writes a
+ * run, an agent or an issue — in the worker, a sweep, or another API process — also writes the
+ * live event (migration `live_events`) and notifies `vigil_live_events`, delivered on commit. A
+ * dedicated connection LISTENs (reconnecting with backoff when it drops); every notification, a
+ * slow fallback poll and each reconnect trigger one read of the rows after the high-water mark,
+ * in id order. Reads never overlap, so every subscriber sees ids strictly increasing, each once.
+ * Ids that commit out of order are held back by `advanceHighWater` (see highWaterMark.ts).
+ */
+import pg from 'pg';
+import type { PrismaClient } from '../store/db.ts';
+import type { Logger } from '../logger.ts';
+import { advanceHighWater, type HighWaterState } from './highWaterMark.ts';
+import { latestLiveEventId, pruneLiveEvents, readLiveEventsAfter } from './liveEventStore.ts';
+import type { LiveEvent } from './liveEventTypes.ts';
+import { liveEventFrame } from './sseFrames.ts';
+
+/** The channel the migration's triggers notify. */
+export const LIVE_EVENTS_CHANNEL = 'vigil_live_events';
+
+/** `application_name` of the LISTEN connection, so pg_stat_activity tells which process it serves. */
+export const listenerApplicationName = (pid = process.pid) => `vigil live events (pid ${pid})`;
+
+export interface LiveEventSubscriber {
+  /** An event of the subscribed company, with its SSE frame (built once for all subscribers). */
+  deliver(event: LiveEvent, frame: string): void;
+  /** The hub is stopping. */
+  close(): void;
+}
+
+export interface LiveEventHubOptions {
+  prisma: PrismaClient;
+  /** The LISTEN connection is a plain `pg` client of its own, outside Prisma's pool. */
+  databaseUrl: string;
+  logger: Logger;
+  /** Rows older than this are pruned (default 24 h): how long a board may stay away and resume. */
+  retentionMs?: number;
+  /** How often retention runs (default 1 h; the first run is one minute after start). */
+  pruneIntervalMs?: number;
+  /** Fallback read when no notification came (a dropped LISTEN connection); default 5 s. */
+  pollIntervalMs?: number;
+  /** While a gap holds events back, read again this often (default 50 ms). */
+  gapRecheckMs?: number;
+  /** A gap whose transactions are still open is skipped after this long (default 5 s). */
+  maxGapWaitMs?: number;
+  /** Rows per read (default 500). */
+  batchSize?: number;
+  now?: () => number;
+}
+
+const DEFAULTS = {
+  retentionMs: 24 * 60 * 60 * 1000,
+  pruneIntervalMs: 60 * 60 * 1000,
+  pollIntervalMs: 5_000,
+  gapRecheckMs: 50,
+  maxGapWaitMs: 5_000,
+  batchSize: 500,
+};
+const FIRST_PRUNE_DELAY_MS = 60_000;
+const RECONNECT_MIN_MS = 500;
+const RECONNECT_MAX_MS = 30_000;
+
+export class LiveEventHub {
+  private readonly settings: typeof DEFAULTS;
+  private readonly now: () => number;
+  private state: HighWaterState = { highWater: 0, gap: null };
+  private readonly subscribers = new Map<string, Set<LiveEventSubscriber>>();
+  private listener: pg.Client | null = null;
+  private reconnectAttempts = 0;
+  private reading: Promise<void> | null = null;
+  private readAgain = false;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private gapTimer: NodeJS.Timeout | null = null;
+  private started = false;
+  private stopped = false;
+
+  constructor(private readonly options: LiveEventHubOptions) {
+    this.settings = {
+      retentionMs: options.retentionMs ?? DEFAULTS.retentionMs,
+      pruneIntervalMs: options.pruneIntervalMs ?? DEFAULTS.pruneIntervalMs,
+      pollIntervalMs: options.pollIntervalMs ?? DEFAULTS.pollIntervalMs,
+      gapRecheckMs: options.gapRecheckMs ?? DEFAULTS.gapRecheckMs,
+      maxGapWaitMs: options.maxGapWaitMs ?? DEFAULTS.maxGapWaitMs,
+      batchSize: options.batchSize ?? DEFAULTS.batchSize,
+    };
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Starts after the newest committed row: a new subscriber gets what happens from now on. */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    this.state = { highWater: await latestLiveEventId(this.options.prisma), gap: null };
+    await this.connectListener();
+    this.every(this.settings.pollIntervalMs, () => this.requestRead());
+    this.after(Math.min(FIRST_PRUNE_DELAY_MS, this.settings.pruneIntervalMs), () => {
+      void this.prune();
+      this.every(this.settings.pruneIntervalMs, () => void this.prune());
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    if (this.gapTimer) clearTimeout(this.gapTimer);
+    const listener = this.listener;
+    this.listener = null;
+    await listener?.end().catch(() => undefined);
+    await this.reading;
+    for (const subscriber of [...this.subscribers.values()].flatMap((set) => [...set])) subscriber.close();
+    this.subscribers.clear();
+  }
+
+  /**
+   * Every id at or below it has been delivered (or will never commit). A subscriber added now
+   * receives exactly the ids above it; a reconnecting board replays its gap up to it from the table.
+   */
+  get highWater(): number {
+    return this.state.highWater;
+  }
+
+  /** Synchronous with reading `highWater`: nothing can be delivered in between. */
+  subscribe(companyId: string, subscriber: LiveEventSubscriber): () => void {
+    let set = this.subscribers.get(companyId);
+    if (!set) this.subscribers.set(companyId, (set = new Set()));
+    set.add(subscriber);
+    return () => {
+      set.delete(subscriber);
+      if (set.size === 0 && this.subscribers.get(companyId) === set) this.subscribers.delete(companyId);
+    };
+  }
+
+  get subscriberCount(): number {
+    let count = 0;
+    for (const set of this.subscribers.values()) count += set.size;
+    return count;
+  }
+
+  /** Reads new rows now, or right after the read in progress. */
+  requestRead(): void {
+    if (this.stopped || !this.started) return;
+    if (this.reading) {
+      this.readAgain = true;
+      return;
+    }
+    this.reading = this.readNewEvents().finally(() => {
+      this.reading = null;
+      if (this.readAgain) {
+        this.readAgain = false;
+        this.requestRead();
+      }
+    });
+  }
+
+  private async readNewEvents(): Promise<void> {
+    try {
+      for (;;) {
+        const { snapshot, events } = await readLiveEventsAfter(this.options.prisma, this.state.highWater, this.settings.batchSize);
+        const advance = advanceHighWater(this.state, events.map((event) => event.id), snapshot, this.now(), this.settings.maxGapWaitMs);
+        this.state = advance.state;
+        for (const range of advance.skipped) {
+          if (range.reason === 'timed_out') {
+            this.options.logger.warn('live events: skipped ids whose transactions stayed open too long', { ...range, maxGapWaitMs: this.settings.maxGapWaitMs });
+          }
+        }
+        for (const event of events.slice(0, advance.deliverable)) this.publish(event);
+        if (advance.state.gap) {
+          this.recheckGapSoon();
+          return;
+        }
+        if (events.length < this.settings.batchSize || this.stopped) return;
+      }
+    } catch (error) {
+      // The next notification or poll tries again from the same high-water mark.
+      if (!this.stopped) this.options.logger.warn('live events: read failed', { error: errorText(error) });
+    }
+  }
+
+  private publish(event: LiveEvent): void {
+    const set = this.subscribers.get(event.companyId);
+    if (!set || set.size === 0) return;
+    const frame = liveEventFrame(event);
+    for (const subscriber of [...set]) {
+      try {
+        subscriber.deliver(event, frame);
+      } catch (error) {
+        this.options.logger.warn('live events: a subscriber failed', { error: errorText(error) });
+      }
+    }
+  }
+
+  private recheckGapSoon(): void {
+    if (this.gapTimer || this.stopped) return;
+    this.gapTimer = setTimeout(() => {
+      this.gapTimer = null;
+      this.requestRead();
+    }, this.settings.gapRecheckMs);
+    this.gapTimer.unref();
+  }
+
+  private async connectListener(): Promise<void> {
+    if (this.stopped) return;
+    const client = new pg.Client({ connectionString: this.options.databaseUrl, keepAlive: true, application_name: listenerApplicationName() });
+    let dropped = false;
+    const drop = (error?: unknown) => {
+      if (dropped) return;
+      dropped = true;
+      if (this.listener === client) this.listener = null;
+      client.end().catch(() => undefined);
+      if (this.stopped) return;
+      this.options.logger.warn('live events: LISTEN connection lost; reconnecting', { error: error ? errorText(error) : 'connection ended' });
+      const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** this.reconnectAttempts++);
+      this.after(delay, () => void this.connectListener());
+    };
+    client.on('notification', () => this.requestRead());
+    client.on('error', drop);
+    client.on('end', () => drop());
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${LIVE_EVENTS_CHANNEL}`);
+    } catch (error) {
+      drop(error);
+      return;
+    }
+    if (this.stopped) {
+      await client.end().catch(() => undefined);
+      return;
+    }
+    this.listener = client;
+    this.reconnectAttempts = 0;
+    // Whatever committed while nobody listened.
+    this.requestRead();
+  }
+
+  private async prune(): Promise<void> {
+    try {
+      const deleted = await pruneLiveEvents(this.options.prisma, new Date(this.now() - this.settings.retentionMs));
+      if (deleted > 0) this.options.logger.info('live events: pruned old rows', { deleted, retentionMs: this.settings.retentionMs });
+    } catch (error) {
+      if (!this.stopped) this.options.logger.warn('live events: pruning failed', { error: errorText(error) });
+    }
+  }
+
+  private every(ms: number, run: () => void): void {
+    const timer = setInterval(run, ms);
+    timer.unref();
+    this.timers.add(timer);
+  }
+
+  private after(ms: number, run: () => void): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      run();
+    }, ms);
+    timer.unref();
+    this.timers.add(timer);
+  }
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
