@@ -80,6 +80,7 @@ function sweepDeps(vigil: RunningVigil): ActivityDeps {
     telemetry: { agentFirstHeartbeat: () => undefined },
     logger,
     executions: createRunExecutions(vigil.temporal, vigil.prisma, { taskQueue: `bench-idle-${randomUUID()}`, adapterHeartbeatTimeoutMs: 10_000 }),
+    metrics: vigil.metrics,
   };
 }
 

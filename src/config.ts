@@ -36,6 +36,13 @@ export interface VigilConfig {
   /** R68: how often the recovery sweeps run (Temporal Schedules); at least 10 s. */
   recoveryIntervalMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /**
+   * Port of the Temporal worker's own Prometheus endpoint on 127.0.0.1, which `GET /metrics`
+   * appends; when unset a free port is picked at start.
+   */
+  temporalMetricsPort: number | null;
+  /** How long `live_events` rows are kept: how long a board may stay away and still resume (Last-Event-ID). */
+  liveEventsRetentionMs: number;
 }
 
 function intFrom(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -82,5 +89,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     adapterHeartbeatTimeoutMs: intFrom(env, 'VIGIL_ADAPTER_HEARTBEAT_TIMEOUT_MS', 10_000),
     recoveryIntervalMs: Math.max(10_000, intFrom(env, 'VIGIL_RECOVERY_INTERVAL_MS', 30_000)),
     logLevel,
+    temporalMetricsPort: optionalIntFrom(env, 'VIGIL_TEMPORAL_METRICS_PORT'),
+    liveEventsRetentionMs: Math.max(1, intFrom(env, 'VIGIL_LIVE_EVENTS_RETENTION_HOURS', 24)) * 60 * 60 * 1000,
   };
 }

@@ -5,7 +5,6 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { Connection } from '@temporalio/client';
-import { Runtime, DefaultLogger } from '@temporalio/worker';
 import { loadConfig } from './config.ts';
 import { createLogger } from './logger.ts';
 import { startEmbeddedPostgres } from './store/embeddedPostgres.ts';
@@ -16,6 +15,8 @@ import { startTemporalDevServer } from './temporal/devServer.ts';
 import { ensureSearchAttributes } from './temporal/searchAttributes.ts';
 import { resolveAdminToken } from './adminToken.ts';
 import { startVigil } from './vigil.ts';
+import { installTemporalRuntime } from './temporal/runtime.ts';
+import { findFreePorts } from './platform/processes.ts';
 
 const say = (line: string) => process.stdout.write(`[vigil] ${line}\n`);
 
@@ -31,7 +32,10 @@ async function stopAll() {
 async function main() {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  // Once per process, before any Temporal connection: SDK lines through Vigil's JSON logger, and
+  // the worker's own metrics on a local port that GET /metrics appends.
+  const [temporalMetricsPort] = config.temporalMetricsPort !== null ? [config.temporalMetricsPort] : await findFreePorts(1);
+  const temporalRuntime = installTemporalRuntime({ logger, metricsBindAddress: `127.0.0.1:${temporalMetricsPort}` });
   await mkdir(config.dataDir, { recursive: true });
 
   let databaseUrl = config.databaseUrl;
@@ -86,6 +90,8 @@ async function main() {
     host: config.host,
     port: config.port,
     logger,
+    temporalMetricsUrl: temporalRuntime.metricsUrl,
+    liveEvents: { retentionMs: config.liveEventsRetentionMs },
   });
   stops.unshift(vigil.stop);
   // Runs committed while Temporal was out of reach (or before a crash) get their workflows now.
@@ -93,6 +99,7 @@ async function main() {
   if (resumed > 0) say(`started the workflows of ${resumed} queued run(s)`);
 
   say(`API:         ${vigil.apiUrl}/api`);
+  say(`Metrics:     ${vigil.apiUrl}/metrics (Prometheus text, no authentication)`);
   say(`Temporal UI: ${temporalUiUrl ?? '(not available)'}`);
   say(`Temporal:    ${temporalAddress} (namespace ${namespace}, task queue ${config.taskQueue})`);
   say(`Data:        ${config.dataDir}`);

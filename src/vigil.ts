@@ -18,7 +18,10 @@ import { createRunExecutions } from './temporal/runExecutions.ts';
 import { ensureRecoverySchedules, runStartupRecovery } from './temporal/schedules.ts';
 import { createApp } from './api/app.ts';
 import { RunControl } from './api/runControl.ts';
+import { LiveEventHub, type LiveEventHubOptions } from './live/liveEventHub.ts';
 import type { Logger } from './logger.ts';
+import { runCompanies, withRunContext } from './runLogContext.ts';
+import { createVigilMetrics, type VigilMetrics } from './metrics/vigilMetrics.ts';
 
 export interface StartVigilOptions {
   databaseUrl: string;
@@ -39,8 +42,12 @@ export interface StartVigilOptions {
   maxConcurrentRuns?: number;
   shutdownGraceMs?: number;
   telemetry?: Telemetry;
+  /** The Temporal worker's Prometheus endpoint (`temporal/runtime.ts`), appended to `GET /metrics`. */
+  temporalMetricsUrl?: string | null;
   /** The periodic recovery sweeps as Temporal Schedules (R68); off unless given. */
   recoverySchedules?: { idPrefix: string; intervalMs: number; runAtStartup: boolean };
+  /** The live channel's retention and read cadence (defaults in live/liveEventHub.ts). */
+  liveEvents?: Omit<LiveEventHubOptions, 'prisma' | 'databaseUrl' | 'logger'>;
 }
 
 export interface RunningVigil {
@@ -49,6 +56,8 @@ export interface RunningVigil {
   apiUrl: string;
   runControl: RunControl;
   worker: Worker;
+  metrics: VigilMetrics;
+  liveEvents: LiveEventHub;
   stop(): Promise<void>;
 }
 
@@ -60,8 +69,11 @@ function listen(server: Server, host: string, port: number): Promise<AddressInfo
 }
 
 export async function startVigil(options: StartVigilOptions): Promise<RunningVigil> {
-  const { logger } = options;
+  // Lines about a run get its workflowId and companyId (runLogContext.ts).
+  const logger = withRunContext(options.logger);
   const prisma = createPrismaClient(options.databaseUrl, options.dbPoolSize);
+  const metrics = createVigilMetrics({ prisma });
+  const stopCompanyLookup = runCompanies.useLookup(async (runId) => (await prisma.heartbeatRun.findUnique({ where: { id: runId }, select: { companyId: true } }))?.companyId ?? null);
   const runTokenSecret = await loadRunTokenSecret(prisma, options.runTokenSecret);
   const logStore = new RunLogStore(path.join(options.dataDir, 'run-logs'));
   const clientConnection = await Connection.connect({ address: options.temporalAddress });
@@ -73,8 +85,10 @@ export async function startVigil(options: StartVigilOptions): Promise<RunningVig
 
   // The API listens first: the activities hand its URL to every agent process.
   const executions = createRunExecutions(temporal, prisma, workflowSettings);
-  const activityDeps: ActivityDeps = { prisma, logStore, runTokenSecret, apiUrl: '', telemetry, logger, executions };
+  const activityDeps: ActivityDeps = { prisma, logStore, runTokenSecret, apiUrl: '', telemetry, logger, executions, metrics };
   const runControl = new RunControl({ prisma, temporal, workflowSettings, activityDeps, logger });
+  const liveEvents = new LiveEventHub({ ...options.liveEvents, prisma, databaseUrl: options.databaseUrl, logger });
+  await liveEvents.start();
   const app = createApp({
     prisma,
     activityDeps,
@@ -85,6 +99,9 @@ export async function startVigil(options: StartVigilOptions): Promise<RunningVig
     runTokenSecret,
     temporalNamespace: options.temporalNamespace,
     temporalUiUrl: options.temporalUiUrl,
+    metrics,
+    temporalMetricsUrl: options.temporalMetricsUrl ?? null,
+    liveEvents,
     checkTemporal: async () => {
       await clientConnection.workflowService.getSystemInfo({});
       return true;
@@ -124,8 +141,11 @@ export async function startVigil(options: StartVigilOptions): Promise<RunningVig
     apiUrl,
     runControl,
     worker,
+    metrics,
+    liveEvents,
     stop: () =>
       (stopped ??= (async () => {
+        await liveEvents.stop(); // ends the SSE streams, which would keep the server open
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeAllConnections();
         await closed;
@@ -133,6 +153,7 @@ export async function startVigil(options: StartVigilOptions): Promise<RunningVig
         await workerRun;
         await workerConnection.close();
         await clientConnection.close();
+        stopCompanyLookup();
         await prisma.$disconnect();
       })()),
   };

@@ -23,6 +23,7 @@ import { effectiveGraceSec, effectiveTimeoutSec, parseProcessAdapterConfig } fro
 import { lockAgent } from '../store/locks.ts';
 import { releaseExecutionLock } from '../store/systemRuns.ts';
 import { claimableQueuedRunIds } from '../store/agentSlots.ts';
+import { runLogFields } from '../runLogContext.ts';
 
 type Tx = Prisma.TransactionClient;
 
@@ -98,6 +99,7 @@ export async function claimRun(deps: ActivityDeps, runId: string): Promise<Claim
     return { kind: 'ended', status: current?.status ?? 'missing' };
   }
   await ensureLeaseAndStartEvent(deps, run);
+  deps.logger.debug('run claimed', runLogFields(run));
   return claimed;
 }
 
@@ -150,7 +152,7 @@ async function lightCancel(
 ): Promise<ClaimResult> {
   const stop = buildStopMetadata({ adapterType: agent.adapterType, adapterConfig: asObject(agent.adapterConfig), stopReason: gate.code, timeoutSource: gate.timeoutSource });
   const issueId = boundIssueId(run.contextSnapshot);
-  return deps.prisma.$transaction(async (tx) => {
+  const ended = await deps.prisma.$transaction(async (tx) => {
     const cancelled = await tx.heartbeatRun.updateMany({
       where: { id: run.id, status: 'queued' },
       data: { status: 'cancelled', finishedAt: new Date(), error: gate.message, errorCode: gate.code, resultJson: toJson({ ...asObject(run.resultJson), ...stop }) },
@@ -166,8 +168,13 @@ async function lightCancel(
       await releaseExecutionLock(tx, issueId, run.id);
     }
     await appendRunEvent(tx, { companyId: run.companyId, runId: run.id, agentId: run.agentId, eventType: 'lifecycle', level: 'warn', message: gate.message, payload: { errorCode: gate.code } });
-    return { kind: 'ended', status: 'cancelled' } as const;
+    return { kind: 'ended', status: 'cancelled', written: true } as const;
   });
+  if (!('written' in ended)) return ended;
+  // Counted after the commit, like every terminal write (finalizeRun.ts).
+  deps.metrics.runFinished('cancelled', gate.code);
+  deps.logger.info('run cancelled by a claim gate', { ...runLogFields(run), status: 'cancelled', errorCode: gate.code });
+  return { kind: 'ended', status: 'cancelled' };
 }
 
 /**

@@ -2,6 +2,7 @@
 import type { PrismaClient } from '../store/db.ts';
 import type { RunLogStore } from '../store/runLogStore.ts';
 import type { Logger } from '../logger.ts';
+import type { VigilMetrics } from '../metrics/vigilMetrics.ts';
 
 /** R11: the "agent first heartbeat" telemetry hook. */
 export interface Telemetry {
@@ -25,4 +26,6 @@ export interface ActivityDeps {
   telemetry: Telemetry;
   logger: Logger;
   executions: RunExecutions;
+  /** Counters and histograms the activities move as they act (src/metrics/vigilMetrics.ts). */
+  metrics: VigilMetrics;
 }

@@ -48,11 +48,29 @@ export interface EscalationOutcome {
   recoveryIssueId: string | null;
   /** The recovery issue's dispatch run, when one was created (R57.6). */
   followUpRunIds: string[];
+  /** How an escalation blocked the issue: with a new or the open recovery issue, without one (R61), or in place (R62). */
+  recoveryIssue?: 'created' | 'reused' | 'none' | 'in_place';
 }
 
 const SKIPPED: EscalationOutcome = { outcome: 'skipped', recoveryIssueId: null, followUpRunIds: [] };
 
+const ESCALATION_ACTIONS = {
+  created: 'escalation_recovery_issue_created',
+  reused: 'escalation_recovery_issue_reused',
+  none: 'escalation_without_owner',
+  in_place: 'escalation_blocked_in_place',
+} as const;
+
 export async function escalateStrandedIssue(deps: ActivityDeps, request: EscalationRequest): Promise<EscalationOutcome> {
+  const outcome = await escalate(deps, request);
+  if (outcome.outcome === 'escalated' && outcome.recoveryIssue) {
+    deps.metrics.recoveryAction(ESCALATION_ACTIONS[outcome.recoveryIssue]);
+    deps.logger.info('issue escalated', { issueId: request.issueId, path: request.path, recoveryIssue: outcome.recoveryIssue, recoveryIssueId: outcome.recoveryIssueId, latestRunId: request.latestRunId });
+  }
+  return outcome;
+}
+
+async function escalate(deps: ActivityDeps, request: EscalationRequest): Promise<EscalationOutcome> {
   const { prisma } = deps;
   const issue = await prisma.issue.findUnique({ where: { id: request.issueId } });
   if (!issue || issue.status !== request.previousStatus) return SKIPPED;
@@ -110,7 +128,12 @@ async function blockWithRecoveryIssue(
       recoveryIssueId: recovery?.id ?? null,
       blockerIssueIds: blockerIds,
     });
-    return { outcome: 'escalated', recoveryIssueId: recovery?.id ?? null, followUpRunIds: ensured?.dispatchRunId ? [ensured.dispatchRunId] : [] };
+    return {
+      outcome: 'escalated',
+      recoveryIssueId: recovery?.id ?? null,
+      followUpRunIds: ensured?.dispatchRunId ? [ensured.dispatchRunId] : [],
+      recoveryIssue: ensured ? (ensured.created ? 'created' : 'reused') : 'none',
+    };
   });
 }
 
@@ -158,7 +181,7 @@ async function blockInPlace(prisma: PrismaClient, issue: Issue, request: Escalat
     });
     return true;
   });
-  return { outcome: escalated ? 'escalated' : 'skipped', recoveryIssueId: null, followUpRunIds: [] };
+  return { outcome: escalated ? 'escalated' : 'skipped', recoveryIssueId: null, followUpRunIds: [], recoveryIssue: 'in_place' };
 }
 
 /** R57.2: the newest open recovery issue of the source. */
@@ -185,9 +208,9 @@ async function ensureRecoveryIssue(
   previousStatus: 'todo' | 'in_progress',
   latestRun: RecoveryRunFacts | null,
   owner: Owner | null,
-): Promise<{ issue: Issue; dispatchRunId: string | null } | null> {
+): Promise<{ issue: Issue; dispatchRunId: string | null; created: boolean } | null> {
   const existing = await openRecoveryIssue(tx, source);
-  if (existing) return { issue: existing, dispatchRunId: null };
+  if (existing) return { issue: existing, dispatchRunId: null, created: false };
   if (!owner) return null; // R61
   const { number, identifier, issuePrefix } = await allocateIssueNumber(tx, source.companyId);
   const created = await tx.issue.create({
@@ -211,7 +234,7 @@ async function ensureRecoveryIssue(
       identifier,
     },
   });
-  return { issue: created, dispatchRunId: await wakeRecoveryOwner(tx, created, source, latestRun, owner) };
+  return { issue: created, dispatchRunId: await wakeRecoveryOwner(tx, created, source, latestRun, owner), created: true };
 }
 
 /**

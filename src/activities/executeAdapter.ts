@@ -16,6 +16,7 @@ import { LOG_STORE, runLogRef } from '../store/runLogStore.ts';
 import { runTexts } from '../domain/texts.ts';
 import { tracksLocalChild } from '../domain/runStatus.ts';
 import { RunOutputRecorder } from './runOutputRecorder.ts';
+import { runLogFields } from '../runLogContext.ts';
 
 const LIVENESS_TICK_MS = 1_000;
 
@@ -42,6 +43,7 @@ export async function executeAdapter(deps: ActivityDeps, runId: string): Promise
   };
   if (issueId) env.VIGIL_ISSUE_ID = issueId;
 
+  const log = deps.logger.child(runLogFields(run));
   const logRef = runLogRef(run.companyId, runId);
   const heartbeat = () => ctx.heartbeat();
   const recorder = new RunOutputRecorder(deps.prisma, deps.logStore, { id: runId, companyId: run.companyId, agentId: agent.id, logRef }, heartbeat);
@@ -67,8 +69,20 @@ export async function executeAdapter(deps: ActivityDeps, runId: string): Promise
           payload: { processPid: pid, processGroupId, adapterType: agent.adapterType },
         });
         heartbeat();
+        log.info('agent process started', { pid, processGroupId, adapterType: agent.adapterType });
       },
       onOutput: (chunk) => recorder.record(chunk),
+    });
+    // R21: the moment a lost process was lost, for the detection-time histogram (finalize takes it).
+    if (result.processLost) deps.metrics.noteProcessExit(runId, result.finishedAt);
+    log.info('agent process ended', {
+      exitCode: result.exitCode,
+      signal: result.signal,
+      timedOut: result.timedOut,
+      cancelled: result.cancelled,
+      processLost: result.processLost,
+      durationMs: result.finishedAt.getTime() - result.startedAt.getTime(),
+      error: result.errorMessage,
     });
     await recorder.close();
     if (result.cancelled) {

@@ -25,6 +25,9 @@ import { isProcessGroupAlive, spawnedOnThisHost, terminateProcessGroup } from '.
 import { escalateStrandedIssue } from './escalation.ts';
 import { applyLivenessContinuation } from './livenessContinuation.ts';
 import { claimableQueuedRunIds } from '../store/agentSlots.ts';
+import { runLogFields } from '../runLogContext.ts';
+import type { RecoveryActionKind } from '../metrics/vigilMetrics.ts';
+import { processLossMoment } from './processLossDetection.ts';
 
 type Tx = Prisma.TransactionClient;
 type Agent = NonNullable<Awaited<ReturnType<Tx['agent']['findUnique']>>>;
@@ -100,9 +103,34 @@ function nextQueuedRunIds(tx: Tx, agent: Agent | null): Promise<string[]> {
 
 export async function finalizeRun(deps: ActivityDeps, input: FinalizeInput): Promise<FinalizeResult> {
   if (input.outcome.kind === 'worker_lost') await killLeftoverGroup(deps, input.runId);
-  const { result, firstHeartbeatOf } = await finalizeInTransaction(deps, input);
+  const { result, firstHeartbeatOf, observed } = await finalizeInTransaction(deps, input);
+  // Never fails the finalize: a retry would find the run terminal and lose its follow-ups.
+  if (!result.alreadyTerminal) await recordFinish(deps, input, result, observed).catch(() => undefined);
   if (firstHeartbeatOf) await deps.telemetry.agentFirstHeartbeat(firstHeartbeatOf);
   return result;
+}
+
+/** What finalize saw of the run, for the metrics and the log lines written after the commit. */
+interface FinalizeObservation {
+  companyId: string;
+  /** The run row's last write before the terminal one. */
+  runUpdatedAt: Date;
+  recoveryActions: RecoveryActionKind[];
+  retryRunId: string | null;
+}
+
+/** After the commit, so a rolled-back or retried transaction counts nothing. */
+async function recordFinish(deps: ActivityDeps, input: FinalizeInput, result: FinalizeResult, observed: FinalizeObservation) {
+  const log = deps.logger.child(runLogFields({ id: input.runId, companyId: observed.companyId }));
+  const committedAt = Date.now();
+  deps.metrics.runFinished(result.status, result.errorCode);
+  for (const kind of observed.recoveryActions) deps.metrics.recoveryAction(kind);
+  log.info('run finished', { status: result.status, errorCode: result.errorCode, outcome: input.outcome.kind, recoveryActions: observed.recoveryActions });
+  if (result.errorCode !== 'process_lost') return;
+  const loss = await processLossMoment(deps, input.runId, input.outcome, observed.runUpdatedAt);
+  const detectionSeconds = loss.lostAt ? (committedAt - loss.lostAt.getTime()) / 1000 : null;
+  if (detectionSeconds !== null) deps.metrics.processLossDetected(loss.path, detectionSeconds);
+  log.warn('agent process lost', { path: loss.path, lostAt: loss.lostAt?.toISOString() ?? null, detectionSeconds, retryRunId: observed.retryRunId });
 }
 
 /**
@@ -146,12 +174,13 @@ export async function finishRunOutsideWorkflow(deps: ActivityDeps, input: Finali
 async function finalizeInTransaction(
   deps: ActivityDeps,
   input: FinalizeInput,
-): Promise<{ result: FinalizeResult; firstHeartbeatOf: { agentRole: string; agentId: string; companyId: string } | null }> {
+): Promise<{ result: FinalizeResult; firstHeartbeatOf: { agentRole: string; agentId: string; companyId: string } | null; observed: FinalizeObservation }> {
   return deps.prisma.$transaction(async (tx) => {
     await lockAgentOfRun(tx, input.runId);
     await tx.$queryRaw`SELECT id FROM heartbeat_runs WHERE id = ${input.runId}::uuid FOR NO KEY UPDATE`;
     const run = await tx.heartbeatRun.findUniqueOrThrow({ where: { id: input.runId } });
     const agent = await tx.agent.findUnique({ where: { id: run.agentId } });
+    const observed: FinalizeObservation = { companyId: run.companyId, runUpdatedAt: run.updatedAt, recoveryActions: [], retryRunId: null };
     if (isTerminalRunStatus(run.status)) {
       // Someone else finished it (a light claim gate, a direct cancel): its status stands, but
       // leases must still end and waiting runs may take the slot.
@@ -165,7 +194,7 @@ async function finalizeInTransaction(
         escalation: null,
         livenessContinuation: false,
       };
-      return { result, firstHeartbeatOf: null };
+      return { result, firstHeartbeatOf: null, observed };
     }
     const write = terminalWriteFor(
       {
@@ -230,6 +259,7 @@ async function finalizeInTransaction(
     if (agent) {
       const transient = await scheduleTransientRetry(tx, updated, agent, now);
       if (transient.kind === 'scheduled') followUpRunIds.push(transient.runId);
+      if (transient.kind !== 'not_transient') observed.recoveryActions.push(transient.kind === 'scheduled' ? 'transient_retry_scheduled' : 'transient_retry_exhausted');
     }
     // R8 step 7 (R73, the missing-comment follow-up) is not implemented: docs/recovery-rules.md.
     let escalation: EscalationRequest | null = null;
@@ -237,6 +267,8 @@ async function finalizeInTransaction(
       // R23 + R25: one retry, and the lost run's error event names it.
       const retryRunId = await queueProcessLossRetry(tx, run, agent);
       followUpRunIds.push(retryRunId);
+      observed.recoveryActions.push('process_loss_retry');
+      observed.retryRunId = retryRunId;
       await appendRunEvent(tx, {
         companyId: run.companyId,
         runId: run.id,
@@ -263,6 +295,7 @@ async function finalizeInTransaction(
       const stopReason = stopReasonFor(write.status, write.errorCode, write.error);
       const released = await releaseAndPromote(tx, updated, { immediateRecovery: stopReason !== 'paused' && stopReason !== 'budget_paused' });
       followUpRunIds.push(...released.followUpRunIds);
+      if (released.recoveryAction) observed.recoveryActions.push(released.recoveryAction);
       escalation = released.escalation;
     }
     // R8 step 10: the agent's runtime state.
@@ -287,6 +320,6 @@ async function finalizeInTransaction(
       // R8 step 9 (R46) runs after the commit, in `afterRunFinalized`.
       livenessContinuation: issueId !== null && (liveness?.livenessState === 'plan_only' || liveness?.livenessState === 'empty_response'),
     };
-    return { result, firstHeartbeatOf: firstHeartbeat && agent ? { agentRole: agent.role, agentId: agent.id, companyId: agent.companyId } : null };
+    return { result, firstHeartbeatOf: firstHeartbeat && agent ? { agentRole: agent.role, agentId: agent.id, companyId: agent.companyId } : null, observed };
   });
 }

@@ -12,6 +12,7 @@ import { enqueueWakeup } from '../store/wakeups.ts';
 import { LIVENESS_CONTINUATION_REASON, MAX_LIVENESS_CONTINUATIONS } from '../domain/recoveryKinds.ts';
 import { DEFAULT_CONTINUATION_INSTRUCTION, LIVENESS_EXHAUSTED_PREFIX, livenessExhaustedComment, recoveryEventTexts } from '../domain/recoveryTexts.ts';
 import { truncateReason } from '../domain/liveness.ts';
+import { runLogFields } from '../runLogContext.ts';
 
 const CONTINUABLE_AGENT_STATUSES = ['active', 'idle', 'running', 'error'];
 
@@ -54,6 +55,7 @@ export async function applyLivenessContinuation(deps: ActivityDeps, runId: strin
           }),
         },
       });
+      deps.metrics.recoveryAction('liveness_continuation_exhausted');
     }
     return [];
   }
@@ -95,5 +97,7 @@ export async function applyLivenessContinuation(deps: ActivityDeps, runId: strin
   });
   if (result.kind !== 'queued' && result.kind !== 'coalesced') return [];
   await prisma.heartbeatRun.update({ where: { id: result.run.id }, data: { continuationAttempt: nextAttempt } });
+  deps.metrics.recoveryAction('liveness_continuation');
+  deps.logger.info('liveness continuation queued', { ...runLogFields(run), continuationRunId: result.run.id, attempt: nextAttempt, livenessState: run.livenessState });
   return result.kind === 'queued' ? [result.run.id] : [];
 }

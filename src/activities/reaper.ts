@@ -21,6 +21,7 @@ import { isPidAlive, isProcessGroupAlive, spawnedOnThisHost, terminateProcessGro
 import { claimableQueuedRunIds } from '../store/agentSlots.ts';
 import { mapBounded } from '../platform/concurrency.ts';
 import { heartbeatPolicyOf } from '../domain/heartbeatPolicy.ts';
+import { runLogFields } from '../runLogContext.ts';
 
 export interface ReapOptions {
   /** R16: skip runs updated within this many ms (0 = none; at startup every orphan counts). */
@@ -53,7 +54,16 @@ const CONCURRENCY = 8;
 /** R19: SIGTERM, then SIGKILL after 2 s. */
 const DESCENDANT_GRACE_MS = 2_000;
 
-export async function reapOrphanedRuns(deps: ActivityDeps, options: ReapOptions = {}): Promise<ReapResult> {
+export function reapOrphanedRuns(deps: ActivityDeps, options: ReapOptions = {}): Promise<ReapResult> {
+  return deps.metrics.timeSweep('orphan_reaper', async () => {
+    const result = await reap(deps, options);
+    deps.metrics.sweepItems('orphan_reaper', 'reaped', result.reaped);
+    deps.metrics.sweepItems('orphan_reaper', 'follow_up_runs', result.followUpRunIds.length);
+    return result;
+  });
+}
+
+async function reap(deps: ActivityDeps, options: ReapOptions): Promise<ReapResult> {
   const threshold = options.staleThresholdMs ?? 0;
   const companyId = options.companyId ?? null;
   const candidates = await deps.prisma.$queryRaw<Candidate[]>`
@@ -106,6 +116,8 @@ async function markDetached(deps: ActivityDeps, run: Candidate, pid: number) {
     data: { errorCode: 'process_detached', error: message },
   });
   if (flagged.count === 0) return;
+  deps.metrics.sweepItems('orphan_reaper', 'process_detached');
+  deps.logger.warn('running run flagged process_detached', { ...runLogFields({ id: run.id, companyId: run.company_id }), processPid: pid });
   await appendRunEvent(deps.prisma, {
     companyId: run.company_id,
     runId: run.id,

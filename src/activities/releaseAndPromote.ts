@@ -36,6 +36,8 @@ export interface ReleaseOutcome {
   /** Runs created here (a promoted deferred wake, a recovery run) whose workflows must start. */
   followUpRunIds: string[];
   escalation: EscalationRequest | null;
+  /** R33's recovery run, when one was queued (for `vigil_recovery_actions_total`). */
+  recoveryAction?: 'dispatch_recovery' | 'continuation_recovery';
 }
 
 export interface TerminalRun {
@@ -119,7 +121,8 @@ async function immediateRecovery(tx: Tx, run: TerminalRun, issue: Issue): Promis
     },
   });
   await moveExecutionLock(tx, { issueId: issue.id, newRunId: recoveryRun.id, agentName: agent.name });
-  return { issueId: issue.id, followUpRunIds: [recoveryRun.id], escalation: null };
+  const recoveryAction = kind.retryReason === 'assignment_recovery' ? 'dispatch_recovery' : 'continuation_recovery';
+  return { issueId: issue.id, followUpRunIds: [recoveryRun.id], escalation: null, recoveryAction };
 }
 
 /**

@@ -5,11 +5,14 @@
  */
 import type { ActivityDeps } from './deps.ts';
 
-export async function resumeQueuedRuns(deps: ActivityDeps, scope: { companyId?: string; agentId?: string } = {}): Promise<number> {
-  const queued = await deps.prisma.heartbeatRun.findMany({
-    where: { status: 'queued', ...(scope.companyId ? { companyId: scope.companyId } : {}), ...(scope.agentId ? { agentId: scope.agentId } : {}) },
-    select: { id: true },
+export function resumeQueuedRuns(deps: ActivityDeps, scope: { companyId?: string; agentId?: string } = {}): Promise<number> {
+  return deps.metrics.timeSweep('queue_resume', async () => {
+    const queued = await deps.prisma.heartbeatRun.findMany({
+      where: { status: 'queued', ...(scope.companyId ? { companyId: scope.companyId } : {}), ...(scope.agentId ? { agentId: scope.agentId } : {}) },
+      select: { id: true },
+    });
+    await deps.executions.start(queued.map((run) => run.id));
+    deps.metrics.sweepItems('queue_resume', 'resumed', queued.length);
+    return queued.length;
   });
-  await deps.executions.start(queued.map((run) => run.id));
-  return queued.length;
 }

@@ -9,6 +9,7 @@ import { appendRunEvent } from '../store/runEvents.ts';
 import { boundIssueId } from '../store/json.ts';
 import { releaseExecutionLock } from '../store/systemRuns.ts';
 import { recoveryEventTexts } from '../domain/recoveryTexts.ts';
+import { runLogFields } from '../runLogContext.ts';
 
 export type PromotionOutcome = 'queued' | 'cancelled' | 'not_due' | 'not_scheduled';
 
@@ -29,7 +30,7 @@ export async function promoteScheduledRetry(deps: ActivityDeps, runId: string, n
       : issue && issue.assigneeAgentId !== run.agentId
         ? { errorCode: 'issue_reassigned', error: recoveryEventTexts.scheduledRetryReassigned }
         : null;
-  return prisma.$transaction(async (tx) => {
+  const outcome = await prisma.$transaction(async (tx): Promise<PromotionOutcome> => {
     if (drop) {
       const cancelled = await tx.heartbeatRun.updateMany({ where: due, data: { status: 'cancelled', finishedAt: now, ...drop } });
       if (cancelled.count === 0) return 'not_scheduled';
@@ -47,9 +48,20 @@ export async function promoteScheduledRetry(deps: ActivityDeps, runId: string, n
     await appendRunEvent(tx, { companyId: run.companyId, runId: run.id, agentId: run.agentId, eventType: 'lifecycle', message: recoveryEventTexts.scheduledRetryPromoted });
     return 'queued';
   });
+  if (outcome === 'cancelled' && drop) deps.metrics.runFinished('cancelled', drop.errorCode);
+  if (outcome === 'queued' || outcome === 'cancelled') deps.logger.info(`scheduled retry ${outcome === 'queued' ? 'promoted' : 'dropped'}`, { ...runLogFields(run), errorCode: drop?.errorCode ?? null });
+  return outcome;
 }
 
-export async function promoteDueScheduledRetries(deps: ActivityDeps, now = new Date(), scope: { companyId?: string } = {}): Promise<{ promoted: number; runIds: string[] }> {
+export function promoteDueScheduledRetries(deps: ActivityDeps, now = new Date(), scope: { companyId?: string } = {}): Promise<{ promoted: number; runIds: string[] }> {
+  return deps.metrics.timeSweep('scheduled_retry_promotion', async () => {
+    const result = await promoteDue(deps, now, scope);
+    deps.metrics.sweepItems('scheduled_retry_promotion', 'promoted', result.promoted);
+    return result;
+  });
+}
+
+async function promoteDue(deps: ActivityDeps, now: Date, scope: { companyId?: string }): Promise<{ promoted: number; runIds: string[] }> {
   const due = await deps.prisma.heartbeatRun.findMany({
     where: { status: 'scheduled_retry', scheduledRetryAt: { lte: now }, ...(scope.companyId ? { companyId: scope.companyId } : {}) },
     orderBy: [{ scheduledRetryAt: 'asc' }, { createdAt: 'asc' }, { id: 'asc' }],

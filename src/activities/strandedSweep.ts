@@ -138,7 +138,18 @@ function runOf(result: EnqueueResult): { id: string; isNew: boolean } | null {
   return null;
 }
 
-export async function reconcileStrandedAssignedIssues(deps: ActivityDeps, scope: { companyId?: string } = {}): Promise<SweepOutcome> {
+export function reconcileStrandedAssignedIssues(deps: ActivityDeps, scope: { companyId?: string } = {}): Promise<SweepOutcome> {
+  return deps.metrics.timeSweep('stranded_sweep', async () => {
+    const outcome = await reconcile(deps, scope);
+    // One outcome label per counter of the sweep's result (snake_case, as metric labels go).
+    for (const [counter, value] of Object.entries(outcome.result)) {
+      if (typeof value === 'number') deps.metrics.sweepItems('stranded_sweep', counter.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), value);
+    }
+    return outcome;
+  });
+}
+
+async function reconcile(deps: ActivityDeps, scope: { companyId?: string }): Promise<SweepOutcome> {
   const result: SweepResult = {
     assignmentDispatched: 0,
     dispatchRequeued: 0,

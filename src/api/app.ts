@@ -8,6 +8,7 @@ import { authenticate } from './auth.ts';
 import { errorHandler, notFoundRoute } from './errorHandler.ts';
 import { jsonReplacer } from './serializers.ts';
 import { healthRouter } from './routes/health.ts';
+import { openApiRouter } from './routes/openapi.ts';
 import { companiesRouter } from './routes/companies.ts';
 import { agentsRouter } from './routes/agents.ts';
 import { issuesRouter } from './routes/issues.ts';
@@ -16,15 +17,21 @@ import { treeHoldsRouter } from './routes/treeHolds.ts';
 import { budgetsRouter } from './routes/budgets.ts';
 import { environmentsRouter } from './routes/environments.ts';
 import { recoveryRouter } from './routes/recovery.ts';
+import { eventsRouter } from './routes/events.ts';
+import { metricsEndpoint, recordApiLatency } from '../metrics/httpMetrics.ts';
 
 export function createApp(ctx: ApiContext): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('json replacer', jsonReplacer);
+  app.use(recordApiLatency(ctx.metrics));
+  // Unauthenticated, outside /api: instance-wide numbers only (src/metrics/httpMetrics.ts).
+  app.get('/metrics', metricsEndpoint(ctx.metrics, ctx.temporalMetricsUrl));
   app.use(express.json({ limit: '1mb' }));
 
   const api = express.Router();
   api.use(healthRouter(ctx));
+  api.use(openApiRouter(ctx));
   api.use(authenticate(ctx));
   api.use(companiesRouter(ctx));
   api.use(agentsRouter(ctx));
@@ -34,6 +41,7 @@ export function createApp(ctx: ApiContext): Express {
   api.use(budgetsRouter(ctx));
   api.use(environmentsRouter(ctx));
   api.use(recoveryRouter(ctx));
+  api.use(eventsRouter(ctx));
   app.use('/api', api);
   app.use(notFoundRoute());
   app.use(errorHandler(ctx.logger));

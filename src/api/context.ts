@@ -4,6 +4,8 @@ import type { RunLogStore } from '../store/runLogStore.ts';
 import type { Logger } from '../logger.ts';
 import type { RunControl } from './runControl.ts';
 import type { ActivityDeps } from '../activities/deps.ts';
+import type { LiveEventHub } from '../live/liveEventHub.ts';
+import type { VigilMetrics } from '../metrics/vigilMetrics.ts';
 
 export interface ApiContext {
   prisma: PrismaClient;
@@ -17,6 +19,12 @@ export interface ApiContext {
   temporalNamespace: string;
   /** Base URL of Temporal UI, or null when unknown. */
   temporalUiUrl: string | null;
+  /** `GET /metrics` and the API latency histogram. */
+  metrics: VigilMetrics;
+  /** The Temporal worker's own Prometheus endpoint, appended to `/metrics`; null when not exported. */
+  temporalMetricsUrl: string | null;
+  /** This process's follower of `live_events`, feeding `GET /companies/:companyId/events`. */
+  liveEvents: LiveEventHub;
   /** `GET /api/health`'s probe of Temporal. */
   checkTemporal(): Promise<boolean>;
 }

@@ -63,6 +63,8 @@ const RULES: RedactionRule[] = [
   { name: 'jwt', pattern: /\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g, replace: REDACTED },
   // OpenAI / Anthropic (sk-ant-…) keys.
   { name: 'sk-key', pattern: /\bsk-[A-Za-z0-9_-]{16,}/g, replace: REDACTED },
+  // Stripe-style secret and restricted keys (sk_live_…, rk_test_…); publishable pk_ keys are public.
+  { name: 'live-test-key', pattern: /\b[rs]k_(?:live|test)_[A-Za-z0-9]{10,}/g, replace: REDACTED },
   { name: 'github-token', pattern: /\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})/g, replace: REDACTED },
   { name: 'slack-token', pattern: /\bxox[abposr]-[A-Za-z0-9-]{10,}/g, replace: REDACTED },
   { name: 'aws-access-key-id', pattern: /\b(?:AKIA|ASIA)[A-Z0-9]{16}\b/g, replace: REDACTED },

@@ -7,10 +7,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { startVigil, type RunningVigil } from '../../src/vigil.ts';
 import { generateAdminToken } from '../../src/auth/tokens.ts';
-import { createLogger } from '../../src/logger.ts';
+import { createLogger, type Logger, type LogLevel } from '../../src/logger.ts';
+import { installTemporalRuntime } from '../../src/temporal/runtime.ts';
+import { findFreePorts } from '../../src/platform/processes.ts';
 import { ApiClient } from './apiClient.ts';
 
 export const TEST_TEMPORAL_UI_URL = 'http://127.0.0.1:8233';
@@ -26,13 +27,50 @@ export interface TestVigil {
   stop(): Promise<void>;
 }
 
-let runtimeInstalled = false;
+/**
+ * The process's one Temporal runtime (installed with the first Vigil): the SDK's lines go to the
+ * capturing Vigils' `onLogLine` (as JSON, through Vigil's logger), errors also to stderr; the
+ * worker's metrics are served on a free 127.0.0.1 port.
+ */
+let temporalMetricsUrl: string | null | undefined;
+const sdkLineSinks = new Set<(line: string) => void>();
 
-export async function startTestVigil(options: { adapterHeartbeatTimeoutMs?: number; taskQueue?: string } = {}): Promise<TestVigil> {
-  if (!runtimeInstalled) {
-    Runtime.install({ logger: new DefaultLogger('ERROR') });
-    runtimeInstalled = true;
+async function ensureTemporalRuntime(): Promise<string | null> {
+  if (temporalMetricsUrl === undefined) {
+    const [port] = await findFreePorts(1);
+    const captured = createLogger('debug', {}, (line) => {
+      for (const sink of sdkLineSinks) sink(line);
+    });
+    const stderr = createLogger('error');
+    const sdkLogger: Logger = {
+      debug: (message, fields) => captured.debug(message, fields),
+      info: (message, fields) => captured.info(message, fields),
+      warn: (message, fields) => captured.warn(message, fields),
+      error: (message, fields) => {
+        captured.error(message, fields);
+        stderr.error(message, fields);
+      },
+      child: () => sdkLogger,
+      enabled: (level) => level === 'error' || sdkLineSinks.size > 0,
+    };
+    temporalMetricsUrl = installTemporalRuntime({ logger: sdkLogger, metricsBindAddress: `127.0.0.1:${port}` }).metricsUrl;
   }
+  return temporalMetricsUrl;
+}
+
+export interface TestVigilOptions {
+  adapterHeartbeatTimeoutMs?: number;
+  taskQueue?: string;
+  /** Every JSON log line of this Vigil — and of the process's Temporal SDK while it runs — instead of stderr. */
+  onLogLine?: (line: string) => void;
+  /** With `onLogLine`: the lowest level captured (default debug). */
+  logLevel?: LogLevel;
+}
+
+export async function startTestVigil(options: TestVigilOptions = {}): Promise<TestVigil> {
+  const metricsUrl = await ensureTemporalRuntime();
+  const onLogLine = options.onLogLine;
+  if (onLogLine) sdkLineSinks.add(onLogLine);
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'vigil-file-'));
   const adminToken = generateAdminToken();
   const taskQueue = options.taskQueue ?? `vigil-test-${randomUUID()}`;
@@ -48,9 +86,10 @@ export async function startTestVigil(options: { adapterHeartbeatTimeoutMs?: numb
     adapterHeartbeatTimeoutMs: options.adapterHeartbeatTimeoutMs ?? 5_000,
     host: '127.0.0.1',
     port: 0,
-    logger: createLogger('warn'),
+    logger: onLogLine ? createLogger(options.logLevel ?? 'debug', {}, onLogLine) : createLogger('warn'),
     workflowBundlePath: inject('workflowBundlePath'),
     shutdownGraceMs: 1_000,
+    temporalMetricsUrl: metricsUrl,
   });
   return {
     vigil,
@@ -61,6 +100,7 @@ export async function startTestVigil(options: { adapterHeartbeatTimeoutMs?: numb
     taskQueue,
     stop: async () => {
       await vigil.stop();
+      if (onLogLine) sdkLineSinks.delete(onLogLine);
       await rm(dataDir, { recursive: true, force: true });
     },
   };
