@@ -73,6 +73,7 @@ export interface ServeCompanyEventsInput {
 export async function serveCompanyEvents(input: ServeCompanyEventsInput): Promise<CompanyEventStream> {
   const settings = { ...DEFAULT_STREAM_SETTINGS, ...input.settings };
   const { hub, res, companyId } = input;
+  await hub.ready();
   res.writeHead(200, { ...SSE_HEADERS });
   res.flushHeaders();
 

@@ -9,6 +9,11 @@
  * slow fallback poll and each reconnect trigger one read of the rows after the high-water mark,
  * in id order. Reads never overlap, so every subscriber sees ids strictly increasing, each once.
  * Ids that commit out of order are held back by `advanceHighWater` (see highWaterMark.ts).
+ *
+ * With no board connected to this process the hub does not read at all (each read costs the
+ * database and this process's event loop a few milliseconds, measured as ~20 ms more per run at
+ * one run in flight: BENCHMARKS.md); it only notes that it is behind, and `ready()` moves it to
+ * the newest row before the next board subscribes, as `start()` does.
  */
 import pg from 'pg';
 import type { PrismaClient } from '../store/db.ts';
@@ -76,6 +81,9 @@ export class LiveEventHub {
   private gapTimer: NodeJS.Timeout | null = null;
   private started = false;
   private stopped = false;
+  /** Rows may have committed while nobody was subscribed and nothing was read. */
+  private behind = false;
+  private catchingUp: Promise<void> | null = null;
 
   constructor(private readonly options: LiveEventHubOptions) {
     this.settings = {
@@ -124,11 +132,35 @@ export class LiveEventHub {
     return this.state.highWater;
   }
 
+  /**
+   * Call before reading `highWater` for a new subscriber. When the hub has been idle (no
+   * subscribers, so no reads), its high-water mark is stale: it moves to the newest committed row,
+   * like `start()`. With subscribers it is current already, and this resolves at once.
+   */
+  ready(): Promise<void> {
+    if (this.catchingUp) return this.catchingUp;
+    if (!this.behind || this.subscriberCount > 0) return Promise.resolve();
+    this.catchingUp = (async () => {
+      await this.reading; // a read still finishing would otherwise overwrite the jump
+      const latest = await latestLiveEventId(this.options.prisma);
+      if (this.subscriberCount === 0) this.state = { highWater: Math.max(this.state.highWater, latest), gap: null };
+      this.behind = false;
+    })().finally(() => {
+      this.catchingUp = null;
+    });
+    return this.catchingUp;
+  }
+
   /** Synchronous with reading `highWater`: nothing can be delivered in between. */
   subscribe(companyId: string, subscriber: LiveEventSubscriber): () => void {
     let set = this.subscribers.get(companyId);
     if (!set) this.subscribers.set(companyId, (set = new Set()));
     set.add(subscriber);
+    // Notifications that came while nobody was subscribed were not read: read them now.
+    if (this.behind) {
+      this.behind = false;
+      this.requestRead();
+    }
     return () => {
       set.delete(subscriber);
       if (set.size === 0 && this.subscribers.get(companyId) === set) this.subscribers.delete(companyId);
@@ -141,9 +173,13 @@ export class LiveEventHub {
     return count;
   }
 
-  /** Reads new rows now, or right after the read in progress. */
+  /** Reads new rows now, or right after the read in progress; only notes it is behind when idle. */
   requestRead(): void {
     if (this.stopped || !this.started) return;
+    if (this.subscriberCount === 0 && !this.reading) {
+      this.behind = true;
+      return;
+    }
     if (this.reading) {
       this.readAgain = true;
       return;

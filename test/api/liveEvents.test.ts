@@ -20,7 +20,7 @@ import { eventually, givenAgent, givenCompany, givenIssue, waitForIssueRun, wait
 import { generateAdminToken } from '../../src/auth/tokens.ts';
 import { pruneLiveEvents } from '../../src/live/liveEventStore.ts';
 import { serveCompanyEvents } from '../../src/live/companyEventStream.ts';
-import { listenerApplicationName, type LiveEventHub } from '../../src/live/liveEventHub.ts';
+import { LiveEventHub, listenerApplicationName } from '../../src/live/liveEventHub.ts';
 import { applyMigrations } from '../../src/store/migrate.ts';
 import { createPrismaClient } from '../../src/store/db.ts';
 import { createLogger } from '../../src/logger.ts';
@@ -332,6 +332,33 @@ describe('reading live_events when ids commit out of order', () => {
     });
   });
 
+  it('reads nothing while no board is connected, and starts the next board from the newest row', async () => {
+    const companyId = (await givenCompany(api.admin)).company.id;
+    const hub = new LiveEventHub({ prisma: api.vigil.prisma, databaseUrl: databaseUrl(), logger: createLogger('error'), pollIntervalMs: 100 });
+    await hub.start();
+    try {
+      const startedAt = hub.highWater;
+      await withClients(async (writer) => {
+        await insertEvent(writer, companyId, 'while idle 1');
+        const idle2 = await insertEvent(writer, companyId, 'while idle 2');
+        // Notifications and polls came and went: an idle hub did not read, so its mark stayed.
+        await new Promise((resolve) => setTimeout(resolve, 400));
+        expect(hub.highWater).toBe(startedAt);
+
+        await hub.ready();
+        expect(hub.highWater).toBeGreaterThanOrEqual(idle2);
+        const delivered: string[] = [];
+        const unsubscribe = hub.subscribe(companyId, { deliver: (event) => delivered.push(String(event.payload.title)), close: () => undefined });
+        await insertEvent(writer, companyId, 'after the board came');
+        await eventually(async () => delivered.length > 0, 5_000, 'the live event');
+        expect(delivered).toEqual(['after the board came']);
+        unsubscribe();
+      });
+    } finally {
+      await hub.stop();
+    }
+  });
+
   it('does not wait out the gap a rolled-back transaction leaves', async () => {
     const acme = await givenCompany(api.admin);
     const board = await boardStream(acme.company.id, acme.boardKey);
@@ -368,7 +395,7 @@ describe('reading live_events when ids commit out of order', () => {
       expect(left.map((row) => row.payload)).toEqual([{ n: 4 }]);
 
       const res = new RecordingResponse();
-      const hub = { highWater: Number(left[0].id), subscribe: () => () => {} } as unknown as LiveEventHub;
+      const hub = { highWater: Number(left[0].id), ready: async () => {}, subscribe: () => () => {} } as unknown as LiveEventHub;
       const stream = await serveCompanyEvents({ hub, prisma, logger: createLogger('error'), res, companyId, lastEventId: 0 });
       stream.close();
       expect(res.written).toMatch(/^retry: \d+\n\nevent: live\.resync\ndata: \{.*"oldestRetainedId":\d+\}\n\nid: \d+\nevent: issue\.updated\ndata: \{"n":4\}\n\n$/);
