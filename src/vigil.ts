@@ -122,6 +122,7 @@ export async function startVigil(options: StartVigilOptions): Promise<RunningVig
     workflowBundlePath: options.workflowBundlePath,
     maxConcurrentRuns: options.maxConcurrentRuns ?? 50,
     shutdownGraceMs: options.shutdownGraceMs ?? 30_000,
+    logger,
   });
   const workerRun = worker.run().catch((error) => {
     logger.error('worker stopped with an error', { error: error instanceof Error ? error.message : String(error) });

@@ -6,8 +6,10 @@
  * sticky-queue timeout so another worker takes over a dead worker's runs promptly.
  */
 import { fileURLToPath } from 'node:url';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import type { RunActivities } from '../activities/index.ts';
+import type { Logger } from '../logger.ts';
+import { sdkLoggerFor } from './runtime.ts';
 
 export interface RunWorkerOptions {
   connection: NativeConnection;
@@ -18,16 +20,29 @@ export interface RunWorkerOptions {
   workflowBundlePath?: string;
   maxConcurrentRuns: number;
   shutdownGraceMs: number;
+  logger: Logger;
 }
 
 export const WORKFLOWS_ENTRY = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+
+/**
+ * Bundles the workflows for this worker. Webpack's build report is a page of text: it goes to the
+ * debug level, and one info line says the bundle is ready.
+ */
+async function bundleWorkflows(logger: Logger): Promise<{ code: string }> {
+  const started = Date.now();
+  const quiet = sdkLoggerFor({ ...logger, info: logger.debug });
+  const bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_ENTRY, logger: quiet });
+  logger.info('workflow bundle built', { sizeBytes: bundle.code.length, ms: Date.now() - started });
+  return bundle;
+}
 
 export async function createRunWorker(options: RunWorkerOptions): Promise<Worker> {
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue,
-    ...(options.workflowBundlePath ? { workflowBundle: { codePath: options.workflowBundlePath } } : { workflowsPath: WORKFLOWS_ENTRY }),
+    workflowBundle: options.workflowBundlePath ? { codePath: options.workflowBundlePath } : await bundleWorkflows(options.logger),
     activities: options.activities,
     maxConcurrentActivityTaskExecutions: options.maxConcurrentRuns,
     shutdownGraceTime: options.shutdownGraceMs,
