@@ -104,8 +104,10 @@ function nextQueuedRunIds(tx: Tx, agent: Agent | null): Promise<string[]> {
 export async function finalizeRun(deps: ActivityDeps, input: FinalizeInput): Promise<FinalizeResult> {
   if (input.outcome.kind === 'worker_lost') await killLeftoverGroup(deps, input.runId);
   const { result, firstHeartbeatOf, observed } = await finalizeInTransaction(deps, input);
-  // Never fails the finalize: a retry would find the run terminal and lose its follow-ups.
-  if (!result.alreadyTerminal) await recordFinish(deps, input, result, observed).catch(() => undefined);
+  // Not awaited, and never fails the finalize: the detection time of a lost worker reads the
+  // workflow history, which the retry must not wait for; a failed finalize would be retried, find
+  // the run terminal and lose its follow-ups. Counters move before the first await inside.
+  if (!result.alreadyTerminal) void recordFinish(deps, input, result, observed).catch(() => undefined);
   if (firstHeartbeatOf) await deps.telemetry.agentFirstHeartbeat(firstHeartbeatOf);
   return result;
 }

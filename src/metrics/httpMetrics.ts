@@ -25,9 +25,9 @@ function routePattern(req: Request): string {
 export function recordApiLatency(metrics: VigilMetrics): RequestHandler {
   return (req, res, next) => {
     const started = process.hrtime.bigint();
+    // 'finish' = the response was fully sent. A live-event stream ends by its board going away,
+    // which does not finish it, so streams are not counted as latencies.
     res.once('finish', () => {
-      // A live-event stream stays open for as long as the board watches: not a latency.
-      if (String(res.getHeader('content-type') ?? '').startsWith('text/event-stream')) return;
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       metrics.apiRequest(req.method, routePattern(req), res.statusCode, seconds);
     });

@@ -8,7 +8,7 @@ import { eventually, givenAgent, givenCompany, givenIssue, waitForIssueRun, wait
 
 let vigil: TestVigil;
 let acme: CompanyFixture;
-const TERMINAL = ['succeeded', 'failed', 'cancelled', 'timed_out'];
+import { TERMINAL_RUN_STATUSES as TERMINAL } from '../../src/domain/runStatus.ts';
 
 beforeAll(async () => {
   vigil = await startTestVigil();

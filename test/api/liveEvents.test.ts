@@ -27,7 +27,7 @@ import { createLogger } from '../../src/logger.ts';
 import { createScratchDatabase } from '../support/scratchDatabase.ts';
 import { runTexts } from '../../src/domain/texts.ts';
 
-const TERMINAL = ['succeeded', 'failed', 'cancelled', 'timed_out'];
+import { TERMINAL_RUN_STATUSES as TERMINAL } from '../../src/domain/runStatus.ts';
 const MAX_CHUNK_BYTES = 8 * 1024;
 
 let api: TestVigil;
@@ -253,6 +253,14 @@ describe('the company live channel', () => {
     expect(await refused(globex.boardKey)).toBe(403);
     expect(await refused(acme.boardKey, acme.company.id, 'not-an-id')).toBe(400);
     expect(await refused(api.adminToken, randomUUID())).toBe(404);
+
+    // A refused request is an API latency; a stream that stayed open is not, even once it ends.
+    acmeBoard.close();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const metrics = await (await fetch(`${api.apiUrl}/metrics`)).text();
+    const eventsRoute = (statusClass: string) => new RegExp(`vigil_api_request_duration_seconds_count\\{[^}]*route="/api/companies/:companyId/events",status_class="${statusClass}"\\} (\\d+)`);
+    expect(Number(eventsRoute('4xx').exec(metrics)?.[1])).toBeGreaterThanOrEqual(3); // 403, 400, 404 (a 401 stops before routing)
+    expect(metrics).not.toMatch(eventsRoute('2xx'));
   });
 
   it('keeps streaming when the LISTEN connection is cut: the listener reconnects and catches up', async () => {

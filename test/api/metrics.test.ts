@@ -10,7 +10,7 @@ import { eventually, givenAgent, givenCompany, givenIssue, waitForIssueRun, wait
 import { DEAD_PID, seedOrphanedRun } from '../support/recoverySeeds.ts';
 import { temporalFamilies } from '../../src/metrics/temporalScrape.ts';
 
-const TERMINAL = ['succeeded', 'failed', 'cancelled', 'timed_out'];
+import { TERMINAL_RUN_STATUSES as TERMINAL } from '../../src/domain/runStatus.ts';
 
 let vigil: TestVigil;
 let acme: CompanyFixture;

@@ -20,7 +20,7 @@ type Document = { openapi: string; info: Record<string, unknown>; paths: Record<
 
 const addFormats = addFormatsPlugin as unknown as (ajv: Ajv2020) => void;
 const COMPONENTS_ID = 'https://vigil.test/components';
-const TERMINAL = ['succeeded', 'failed', 'cancelled', 'timed_out'];
+import { TERMINAL_RUN_STATUSES as TERMINAL } from '../../src/domain/runStatus.ts';
 
 let vigil: TestVigil;
 let acme: CompanyFixture;

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestVigil, type TestVigil } from '../support/harness.ts';
 import { eventually, givenAgent, givenCompany, givenIssue, waitForIssueRun, waitForRunStatus, type CompanyFixture } from '../support/fixtures.ts';
 
-const TERMINAL = ['succeeded', 'failed', 'cancelled', 'timed_out'];
+import { TERMINAL_RUN_STATUSES as TERMINAL } from '../../src/domain/runStatus.ts';
 const LEAKED_KEY = 'sk-live-4f9c2b7e1d8a6035';
 
 type Entry = Record<string, unknown> & { msg: string; level: string };

@@ -31,7 +31,7 @@ import {
 import { loadRunTokenSecret, mintRunToken } from '../../src/auth/tokens.ts';
 import type { HeartbeatRun, PrismaClient } from '../../src/store/db.ts';
 
-const TERMINAL = ['succeeded', 'failed', 'cancelled', 'timed_out'];
+import { TERMINAL_RUN_STATUSES as TERMINAL } from '../../src/domain/runStatus.ts';
 const LIVE = ['queued', 'running', 'scheduled_retry'] as const;
 const WITHHELD = 'Latest retry failure details were withheld from the issue thread';
 

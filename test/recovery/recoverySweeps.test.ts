@@ -11,7 +11,7 @@ import { ensureRecoverySchedules, recoveryScheduleIds } from '../../src/temporal
 import { reapOrphanedRunsWorkflow, reconcileStrandedWorkWorkflow } from '../../src/workflows/recoverySweeps.ts';
 
 let vigil: TestVigil;
-const TERMINAL = ['succeeded', 'failed', 'cancelled', 'timed_out'];
+import { TERMINAL_RUN_STATUSES as TERMINAL } from '../../src/domain/runStatus.ts';
 
 beforeAll(async () => {
   vigil = await startTestVigil();

@@ -27,7 +27,7 @@ let prisma: PrismaClient;
 /** The company of the running scenario: whatever it left running is settled after it. */
 let current: CompanyFixture | null = null;
 
-const TERMINAL = ['succeeded', 'failed', 'cancelled', 'timed_out'];
+import { TERMINAL_RUN_STATUSES as TERMINAL } from '../../src/domain/runStatus.ts';
 const LIVE = ['queued', 'running', 'scheduled_retry'] as const;
 
 beforeAll(async () => {

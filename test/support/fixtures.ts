@@ -77,7 +77,7 @@ export async function eventually<T>(check: () => Promise<T | null | undefined | 
   }
 }
 
-export function waitForRunStatus(prisma: PrismaClient, runId: string, statuses: string[], timeoutMs = 30_000) {
+export function waitForRunStatus(prisma: PrismaClient, runId: string, statuses: readonly string[], timeoutMs = 30_000) {
   return eventually(async () => {
     const run = await prisma.heartbeatRun.findUnique({ where: { id: runId } });
     return run && statuses.includes(run.status) ? run : null;

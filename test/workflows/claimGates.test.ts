@@ -10,7 +10,7 @@ import { enqueueWakeup } from '../../src/store/wakeups.ts';
 
 let vigil: TestVigil;
 let acme: CompanyFixture;
-const TERMINAL = ['succeeded', 'failed', 'cancelled', 'timed_out'];
+import { TERMINAL_RUN_STATUSES as TERMINAL } from '../../src/domain/runStatus.ts';
 
 beforeAll(async () => {
   vigil = await startTestVigil();

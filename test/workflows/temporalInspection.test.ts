@@ -12,7 +12,7 @@ import { eventually, givenAgent, givenCompany, givenIssue, waitForIssueRun, wait
 import type { HeartbeatRun } from '../../src/store/db.ts';
 
 const run = promisify(execFile);
-const TERMINAL = ['succeeded', 'failed', 'cancelled', 'timed_out'];
+import { TERMINAL_RUN_STATUSES as TERMINAL } from '../../src/domain/runStatus.ts';
 
 let vigil: TestVigil;
 let acme: CompanyFixture;
