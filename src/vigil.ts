@@ -127,11 +127,18 @@ export async function startVigil(options: StartVigilOptions): Promise<RunningVig
   const workerRun = worker.run().catch((error) => {
     logger.error('worker stopped with an error', { error: error instanceof Error ? error.message : String(error) });
   });
+  // The startup sweep runs in the background and waits on its workflow's result; stop() aborts
+  // that wait before closing the client, or its gRPC retry would fire on a closed channel and
+  // throw out of a timer (seen as exit code 1 on Ctrl-C under load).
+  const startupAbort = new AbortController();
+  let startupRecovery: Promise<void> = Promise.resolve();
   if (options.recoverySchedules) {
     const scheduleOptions = { taskQueue: options.taskQueue, ...options.recoverySchedules };
     await ensureRecoverySchedules(temporal, scheduleOptions);
     if (options.recoverySchedules.runAtStartup) {
-      runStartupRecovery(temporal, scheduleOptions).catch((error) => logger.error('startup recovery failed', { error: error instanceof Error ? error.message : String(error) }));
+      startupRecovery = temporal.withAbortSignal(startupAbort.signal, () => runStartupRecovery(temporal, scheduleOptions)).catch((error) => {
+        if (!startupAbort.signal.aborted) logger.error('startup recovery failed', { error: error instanceof Error ? error.message : String(error) });
+      });
     }
   }
 
@@ -152,6 +159,8 @@ export async function startVigil(options: StartVigilOptions): Promise<RunningVig
         await closed;
         if (worker.getState() === 'RUNNING') worker.shutdown();
         await workerRun;
+        startupAbort.abort();
+        await startupRecovery;
         await workerConnection.close();
         await clientConnection.close();
         stopCompanyLookup();

@@ -93,7 +93,7 @@ describe('npm start', () => {
     // Ctrl-C: everything this process started (or adopted) stops, and it exits 0.
     second.child.kill('SIGINT');
     const [code] = await once(second.child, 'exit');
-    expect(code).toBe(0);
+    expect(code, second.output()).toBe(0);
     expect(second.output()).toContain('stopped');
     for (const port of Object.values(ports)) expect(await isPortAnswering(port)).toBe(false);
   }, 300_000);
