@@ -4,40 +4,82 @@
  * The trap: a bigserial id is taken when a row is written, not when it commits. Transaction A takes
  * id 10, transaction B takes 11 and commits first; a reader that moves its cursor to 11 never sees
  * 10. So the cursor (the high-water mark) only moves over contiguous ids, and a missing id (a gap)
- * is stepped over only once it can no longer appear:
+ * is stepped over only once it can no longer appear — never because it waited long enough: a
+ * board must not miss an event that commits, however late.
  *
- * - Each read comes with the PostgreSQL snapshot it ran under (`pg_current_snapshot()` in the same
- *   statement). When a read sees id 11 but not 10, whoever took 10 had its transaction id before
- *   11 was taken, so at that snapshot it was either finished without committing (rolled back) or
- *   listed as in progress. The gap therefore waits on exactly the snapshot's in-progress list.
- * - A later read whose snapshot lists none of them as in progress settles the gap: if 10 is still
- *   not there, it never will be (a rollback, or a Serializable retry, leaves a permanent hole).
- *   Rolled-back gaps thus close on the next read, in milliseconds, instead of after a fixed wait.
- * - Only an unrelated write transaction that stays open keeps a gap waiting; after `maxGapWaitMs`
- *   the gap is skipped anyway (reported, so the hub can log it), as a plain time bound would.
- *   A row that commits after that is still in the table (a reconnect's replay finds it) but is
- *   not pushed live.
+ * Who can still fill a gap? Whoever took the missing id took it before the visible id after it,
+ * which committed before the read; and `vigil_live_emit` takes its transaction id before it takes
+ * an event id. So the holder had a transaction id before the read and, unless it has finished, is
+ * still running after it. Each read therefore comes with two views of the database's transactions:
+ *
+ * - the statement's snapshot (`pg_current_snapshot()`): which transactions had finished when the
+ *   rows were read. Its in-progress list is NOT the list of running transactions: it only names
+ *   those below `xmax`, and PostgreSQL sets `xmax` to the newest *finished* transaction + 1, so a
+ *   transaction that took its id after an older one that committed first is running yet unlisted
+ *   (the boards of issue 9 missed exactly those events);
+ * - `writers`: every transaction of this database that held a transaction id when
+ *   `pg_stat_activity` was read, after the snapshot — a superset of the gap's possible holders.
+ *
+ * A gap waits on its `writers` (and the snapshot's in-progress list). A later read whose snapshot
+ * shows all of them finished settles it: if the id is still missing then, it never commits (a
+ * rollback, or a Serializable retry, leaves a permanent hole). Rolled-back gaps close on the next
+ * read, in milliseconds; a gap whose holder stays open holds every later event back until it ends.
  */
 
-/** `pg_current_snapshot()`: transactions in `inProgress` had not finished when it was taken. */
+/** `pg_current_snapshot()` plus the database's running transactions right after it (xid8, decimal). */
 export interface TxSnapshot {
   xmin: string;
+  /** One past the newest finished transaction: every id at or above it is unfinished. */
   xmax: string;
+  /** Unfinished transactions below `xmax`. */
   inProgress: readonly string[];
+  /** Transactions of this database holding a transaction id when read after the snapshot. */
+  writers: readonly string[];
 }
 
-/** Parses PostgreSQL's `xmin:xmax:xip,xip,…` text form. */
-export function parseTxSnapshot(text: string): TxSnapshot {
+/** Parses PostgreSQL's `xmin:xmax:xip,xip,…` text form; `writers` are 32-bit `backend_xid`s. */
+export function parseTxSnapshot(text: string, backendXids: readonly string[] = []): TxSnapshot {
   const match = /^(\d+):(\d+):([\d,]*)$/.exec(text.trim());
   if (!match) throw new Error(`Not a pg_snapshot: ${text}`);
-  return { xmin: match[1], xmax: match[2], inProgress: match[3] === '' ? [] : match[3].split(',') };
+  const xmax = match[2];
+  return {
+    xmin: match[1],
+    xmax,
+    inProgress: match[3] === '' ? [] : match[3].split(','),
+    writers: backendXids.map((xid) => widenXid(xid, xmax)),
+  };
+}
+
+const XID_SPACE = 2n ** 32n;
+
+/**
+ * A 32-bit `xid` (what `pg_stat_activity.backend_xid` shows) as the 64-bit `xid8` of the snapshot
+ * it sits beside: running transactions lie within 2^31 of `xmax`, on either side of it.
+ */
+export function widenXid(xid: string, xmax: string): string {
+  const reference = BigInt(xmax);
+  let offset = (BigInt(xid) - (reference % XID_SPACE)) % XID_SPACE;
+  if (offset < 0n) offset += XID_SPACE;
+  if (offset >= XID_SPACE / 2n) offset -= XID_SPACE;
+  return String(reference + offset);
+}
+
+/** At `snapshot`, had `xid` committed or rolled back? */
+export function hasFinished(xid: string, snapshot: TxSnapshot): boolean {
+  return BigInt(xid) < BigInt(snapshot.xmax) && !snapshot.inProgress.includes(xid);
+}
+
+/** The transactions that may still write what `snapshot` did not show. */
+export function possibleWriters(snapshot: TxSnapshot): string[] {
+  return [...new Set([...snapshot.inProgress, ...snapshot.writers])];
 }
 
 export interface PendingGap {
   /** The first missing id (the one right after the high-water mark). */
   from: number;
-  /** Transactions in progress when the gap was first seen; it settles once all have finished. */
+  /** Transactions that may hold it; it settles once all have finished. */
   waitingOn: readonly string[];
+  /** When the gap was first seen (the reader's clock), so a long wait can be reported. */
   openedAt: number;
 }
 
@@ -47,11 +89,10 @@ export interface HighWaterState {
   gap: PendingGap | null;
 }
 
+/** Ids stepped over because every transaction that could hold them had finished. */
 export interface SkippedRange {
   from: number;
   to: number;
-  /** `settled`: its transactions had all finished (rolled back). `timed_out`: waited too long. */
-  reason: 'settled' | 'timed_out';
 }
 
 export interface HighWaterAdvance {
@@ -63,32 +104,23 @@ export interface HighWaterAdvance {
 
 /**
  * One read's worth of progress. `visibleIds` are the ids above `state.highWater` that one
- * statement saw, ascending, and `snapshot` is that statement's snapshot.
+ * statement saw, ascending, and `snapshot` is that statement's view of the transactions.
  */
-export function advanceHighWater(
-  state: HighWaterState,
-  visibleIds: readonly number[],
-  snapshot: TxSnapshot,
-  now: number,
-  maxGapWaitMs: number,
-): HighWaterAdvance {
+export function advanceHighWater(state: HighWaterState, visibleIds: readonly number[], snapshot: TxSnapshot, now: number): HighWaterAdvance {
   let next = state.highWater + 1;
   let gap = state.gap;
   let deliverable = 0;
   const skipped: SkippedRange[] = [];
-  const stillRunning = new Set(snapshot.inProgress);
 
   for (const id of visibleIds) {
     if (id < next) continue; // defensive: never deliver an id twice
     if (id > next) {
       // ids next … id-1 are missing while a later one is visible.
       if (gap === null || gap.from !== next) {
-        gap = { from: next, waitingOn: snapshot.inProgress, openedAt: now };
+        gap = { from: next, waitingOn: possibleWriters(snapshot), openedAt: now };
       }
-      const settled = gap.waitingOn.every((xid) => !stillRunning.has(xid));
-      const timedOut = now - gap.openedAt >= maxGapWaitMs;
-      if (!settled && !timedOut) break;
-      skipped.push({ from: next, to: id - 1, reason: settled ? 'settled' : 'timed_out' });
+      if (!gap.waitingOn.every((xid) => hasFinished(xid, snapshot))) break;
+      skipped.push({ from: next, to: id - 1 });
       gap = null;
     }
     deliverable += 1;

@@ -8,18 +8,20 @@
  * dedicated connection LISTENs (reconnecting with backoff when it drops); every notification, a
  * slow fallback poll and each reconnect trigger one read of the rows after the high-water mark,
  * in id order. Reads never overlap, so every subscriber sees ids strictly increasing, each once.
- * Ids that commit out of order are held back by `advanceHighWater` (see highWaterMark.ts).
+ * Ids that commit out of order are held back by `advanceHighWater` (see highWaterMark.ts) until
+ * they commit or are known never to: nothing that commits is ever skipped.
  *
  * With no board connected to this process the hub does not read at all (each read costs the
  * database and this process's event loop a few milliseconds, measured as ~20 ms more per run at
- * one run in flight: BENCHMARKS.md); it only notes that it is behind, and `ready()` moves it to
- * the newest row before the next board subscribes, as `start()` does.
+ * one run in flight: BENCHMARKS.md); it only notes that it is behind, and `ready()` settles it at
+ * the newest row before the next board subscribes: it waits until every transaction that might
+ * still commit a lower id has ended, so the board starts from a mark nothing can appear below.
  */
 import pg from 'pg';
 import type { PrismaClient } from '../store/db.ts';
 import type { Logger } from '../logger.ts';
-import { advanceHighWater, type HighWaterState } from './highWaterMark.ts';
-import { latestLiveEventId, pruneLiveEvents, readLiveEventsAfter } from './liveEventStore.ts';
+import { advanceHighWater, hasFinished, possibleWriters, type HighWaterState, type PendingGap } from './highWaterMark.ts';
+import { pruneLiveEvents, readLiveEventsAfter, readLiveEventsHead, readTxSnapshot } from './liveEventStore.ts';
 import type { LiveEvent } from './liveEventTypes.ts';
 import { liveEventFrame } from './sseFrames.ts';
 
@@ -47,10 +49,10 @@ export interface LiveEventHubOptions {
   pruneIntervalMs?: number;
   /** Fallback read when no notification came (a dropped LISTEN connection); default 5 s. */
   pollIntervalMs?: number;
-  /** While a gap holds events back, read again this often (default 50 ms). */
+  /** While a gap (or a catch-up) waits on open transactions, look again this often (default 50 ms). */
   gapRecheckMs?: number;
-  /** A gap whose transactions are still open is skipped after this long (default 5 s). */
-  maxGapWaitMs?: number;
+  /** A wait on open transactions longer than this is logged once (default 5 s); it is never cut short. */
+  slowWaitWarnMs?: number;
   /** Rows per read (default 500). */
   batchSize?: number;
   now?: () => number;
@@ -61,7 +63,7 @@ const DEFAULTS = {
   pruneIntervalMs: 60 * 60 * 1000,
   pollIntervalMs: 5_000,
   gapRecheckMs: 50,
-  maxGapWaitMs: 5_000,
+  slowWaitWarnMs: 5_000,
   batchSize: 500,
 };
 const FIRST_PRUNE_DELAY_MS = 60_000;
@@ -81,9 +83,16 @@ export class LiveEventHub {
   private gapTimer: NodeJS.Timeout | null = null;
   private started = false;
   private stopped = false;
-  /** Rows may have committed while nobody was subscribed and nothing was read. */
-  private behind = false;
+  /**
+   * The mark is not known to be settled at the newest row: at start, and whenever rows may have
+   * committed while nobody was subscribed and nothing was read.
+   */
+  private behind = true;
   private catchingUp: Promise<void> | null = null;
+  /** Transactions a catch-up waits on (diagnostics; a pending gap has its own). */
+  private catchUpWaitingOn: readonly string[] = [];
+  /** The gap already reported as slow, so it is logged once. */
+  private reportedGapFrom: number | null = null;
 
   constructor(private readonly options: LiveEventHubOptions) {
     this.settings = {
@@ -91,17 +100,16 @@ export class LiveEventHub {
       pruneIntervalMs: options.pruneIntervalMs ?? DEFAULTS.pruneIntervalMs,
       pollIntervalMs: options.pollIntervalMs ?? DEFAULTS.pollIntervalMs,
       gapRecheckMs: options.gapRecheckMs ?? DEFAULTS.gapRecheckMs,
-      maxGapWaitMs: options.maxGapWaitMs ?? DEFAULTS.maxGapWaitMs,
+      slowWaitWarnMs: options.slowWaitWarnMs ?? DEFAULTS.slowWaitWarnMs,
       batchSize: options.batchSize ?? DEFAULTS.batchSize,
     };
     this.now = options.now ?? Date.now;
   }
 
-  /** Starts after the newest committed row: a new subscriber gets what happens from now on. */
+  /** Listens; the first board's `ready()` settles the mark at the newest row. */
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
-    this.state = { highWater: await latestLiveEventId(this.options.prisma), gap: null };
     await this.connectListener();
     this.every(this.settings.pollIntervalMs, () => this.requestRead());
     this.after(Math.min(FIRST_PRUNE_DELAY_MS, this.settings.pruneIntervalMs), () => {
@@ -132,23 +140,59 @@ export class LiveEventHub {
     return this.state.highWater;
   }
 
+  /** The gap holding events back right now, if any (diagnostics). */
+  get pendingGap(): PendingGap | null {
+    return this.state.gap;
+  }
+
+  /** The open transactions the hub waits on before it can deliver more, or let a board start. */
+  get heldBackBy(): readonly string[] {
+    return this.state.gap?.waitingOn ?? this.catchUpWaitingOn;
+  }
+
   /**
    * Call before reading `highWater` for a new subscriber. When the hub has been idle (no
-   * subscribers, so no reads), its high-water mark is stale: it moves to the newest committed row,
-   * like `start()`. With subscribers it is current already, and this resolves at once.
+   * subscribers, so no reads) or has just started, it settles at the newest row: `highWater` moves
+   * there once every transaction that might still commit an id below it has ended (usually at
+   * once; as long as such a transaction stays open otherwise). With subscribers the mark is kept
+   * current by the reads, and this resolves at once.
    */
   ready(): Promise<void> {
     if (this.catchingUp) return this.catchingUp;
     if (!this.behind || this.subscriberCount > 0) return Promise.resolve();
-    this.catchingUp = (async () => {
-      await this.reading; // a read still finishing would otherwise overwrite the jump
-      const latest = await latestLiveEventId(this.options.prisma);
-      if (this.subscriberCount === 0) this.state = { highWater: Math.max(this.state.highWater, latest), gap: null };
-      this.behind = false;
-    })().finally(() => {
-      this.catchingUp = null;
-    });
+    this.catchingUp = this.settleAtNewest()
+      .catch((error: unknown) => {
+        this.behind = true; // the next board tries again
+        throw error;
+      })
+      .finally(() => {
+        this.catchingUp = null;
+        this.catchUpWaitingOn = [];
+      });
     return this.catchingUp;
+  }
+
+  /**
+   * Every id at or below the newest visible one was taken before that read by a transaction that
+   * then held a transaction id (highWaterMark.ts): once all of those have ended, none can appear.
+   */
+  private async settleAtNewest(): Promise<void> {
+    await this.reading; // a read still finishing would otherwise overwrite the jump
+    this.behind = false; // a notification from now on marks the hub behind again
+    const head = await readLiveEventsHead(this.options.prisma);
+    this.catchUpWaitingOn = possibleWriters(head.snapshot);
+    const since = this.now();
+    let reported = false;
+    while (this.catchUpWaitingOn.length > 0 && !this.stopped) {
+      await new Promise((resolve) => setTimeout(resolve, this.settings.gapRecheckMs));
+      const snapshot = await readTxSnapshot(this.options.prisma);
+      this.catchUpWaitingOn = this.catchUpWaitingOn.filter((xid) => !hasFinished(xid, snapshot));
+      if (!reported && this.catchUpWaitingOn.length > 0 && this.now() - since >= this.settings.slowWaitWarnMs) {
+        reported = true;
+        this.options.logger.warn('live events: a board waits to start until open transactions end', this.waitFacts(since));
+      }
+    }
+    if (this.subscriberCount === 0) this.state = { highWater: Math.max(this.state.highWater, head.latestId), gap: null };
   }
 
   /** Synchronous with reading `highWater`: nothing can be delivered in between. */
@@ -156,8 +200,8 @@ export class LiveEventHub {
     let set = this.subscribers.get(companyId);
     if (!set) this.subscribers.set(companyId, (set = new Set()));
     set.add(subscriber);
-    // Notifications that came while nobody was subscribed were not read: read them now.
-    if (this.behind) {
+    // Rows that committed after the mark while nobody was subscribed were not read: read them now.
+    if (this.subscriberCount === 1) {
       this.behind = false;
       this.requestRead();
     }
@@ -197,15 +241,15 @@ export class LiveEventHub {
     try {
       for (;;) {
         const { snapshot, events } = await readLiveEventsAfter(this.options.prisma, this.state.highWater, this.settings.batchSize);
-        const advance = advanceHighWater(this.state, events.map((event) => event.id), snapshot, this.now(), this.settings.maxGapWaitMs);
+        const advance = advanceHighWater(this.state, events.map((event) => event.id), snapshot, this.now());
         this.state = advance.state;
-        for (const range of advance.skipped) {
-          if (range.reason === 'timed_out') {
-            this.options.logger.warn('live events: skipped ids whose transactions stayed open too long', { ...range, maxGapWaitMs: this.settings.maxGapWaitMs });
-          }
-        }
         for (const event of events.slice(0, advance.deliverable)) this.publish(event);
-        if (advance.state.gap) {
+        const gap = advance.state.gap;
+        if (gap) {
+          if (this.reportedGapFrom !== gap.from && this.now() - gap.openedAt >= this.settings.slowWaitWarnMs) {
+            this.reportedGapFrom = gap.from;
+            this.options.logger.warn('live events: held back behind an id whose transaction is still open', { gapFrom: gap.from, ...this.waitFacts(gap.openedAt) });
+          }
           this.recheckGapSoon();
           return;
         }
@@ -215,6 +259,10 @@ export class LiveEventHub {
       // The next notification or poll tries again from the same high-water mark.
       if (!this.stopped) this.options.logger.warn('live events: read failed', { error: errorText(error) });
     }
+  }
+
+  private waitFacts(since: number) {
+    return { waitingOn: this.heldBackBy.slice(0, 10), transactions: this.heldBackBy.length, waitedMs: this.now() - since };
   }
 
   private publish(event: LiveEvent): void {

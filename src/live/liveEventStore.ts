@@ -2,7 +2,7 @@
  * Reads of `live_events` (written only by the triggers of the `live_events` migration) and its
  * retention. Ids are JS numbers: a bigserial stays below 2^53 for any realistic lifetime.
  */
-import type { PrismaClient } from '../store/db.ts';
+import { Prisma, type PrismaClient } from '../store/db.ts';
 import type { LiveEvent } from './liveEventTypes.ts';
 import { parseTxSnapshot, type TxSnapshot } from './highWaterMark.ts';
 
@@ -18,16 +18,32 @@ function toLiveEvent(row: LiveEventRow): LiveEvent {
 }
 
 /**
- * The next rows of every company after `afterId`, in id order, with the snapshot of the very
- * statement that read them: `advanceHighWater` needs both from one point in time.
+ * The statement's snapshot and, read after it, the transactions of this database that hold a
+ * transaction id (highWaterMark.ts says why both are needed).
+ */
+const TRANSACTIONS = Prisma.sql`
+  pg_current_snapshot()::text AS snapshot,
+  (SELECT coalesce(array_agg(backend_xid::text), '{}') FROM pg_stat_activity
+   WHERE datname = current_database() AND backend_xid IS NOT NULL) AS writers`;
+
+interface TransactionsRow {
+  snapshot: string;
+  writers: string[];
+}
+
+const snapshotOf = (row: TransactionsRow): TxSnapshot => parseTxSnapshot(row.snapshot, row.writers);
+
+/**
+ * The next rows of every company after `afterId`, in id order, with the transactions as that very
+ * statement saw them: `advanceHighWater` needs both from one point in time.
  */
 export async function readLiveEventsAfter(
   prisma: PrismaClient,
   afterId: number,
   limit: number,
 ): Promise<{ snapshot: TxSnapshot; events: LiveEvent[] }> {
-  const rows = await prisma.$queryRaw<Array<Partial<LiveEventRow> & { snapshot: string }>>`
-    SELECT pg_current_snapshot()::text AS snapshot, e.id, e.company_id, e.type, e.payload
+  const rows = await prisma.$queryRaw<Array<Partial<LiveEventRow> & TransactionsRow>>`
+    SELECT ${TRANSACTIONS}, e.id, e.company_id, e.type, e.payload
     FROM (SELECT 1) AS one
     LEFT JOIN LATERAL (
       SELECT id, company_id::text AS company_id, type, payload
@@ -35,9 +51,22 @@ export async function readLiveEventsAfter(
     ) AS e ON true
     ORDER BY e.id`;
   return {
-    snapshot: parseTxSnapshot(rows[0].snapshot),
+    snapshot: snapshotOf(rows[0]),
     events: rows.filter((row) => row.id != null).map((row) => toLiveEvent(row as LiveEventRow)),
   };
+}
+
+/** The highest visible id (0 when the table is empty) and the transactions that may still add lower ones. */
+export async function readLiveEventsHead(prisma: PrismaClient): Promise<{ snapshot: TxSnapshot; latestId: number }> {
+  const [row] = await prisma.$queryRaw<Array<TransactionsRow & { latest: bigint | null }>>`
+    SELECT ${TRANSACTIONS}, (SELECT max(id) FROM live_events) AS latest`;
+  return { snapshot: snapshotOf(row), latestId: row.latest === null ? 0 : Number(row.latest) };
+}
+
+/** The transactions as of now, to tell whether the ones a reader waits on have finished. */
+export async function readTxSnapshot(prisma: PrismaClient): Promise<TxSnapshot> {
+  const [row] = await prisma.$queryRaw<TransactionsRow[]>`SELECT ${TRANSACTIONS}`;
+  return snapshotOf(row);
 }
 
 /** One company's rows in (afterId, upToId], in id order: a reconnecting board's replay. */
@@ -54,12 +83,6 @@ export async function readCompanyLiveEvents(
     WHERE company_id = ${companyId}::uuid AND id > ${afterId}::bigint AND id <= ${upToId}::bigint
     ORDER BY id LIMIT ${limit}::int`;
   return rows.map(toLiveEvent);
-}
-
-/** The highest committed id (0 when the table is empty): where a starting reader begins. */
-export async function latestLiveEventId(prisma: PrismaClient): Promise<number> {
-  const [row] = await prisma.$queryRaw<Array<{ id: bigint | null }>>`SELECT max(id) AS id FROM live_events`;
-  return row.id === null ? 0 : Number(row.id);
 }
 
 /** The lowest id still kept, or null when the table is empty. */

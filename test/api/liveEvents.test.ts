@@ -4,20 +4,14 @@
  * watch are driven by another Vigil in a separate OS process, with its own API, worker, Prisma
  * pool and listener. Nothing can reach a board through one process's memory.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { EventEmitter, once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
+import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startTestVigil, type TestVigil } from '../support/harness.ts';
-import { ApiClient } from '../support/apiClient.ts';
+import { startVigilProcess, type VigilProcess } from '../support/vigilProcess.ts';
 import { connectSse, type SseConnection, type SseMessage } from '../support/sseClient.ts';
 import { eventually, givenAgent, givenCompany, givenIssue, waitForIssueRun, waitForRunStatus, type CompanyFixture } from '../support/fixtures.ts';
-import { generateAdminToken } from '../../src/auth/tokens.ts';
 import { pruneLiveEvents } from '../../src/live/liveEventStore.ts';
 import { serveCompanyEvents } from '../../src/live/companyEventStream.ts';
 import { LiveEventHub, listenerApplicationName } from '../../src/live/liveEventHub.ts';
@@ -25,48 +19,22 @@ import { applyMigrations } from '../../src/store/migrate.ts';
 import { createPrismaClient } from '../../src/store/db.ts';
 import { createLogger } from '../../src/logger.ts';
 import { createScratchDatabase } from '../support/scratchDatabase.ts';
+import { takeTransactionId, writeActivityEvent } from '../support/liveEventWrites.ts';
 import { runTexts } from '../../src/domain/texts.ts';
 
 import { TERMINAL_RUN_STATUSES as TERMINAL } from '../../src/domain/runStatus.ts';
 const MAX_CHUNK_BYTES = 8 * 1024;
 
 let api: TestVigil;
-let runner: { child: ChildProcess; admin: ApiClient };
+let runner: VigilProcess;
 const cleanups: Array<() => Promise<unknown>> = [];
 const streams: SseConnection[] = [];
 
 /** Another Vigil (API + worker + live-event listener) in a process of its own. */
 async function startRunnerProcess() {
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'vigil-runner-'));
-  cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
-  const adminToken = generateAdminToken();
-  const options = {
-    databaseUrl: inject('databaseUrl'),
-    temporalAddress: inject('temporalAddress'),
-    temporalNamespace: inject('temporalNamespace'),
-    temporalUiUrl: null,
-    taskQueue: `vigil-test-${randomUUID()}`,
-    dataDir,
-    adminToken,
-    runTokenSecret: null,
-    adapterHeartbeatTimeoutMs: 5_000,
-    host: '127.0.0.1',
-    port: 0,
-    workflowBundlePath: inject('workflowBundlePath'),
-    shutdownGraceMs: 1_000,
-  };
-  const script = fileURLToPath(new URL('../support/workerProcess.ts', import.meta.url));
-  const child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(options)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  cleanups.push(async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    // Temporal's runtime turns SIGTERM into a graceful worker shutdown that leaves the API up.
-    child.kill('SIGKILL');
-    await once(child, 'exit');
-  });
-  let output = '';
-  child.stdout!.on('data', (chunk) => (output += chunk));
-  const apiUrl = await eventually(async () => /READY (\S+)/.exec(output)?.[1], 60_000, 'the runner Vigil to start');
-  return { child, admin: new ApiClient(apiUrl, adminToken) };
+  const runner = await startVigilProcess({ label: 'vigil-runner' });
+  cleanups.push(runner.stop);
+  return runner;
 }
 
 beforeAll(async () => {
@@ -314,75 +282,125 @@ describe('reading live_events when ids commit out of order', () => {
     }
   }
 
-  const insertEvent = async (client: pg.Client, companyId: string, title: string) => {
-    const result = await client.query<{ id: string }>(
-      `INSERT INTO live_events (company_id, type, payload) VALUES ($1, 'issue.updated', $2) RETURNING id`,
-      [companyId, JSON.stringify({ title })],
-    );
-    await client.query(`SELECT pg_notify('vigil_live_events', '')`);
-    return Number(result.rows[0].id);
-  };
+  const titles = (messages: SseMessage[]) => messages.map((m) => data(m).action);
+  const hub = () => api.vigil.liveEvents;
 
   it('holds back an event whose lower-id neighbour is still uncommitted, then delivers both in id order', async () => {
     const acme = await givenCompany(api.admin);
     const board = await boardStream(acme.company.id, acme.boardKey);
     await withClients(async (slow, fast) => {
       await slow.query('BEGIN');
-      const early = await insertEvent(slow, acme.company.id, 'early');
-      const late = await insertEvent(fast, acme.company.id, 'late'); // autocommit: committed first
+      const early = await writeActivityEvent(slow, acme.company.id, 'early');
+      const late = await writeActivityEvent(fast, acme.company.id, 'late'); // autocommit: committed first
       expect(late).toBeGreaterThan(early);
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      expect(board.messages).toEqual([]);
+      // The hub has read `late` and holds it behind the gap `early` leaves.
+      await eventually(async () => hub().pendingGap?.from === early, 10_000, 'the hub to hold the gap');
+      expect(board.messages.filter(of('activity.logged'))).toEqual([]);
       await slow.query('COMMIT');
-      const both = await board.waitForCount(() => true, 2, 5_000);
-      expect(both.map((m) => data(m).title)).toEqual(['early', 'late']);
+      const both = await board.waitForCount(of('activity.logged'), 2, 10_000);
+      expect(titles(both)).toEqual(['early', 'late']);
       expect(ids(both)).toEqual([early, late]);
     });
   });
 
-  it('reads nothing while no board is connected, and starts the next board from the newest row', async () => {
-    const companyId = (await givenCompany(api.admin)).company.id;
-    const hub = new LiveEventHub({ prisma: api.vigil.prisma, databaseUrl: databaseUrl(), logger: createLogger('error'), pollIntervalMs: 100 });
-    await hub.start();
-    try {
-      const startedAt = hub.highWater;
-      await withClients(async (writer) => {
-        await insertEvent(writer, companyId, 'while idle 1');
-        const idle2 = await insertEvent(writer, companyId, 'while idle 2');
-        // Notifications and polls came and went: an idle hub did not read, so its mark stayed.
-        await new Promise((resolve) => setTimeout(resolve, 400));
-        expect(hub.highWater).toBe(startedAt);
-
-        await hub.ready();
-        expect(hub.highWater).toBeGreaterThanOrEqual(idle2);
-        const delivered: string[] = [];
-        const unsubscribe = hub.subscribe(companyId, { deliver: (event) => delivered.push(String(event.payload.title)), close: () => undefined });
-        await insertEvent(writer, companyId, 'after the board came');
-        await eventually(async () => delivered.length > 0, 5_000, 'the live event');
-        expect(delivered).toEqual(['after the board came']);
-        unsubscribe();
+  // Issue 9: Y takes its transaction id, then X takes its own; X writes an event (the lower id) and
+  // stays open; Y writes and commits. PostgreSQL's snapshot does not list X as in progress then
+  // (its xmax is the newest finished id + 1), and the reader used to step over X's event for good.
+  for (const order of ['Y took its transaction id first', 'X took its transaction id first'] as const) {
+    it(`delivers an event that commits after a higher id, whichever transaction took its id first (${order})`, async () => {
+      const acme = await givenCompany(api.admin);
+      const board = await boardStream(acme.company.id, acme.boardKey);
+      await withClients(async (x, y) => {
+        await Promise.all([x.query('BEGIN'), y.query('BEGIN')]);
+        const [first, second] = order === 'Y took its transaction id first' ? [y, x] : [x, y];
+        const firstXid = BigInt(await takeTransactionId(first));
+        const secondXid = BigInt(await takeTransactionId(second));
+        expect(secondXid).toBeGreaterThan(firstXid);
+        const xEvent = await writeActivityEvent(x, acme.company.id, 'X, open');
+        const yEvent = await writeActivityEvent(y, acme.company.id, 'Y, committed first');
+        await y.query('COMMIT');
+        await eventually(async () => hub().pendingGap?.from === xEvent, 10_000, "the hub to hold Y's event behind X's");
+        expect(board.messages.filter(of('activity.logged'))).toEqual([]);
+        await x.query('COMMIT');
+        const both = await board.waitForCount(of('activity.logged'), 2, 10_000);
+        expect(ids(both)).toEqual([xEvent, yEvent]);
+        expect(titles(both)).toEqual(['X, open', 'Y, committed first']);
       });
-    } finally {
-      await hub.stop();
-    }
-  });
+    });
+  }
 
   it('does not wait out the gap a rolled-back transaction leaves', async () => {
     const acme = await givenCompany(api.admin);
     const board = await boardStream(acme.company.id, acme.boardKey);
     await withClients(async (doomed, other) => {
       await doomed.query('BEGIN');
-      await insertEvent(doomed, acme.company.id, 'rolled back');
+      const rolledBack = await writeActivityEvent(doomed, acme.company.id, 'rolled back');
       await doomed.query('ROLLBACK');
-      const committedAt = performance.now();
-      await insertEvent(other, acme.company.id, 'after the rollback');
-      const message = await board.waitFor(() => true, 5_000);
-      const latency = message.receivedAt - committedAt;
-      console.log(`[live events] first event after a rolled-back id reached the board in ${latency.toFixed(1)} ms`);
-      expect(data(message).title).toBe('after the rollback');
-      // Far below the 5 s a gap may wait for a transaction that is still open.
-      expect(latency).toBeLessThan(2_000);
+      await writeActivityEvent(other, acme.company.id, 'after the rollback');
+      const message = await board.waitFor(of('activity.logged'), 10_000);
+      expect(data(message).action).toBe('after the rollback');
+      expect(Number(message.id)).toBeGreaterThan(rolledBack);
     });
+  });
+
+  it('reads nothing while no board is connected, and starts the next board from the newest row', async () => {
+    const companyId = (await givenCompany(api.admin)).company.id;
+    const idleHub = new LiveEventHub({ prisma: api.vigil.prisma, databaseUrl: databaseUrl(), logger: createLogger('error'), pollIntervalMs: 100 });
+    await idleHub.start();
+    try {
+      const startedAt = idleHub.highWater;
+      await withClients(async (writer) => {
+        await writeActivityEvent(writer, companyId, 'while idle 1');
+        const idle2 = await writeActivityEvent(writer, companyId, 'while idle 2');
+        // Notifications and polls came and went: an idle hub did not read, so its mark stayed.
+        await new Promise((resolve) => setTimeout(resolve, 400));
+        expect(idleHub.highWater).toBe(startedAt);
+
+        await idleHub.ready();
+        expect(idleHub.highWater).toBeGreaterThanOrEqual(idle2);
+        const delivered: string[] = [];
+        const unsubscribe = idleHub.subscribe(companyId, { deliver: (event) => delivered.push(String(event.payload.action)), close: () => undefined });
+        await writeActivityEvent(writer, companyId, 'after the board came');
+        await eventually(async () => delivered.length > 0, 5_000, 'the live event');
+        expect(delivered).toEqual(['after the board came']);
+        unsubscribe();
+      });
+    } finally {
+      await idleHub.stop();
+    }
+  });
+
+  it('lets a board start on an idle hub only once a transaction that may still commit below the newest row has ended', async () => {
+    const companyId = (await givenCompany(api.admin)).company.id;
+    const idleHub = new LiveEventHub({ prisma: api.vigil.prisma, databaseUrl: databaseUrl(), logger: createLogger('error') });
+    await idleHub.start();
+    try {
+      await withClients(async (x, y) => {
+        await Promise.all([x.query('BEGIN'), y.query('BEGIN')]);
+        await takeTransactionId(y);
+        const xXid = await takeTransactionId(x);
+        const xEvent = await writeActivityEvent(x, companyId, 'X, open');
+        const yEvent = await writeActivityEvent(y, companyId, 'Y, committed');
+        await y.query('COMMIT');
+
+        let ready = false;
+        const readying = idleHub.ready().then(() => (ready = true));
+        await eventually(async () => idleHub.heldBackBy.includes(xXid), 10_000, 'the hub to wait on X');
+        expect(ready).toBe(false); // a board starting now at Y's id would never get X's event
+        await x.query('COMMIT');
+        await readying;
+        expect(idleHub.highWater).toBeGreaterThanOrEqual(Math.max(xEvent, yEvent));
+
+        const delivered: number[] = [];
+        const unsubscribe = idleHub.subscribe(companyId, { deliver: (event) => delivered.push(event.id), close: () => undefined });
+        const after = await writeActivityEvent(x, companyId, 'after the board came');
+        await eventually(async () => delivered.length > 0, 10_000, 'the live event');
+        expect(delivered).toEqual([after]);
+        unsubscribe();
+      });
+    } finally {
+      await idleHub.stop();
+    }
   });
 
   it('prunes rows older than the retention, and tells a board resuming from before them to resync', async () => {

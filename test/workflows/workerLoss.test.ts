@@ -3,15 +3,10 @@
  * becomes failed / process_lost without any sweep, finalized by another worker on the queue.
  */
 import { afterAll, describe, expect, it, inject } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { startTestVigil } from '../support/harness.ts';
-import { ApiClient } from '../support/apiClient.ts';
+import { startVigilProcess } from '../support/vigilProcess.ts';
 import { eventually, givenAgent, givenCompany, isGroupAlive, waitForRunStatus } from '../support/fixtures.ts';
 import { terminateProcessGroup } from '../../src/adapters/processGroup.ts';
 import { generateAdminToken } from '../../src/auth/tokens.ts';
@@ -28,29 +23,9 @@ afterAll(async () => {
 
 /** Vigil (API + worker) in a child process, so the test can SIGKILL it. */
 async function startDoomedVigil(taskQueue: string, adminToken: string) {
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'vigil-doomed-'));
-  cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
-  const options = {
-    databaseUrl: inject('databaseUrl'),
-    temporalAddress: inject('temporalAddress'),
-    temporalNamespace: inject('temporalNamespace'),
-    temporalUiUrl: null,
-    taskQueue,
-    dataDir,
-    adminToken,
-    runTokenSecret: null,
-    adapterHeartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS,
-    host: '127.0.0.1',
-    port: 0,
-    workflowBundlePath: inject('workflowBundlePath'),
-  };
-  const script = fileURLToPath(new URL('../support/workerProcess.ts', import.meta.url));
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(options)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  cleanups.push(async () => child.exitCode === null && child.kill('SIGKILL'));
-  let output = '';
-  child.stdout!.on('data', (chunk) => (output += chunk));
-  const apiUrl = await eventually(async () => /READY (\S+)/.exec(output)?.[1], 60_000, 'the doomed Vigil to start');
-  return { child, admin: new ApiClient(apiUrl, adminToken) };
+  const doomed = await startVigilProcess({ taskQueue, adminToken, adapterHeartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS, label: 'vigil-doomed' });
+  cleanups.push(doomed.stop);
+  return doomed;
 }
 
 describe('a worker that dies mid-run', () => {
