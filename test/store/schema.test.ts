@@ -7,24 +7,22 @@
  * which cannot be downloaded here (ENVIRONMENT.md), so the diff runs on Prisma 6.19.3, whose CLI
  * carries a WebAssembly schema engine that talks to PostgreSQL through @prisma/adapter-pg.
  *
- * Prisma 6 is not a dependency of the project: its package declares the same `prisma` bin as
- * Prisma 7, and adding it to an installed tree re-points `node_modules/.bin/prisma` at Prisma 6,
- * which breaks `prisma generate`. It is installed once per machine into Vigil's cache folder
- * (beside the Temporal CLI) on first use.
+ * Prisma 6 is a pinned dev dependency of its own package, `test/support/prisma-diff-cli` (a
+ * `file:` dev dependency), so `npm install` installs it nested there: as a top-level dependency
+ * (even under an npm alias) its `prisma` bin would race Prisma 7's for `node_modules/.bin/prisma`
+ * and, seen here, win — breaking `prisma generate`. Nothing is installed while tests run.
  *
  * Prisma's diff ignores partial and expression indexes, so those of the recovery_indexes migration
  * are checked here by name and, for the one the recovery rules hinge on, by behaviour.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { loadConfig } from '../../src/config.ts';
 import { createPrismaClient, type PrismaClient } from '../../src/store/db.ts';
 import { applyMigrations } from '../../src/store/migrate.ts';
 import { createScratchDatabase, withClient } from '../support/scratchDatabase.ts';
@@ -32,8 +30,6 @@ import { createScratchDatabase, withClient } from '../support/scratchDatabase.ts
 const MIGRATIONS_DIR = fileURLToPath(new URL('../../prisma/migrations', import.meta.url));
 const SCHEMA_FILE = fileURLToPath(new URL('../../prisma/schema.prisma', import.meta.url));
 
-/** The Prisma whose CLI diffs offline with its wasm engine (`engine: "js"`); see ENVIRONMENT.md. */
-const PRISMA_DIFF_VERSION = '6.19.3';
 
 /** Every index the recovery_indexes migration creates, none of which Prisma's diff looks at. */
 const RAW_SQL_INDEXES = [
@@ -59,30 +55,9 @@ function run(command: string, args: string[], options: { cwd: string; env?: Node
   });
 }
 
-/** Path of the Prisma 6 CLI entry point, installed from npm into the cache folder if missing. */
-async function ensurePrismaDiffCli(): Promise<string> {
-  const home = path.join(loadConfig().cacheDir, `prisma-${PRISMA_DIFF_VERSION}`);
-  const entry = path.join(home, 'node_modules', 'prisma', 'build', 'index.js');
-  if (existsSync(entry)) return entry;
-  await mkdir(path.dirname(home), { recursive: true });
-  // Install beside the final folder and rename: a concurrent run never sees half an install.
-  const staging = await mkdtemp(`${home}.staging-`);
-  try {
-    // --ignore-scripts: the postinstall would only try to download native engines it can't get.
-    const install = await run(
-      'npm',
-      ['install', '--prefix', staging, '--no-save', '--ignore-scripts', '--no-audit', '--no-fund', `prisma@${PRISMA_DIFF_VERSION}`],
-      { cwd: staging },
-    );
-    if (install.exitCode !== 0) throw new Error(`npm install prisma@${PRISMA_DIFF_VERSION} failed:\n${install.stderr}`);
-    await rename(staging, home).catch((error: NodeJS.ErrnoException) => {
-      if (!existsSync(entry)) throw error; // otherwise a concurrent run finished first
-    });
-  } finally {
-    await rm(staging, { recursive: true, force: true });
-  }
-  return entry;
-}
+const requireFromTests = createRequire(import.meta.url);
+/** The Prisma 6 CLI, installed nested in test/support/prisma-diff-cli by `npm install`. */
+const PRISMA_DIFF_CLI = createRequire(requireFromTests.resolve('vigil-prisma-diff-cli/package.json')).resolve('prisma/build/index.js');
 
 /**
  * A Prisma 6 config for `migrate diff`: the wasm engine (`engine: "js"`) on Vigil's own
@@ -163,8 +138,13 @@ describe('database schema', () => {
     if (workDir) await rm(workDir, { recursive: true, force: true });
   });
 
+  it("runs Prisma 7 as the project's prisma and Prisma 6 only as the diffing CLI", () => {
+    const version = (file: string) => (requireFromTests(file) as { version: string }).version;
+    expect(version('prisma/package.json')).toMatch(/^7\./);
+    expect(version(path.join(path.dirname(PRISMA_DIFF_CLI), '..', 'package.json'))).toBe('6.19.3');
+  });
+
   it('has no difference between prisma/migrations and schema.prisma, according to prisma migrate diff', async () => {
-    const cli = await ensurePrismaDiffCli();
     const configFile = path.join(workDir, 'prisma.config.mjs');
     const schemaFile = path.join(workDir, 'schema.prisma');
     await writeFile(configFile, prismaDiffConfig(serverUrl, { main: migrated.name, shadow: shadow.name }));
@@ -172,7 +152,7 @@ describe('database schema', () => {
 
     const diff = await run(
       process.execPath,
-      [cli, 'migrate', 'diff', '--config', configFile, '--from-migrations', MIGRATIONS_DIR, '--to-schema-datamodel', schemaFile, '--script', '--exit-code'],
+      [PRISMA_DIFF_CLI, 'migrate', 'diff', '--config', configFile, '--from-migrations', MIGRATIONS_DIR, '--to-schema-datamodel', schemaFile, '--script', '--exit-code'],
       {
         cwd: workDir,
         env: {
