@@ -35,6 +35,7 @@ describe('the summary line', () => {
   it.each([
     ['passing.fixture.ts', 0, 'Tests: 1 passed, 0 failed, 1 skipped'],
     ['failing.fixture.ts', 1, 'Tests: 1 passed, 3 failed, 0 skipped'], // an assertion, and two tests under a failed beforeAll
+    ['mixed.fixture.ts', 1, 'Tests: 0 passed, 1 failed, 1 skipped'], // a skipped test beside a failed one stays skipped
     ['fileHookFails.fixture.ts', 1, 'Tests: 0 passed, 1 failed, 0 skipped'],
     ['afterAllFails.fixture.ts', 1, `Tests: 1 passed, 1 failed, 0 skipped${OUTSIDE(1)}`],
     ['unhandled.fixture.ts', 1, `Tests: 1 passed, 1 failed, 0 skipped${OUTSIDE(1)}`],
@@ -47,6 +48,6 @@ describe('the summary line', () => {
   it('says "0 failed" only when vitest exits 0, over all the fixtures at once', async () => {
     const run = await runFixtures('*.fixture.ts');
     expect(run.exitCode, run.output).toBe(1);
-    expect(run.summary).toBe(`Tests: 4 passed, 7 failed, 1 skipped${OUTSIDE(3)}`);
+    expect(run.summary).toBe(`Tests: 4 passed, 8 failed, 2 skipped${OUTSIDE(3)}`);
   });
 });

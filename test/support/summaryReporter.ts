@@ -22,7 +22,8 @@ export interface RunSummary {
   outsideTests: number;
 }
 
-const hookFailed = (entity: TestSuite | TestModule) => entity.state() === 'failed';
+/** Its own errors: a failed hook, import or collection (not merely a failed test inside it). */
+const hookFailed = (entity: TestSuite | TestModule) => entity.errors().length > 0;
 
 function failedAround(test: TestCase): boolean {
   for (let parent: TestSuite | TestModule = test.parent; ; parent = parent.parent) {
