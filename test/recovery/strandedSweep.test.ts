@@ -11,7 +11,8 @@
  * changes a `todo` issue's status; where the reference expects `todo` after a dispatch, `todo` or
  * "`in_progress`, checked out by the dispatched run" is accepted (`expectTodoOrCheckedOutBy`).
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startTestVigil, type TestVigil } from '../support/harness.ts';
 import { eventually, givenCompany, waitForRunStatus, type CompanyFixture } from '../support/fixtures.ts';
 import {
@@ -897,6 +898,57 @@ describe('stranded assigned-issue sweep (§11–§13)', () => {
     for (const run of queuedBySweeps) {
       expect(context(run).issueId).toBe(recoveries[0].id);
       expect((await waitForRunStatus(prisma, run.id, TERMINAL, 20_000)).status).toBe('succeeded');
+    }
+  });
+
+  // §20 #29, the mechanism itself: the source's row lock serializes racing sweeps, so the test
+  // above never reaches R57.5's unique-violation branch. Here a writer that holds no lock on the
+  // source inserts an open recovery issue and commits it while the sweep's own insert waits on it.
+  it('reuses the recovery issue another writer committed while the escalation was inserting its own (R57.5 unique-violation branch)', async () => {
+    const acme = await givenFreshCompany();
+    const { agentId, issueId } = await givenStrandedIssue(prisma, acme.company, {
+      status: 'in_progress',
+      runStatus: 'failed',
+      retryReason: 'issue_continuation_needed',
+    });
+    const rival = new pg.Client({ connectionString: inject('databaseUrl') });
+    await rival.connect();
+    try {
+      await rival.query('BEGIN');
+      const { rows } = await rival.query<{ id: string; pid: number }>(
+        `INSERT INTO issues (company_id, title, status, assignee_agent_id, parent_id, origin_kind, origin_id, identifier)
+         VALUES ($1::uuid, 'Recovery issue from a racing writer', 'todo', $2::uuid, $3::uuid, 'stranded_issue_recovery', $3::text, $4)
+         RETURNING id, pg_backend_pid() AS pid`,
+        [acme.company.id, agentId, issueId, `${acme.company.issuePrefix}-900`],
+      );
+      const [{ id: rivalIssueId, pid: rivalPid }] = rows;
+
+      const sweeping = reconcile(acme);
+      // The sweep did not see the uncommitted row and is inserting its own: the unique index makes it wait for ours.
+      await eventually(async () => {
+        const waiting = await prisma.$queryRaw<unknown[]>`
+          SELECT 1 FROM pg_stat_activity
+          WHERE ${rivalPid}::int = ANY(pg_blocking_pids(pid)) AND query ILIKE 'INSERT INTO "public"."issues"%'`;
+        return waiting.length > 0;
+      }, 20_000, "the sweep's recovery-issue insert to wait on the rival's");
+      await rival.query('COMMIT');
+
+      expectCounters(await sweeping, { escalated: 1, issueIds: [issueId] });
+      const recoveries = await recoveryIssuesOf(acme.company.id, issueId);
+      expect(recoveries.map((issue) => issue.id)).toEqual([rivalIssueId]);
+      expect(await blockerIdsOf(issueId)).toEqual([rivalIssueId]);
+      expect((await issueRow(issueId)).status).toBe('blocked');
+      const comments = await commentsOn(issueId);
+      expect(comments).toHaveLength(1);
+      expect(comments[0].body).toContain(`${acme.company.issuePrefix}-900`);
+      const escalation = await prisma.activityLog.findFirstOrThrow({ where: { entityId: issueId, action: 'issue.updated' }, orderBy: { createdAt: 'desc' } });
+      expect(escalation.details).toMatchObject({ status: 'blocked', recoveryIssueId: rivalIssueId });
+      // The rolled-back first attempt left nothing behind: no second recovery issue, no dispatch of one.
+      expect(await prisma.issue.count({ where: { companyId: acme.company.id, originKind: 'stranded_issue_recovery' } })).toBe(1);
+      const recoveryWakes = (await wakesOfAgent(agentId)).filter((wake) => (wake.payload as Record<string, unknown>).sourceIssueId === issueId);
+      expect(recoveryWakes).toEqual([]);
+    } finally {
+      await rival.end();
     }
   });
 
