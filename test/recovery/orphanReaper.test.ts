@@ -319,8 +319,11 @@ describe('immediate recovery of a reaped run without a retry (R24, R28–R34, §
 
     expect(await reap(orphan.company)).toEqual({ reaped: 1, runIds: [orphan.runId] });
 
-    // Right after reaping: the lost run and exactly one continuation recovery run for the issue.
-    const runs = await runsOfIssue(source.id);
+    // Right after reaping, as the reference counts them, the agent's runs: the lost run and exactly
+    // one continuation recovery run. (Its workflow already runs; a recovery issue it may have led to
+    // by now gets its own dispatch run, checked below, so those are set apart here.)
+    const forSource = (run: { contextSnapshot: unknown }) => (run.contextSnapshot as Record<string, unknown>).issueId === source.id;
+    const runs = (await runsOfAgent(orphan.agent.id)).filter(forSource);
     expect(runs.map((run) => run.id)).toHaveLength(2);
     expect(runs[0]).toMatchObject({ id: orphan.runId, status: 'failed', errorCode: 'process_lost' });
     const continuation = runs[1];
@@ -350,7 +353,13 @@ describe('immediate recovery of a reaped run without a retry (R24, R28–R34, §
     expect(comments[0].body).toContain('retried continuation');
     expect(comments[0].body).toContain('during terminal run recovery');
     expect(comments[0].body).toContain(`Recovery issue: [${recovery.identifier}]`);
-    expect(await runsOfIssue(source.id)).toHaveLength(2);
+    // Every run of the agent: the lost one, the continuation, and the recovery issue's one dispatch (R57.6).
+    const agentRuns = await runsOfAgent(orphan.agent.id);
+    expect(agentRuns.map((run) => [run.id, (run.contextSnapshot as Record<string, unknown>).issueId])).toEqual([
+      [orphan.runId, source.id],
+      [continuation.id, source.id],
+      [expect.any(String), recovery.id],
+    ]);
   });
 
   it('blocks failed recovery work in place during immediate terminal-run cleanup', async () => {
