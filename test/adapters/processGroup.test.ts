@@ -1,16 +1,36 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { isPidAlive, isProcessGroupAlive, terminateProcessGroup } from '../../src/adapters/processGroup.ts';
+import { eventually } from '../support/fixtures.ts';
 
-/** Starts `script` as the leader of a new process group and returns its first stdout line. */
-async function startGroup(script: string): Promise<{ child: ChildProcess; pgid: number; firstLine: string }> {
+/** Every group a test started: ended after it, whether it passed or failed. */
+const startedGroups = new Set<number>();
+
+afterEach(async () => {
+  for (const pgid of startedGroups) {
+    if (await isProcessGroupAlive(pgid)) await terminateProcessGroup(pgid, { graceMs: 200 });
+  }
+  startedGroups.clear();
+});
+
+/** Starts `script` as the leader of a new process group; `lines` holds its stdout lines as they come. */
+async function startGroup(script: string): Promise<{ child: ChildProcess; pgid: number; firstLine: string; lines: string[] }> {
   const child = spawn('/bin/sh', ['-c', script], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
-  const [data] = (await once(child.stdout!, 'data')) as [Buffer];
-  return { child, pgid: child.pid!, firstLine: data.toString().trim() };
+  startedGroups.add(child.pid!);
+  const lines: string[] = [];
+  let firstLine: (line: string) => void;
+  const first = new Promise<string>((resolve) => (firstLine = resolve));
+  let buffered = '';
+  child.stdout!.on('data', (data: Buffer) => {
+    buffered += data.toString();
+    const complete = buffered.split('\n');
+    buffered = complete.pop()!;
+    lines.push(...complete);
+    if (lines.length > 0) firstLine(lines[0]);
+  });
+  return { child, pgid: child.pid!, firstLine: await first, lines };
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('process groups', () => {
   it('a group that never existed is not alive', async () => {
@@ -22,9 +42,8 @@ describe('process groups', () => {
     // The child of `exec sleep` is never reaped by it, so it stays a zombie while the leader lives.
     const { child, pgid, firstLine } = await startGroup('sleep 0.05 & echo $!; exec sleep 300');
     const zombie = Number(firstLine);
-    await sleep(300);
-    expect(() => process.kill(zombie, 0)).not.toThrow();
-    expect(await isPidAlive(zombie)).toBe(false);
+    await eventually(async () => !(await isPidAlive(zombie)), 10_000, 'the short sleep to exit and become a zombie');
+    expect(() => process.kill(zombie, 0)).not.toThrow(); // still in the process table
     expect(await isProcessGroupAlive(pgid)).toBe(true);
 
     child.kill('SIGKILL');
@@ -42,11 +61,13 @@ describe('process groups', () => {
   });
 
   it('escalates to SIGKILL after the grace (R19: 2 s for descendants)', async () => {
-    const { child, pgid } = await startGroup("trap '' TERM; sleep 300 & echo started; while :; do sleep 1; done");
-    const started = Date.now();
+    // The leader says when SIGTERM arrives and keeps going; its background sleep ignores it outright.
+    const { child, pgid, lines } = await startGroup(
+      "(trap '' TERM; exec sleep 300) & trap 'echo got TERM' TERM; echo started; while :; do sleep 1 & wait $!; done",
+    );
     const outcome = await terminateProcessGroup(pgid, { graceMs: 500 });
     expect(outcome).toEqual({ gone: true, escalated: true });
-    expect(Date.now() - started).toBeGreaterThanOrEqual(500);
+    expect(lines).toContain('got TERM'); // SIGTERM first, survived, then SIGKILL
     expect(child.signalCode ?? (await once(child, 'exit'))[1]).toBe('SIGKILL');
   });
 });
