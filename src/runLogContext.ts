@@ -29,6 +29,8 @@ const MAX_REMEMBERED = 10_000;
 class RunCompanies {
   private readonly companies = new Map<string, string>();
   private readonly lookups = new Set<CompanyLookup>();
+  /** Lines waiting for their run's company, until written. */
+  private readonly waitingLines = new Set<Promise<void>>();
 
   remember(runId: string, companyId: string): void {
     if (this.companies.has(runId)) return;
@@ -44,6 +46,18 @@ class RunCompanies {
   useLookup(lookup: CompanyLookup): () => void {
     this.lookups.add(lookup);
     return () => this.lookups.delete(lookup);
+  }
+
+  /** Writes `line` once the run's company is known (or known to be unknown). */
+  writeWhenResolved(runId: string, line: (companyId: string | null) => void): void {
+    const waiting = this.resolve(runId).then(line);
+    this.waitingLines.add(waiting);
+    void waiting.finally(() => this.waitingLines.delete(waiting));
+  }
+
+  /** Resolves once no line is waiting for a company lookup (a process about to exit, a test reading its lines). */
+  async linesWritten(): Promise<void> {
+    while (this.waitingLines.size > 0) await Promise.allSettled([...this.waitingLines]);
   }
 
   /** Never rejects: null when no registered lookup knows the run. */
@@ -77,7 +91,7 @@ export function withRunContext(logger: Logger, bound: Record<string, unknown> = 
     }
     const known = runCompanies.known(runId);
     if (known) return logger[level](message, { ...fields, ...extra, companyId: known });
-    void runCompanies.resolve(runId).then((companyId) => logger[level](message, { ...fields, ...extra, companyId }));
+    runCompanies.writeWhenResolved(runId, (companyId) => logger[level](message, { ...fields, ...extra, companyId }));
   };
   return {
     debug: emitter('debug'),

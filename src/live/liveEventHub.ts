@@ -91,6 +91,8 @@ export class LiveEventHub {
   private catchingUp: Promise<void> | null = null;
   /** Transactions a catch-up waits on (diagnostics; a pending gap has its own). */
   private catchUpWaitingOn: readonly string[] = [];
+  /** Notifications received and reads of `live_events` done (diagnostics: what woke the hub, and whether it read). */
+  readonly counts = { notifications: 0, reads: 0 };
   /** The gap already reported as slow, so it is logged once. */
   private reportedGapFrom: number | null = null;
 
@@ -238,6 +240,7 @@ export class LiveEventHub {
   }
 
   private async readNewEvents(): Promise<void> {
+    this.counts.reads++;
     try {
       for (;;) {
         const { snapshot, events } = await readLiveEventsAfter(this.options.prisma, this.state.highWater, this.settings.batchSize);
@@ -301,7 +304,10 @@ export class LiveEventHub {
       const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** this.reconnectAttempts++);
       this.after(delay, () => void this.connectListener());
     };
-    client.on('notification', () => this.requestRead());
+    client.on('notification', () => {
+      this.counts.notifications++;
+      this.requestRead();
+    });
     client.on('error', drop);
     client.on('end', () => drop());
     try {

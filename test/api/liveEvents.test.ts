@@ -38,7 +38,8 @@ async function startRunnerProcess() {
 }
 
 beforeAll(async () => {
-  [api, runner] = await Promise.all([startTestVigil(), startRunnerProcess()]);
+  // The fallback poll is an hour: whatever reaches a board here came by notification (or a reconnect's catch-up read).
+  [api, runner] = await Promise.all([startTestVigil({ liveEvents: { pollIntervalMs: 60 * 60 * 1000 } }), startRunnerProcess()]);
 });
 
 afterAll(async () => {
@@ -223,8 +224,9 @@ describe('the company live channel', () => {
     expect(await refused(api.adminToken, randomUUID())).toBe(404);
 
     // A refused request is an API latency; a stream that stayed open is not, even once it ends.
+    const subscribers = api.vigil.liveEvents.subscriberCount;
     acmeBoard.close();
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await eventually(async () => api.vigil.liveEvents.subscriberCount === subscribers - 1, 10_000, 'the server to see the stream end');
     const metrics = await (await fetch(`${api.apiUrl}/metrics`)).text();
     const eventsRoute = (statusClass: string) => new RegExp(`vigil_api_request_duration_seconds_count\\{[^}]*route="/api/companies/:companyId/events",status_class="${statusClass}"\\} (\\d+)`);
     expect(Number(eventsRoute('4xx').exec(metrics)?.[1])).toBeGreaterThanOrEqual(3); // 403, 400, 404 (a 401 stops before routing)
@@ -243,28 +245,25 @@ describe('the company live channel', () => {
       const rows = await api.vigil.prisma.$queryRaw<unknown[]>`SELECT 1 FROM pg_stat_activity WHERE application_name = ${listenerApplicationName()}`;
       return rows.length === 1;
     }, 10_000, 'the listener to reconnect');
-    const sentAt = performance.now();
+    const notified = api.vigil.liveEvents.counts.notifications;
     await givenIssue(acme, { title: 'after the reconnect' });
-    const message = await board.waitFor(of('issue.updated', (p) => p.title === 'after the reconnect'), 5_000);
-    expect(message.receivedAt - sentAt).toBeLessThan(1_000); // by notification, not the 5 s poll
+    await board.waitFor(of('issue.updated', (p) => p.title === 'after the reconnect'), 10_000);
+    expect(api.vigil.liveEvents.counts.notifications).toBeGreaterThan(notified); // the new connection LISTENs
   });
 
-  it('delivers a change committed by another process to the board within milliseconds', async () => {
+  it('delivers each change committed by another process to the board by notification, in order', async () => {
     const acme = await givenCompany(runner.admin);
     const issue = await givenIssue(acme, { title: 'Watch me' });
     const board = await boardStream(acme.company.id, acme.boardKey);
-    const latencies: number[] = [];
+    const notified = api.vigil.liveEvents.counts.notifications;
     for (let i = 0; i < 20; i++) {
-      const sentAt = performance.now();
       const patched = await acme.board.patch(`/api/issues/${issue.id}`, { title: `Watch me ${i}` });
       expect(patched.status).toBe(200);
-      const message = await board.waitFor(of('issue.updated', (p) => p.title === `Watch me ${i}`), 5_000);
-      latencies.push(message.receivedAt - sentAt);
+      // Each one arrives before the next is made: no poll (an hour away) could have brought it.
+      await board.waitFor(of('issue.updated', (p) => p.title === `Watch me ${i}`), 10_000);
     }
-    latencies.sort((a, b) => a - b);
-    const median = latencies[latencies.length >> 1];
-    console.log(`[live events] PATCH on another process -> board: median ${median.toFixed(1)} ms, max ${latencies.at(-1)!.toFixed(1)} ms (request included)`);
-    expect(median).toBeLessThan(500);
+    expect(api.vigil.liveEvents.counts.notifications - notified).toBeGreaterThanOrEqual(20);
+    expect(board.messages.filter(of('issue.updated')).map((m) => data(m).title)).toEqual(Array.from({ length: 20 }, (_, i) => `Watch me ${i}`));
   });
 });
 
@@ -352,8 +351,9 @@ describe('reading live_events when ids commit out of order', () => {
       await withClients(async (writer) => {
         await writeActivityEvent(writer, companyId, 'while idle 1');
         const idle2 = await writeActivityEvent(writer, companyId, 'while idle 2');
-        // Notifications and polls came and went: an idle hub did not read, so its mark stayed.
-        await new Promise((resolve) => setTimeout(resolve, 400));
+        // Both notifications reached the hub (and polls came and went); an idle hub did not read.
+        await eventually(async () => idleHub.counts.notifications >= 2, 10_000, 'the notifications');
+        expect(idleHub.counts.reads).toBe(0);
         expect(idleHub.highWater).toBe(startedAt);
 
         await idleHub.ready();

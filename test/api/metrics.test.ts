@@ -84,8 +84,10 @@ describe('GET /metrics', () => {
       const row = await vigil.vigil.prisma.heartbeatRun.findUnique({ where: { id: woken.body.id } });
       return row?.processPid ? row : null;
     }, 20_000, 'the agent process to start');
+    const killedAt = Date.now();
     process.kill(running.processPid!, 'SIGKILL');
     const lost = await waitForRunStatus(vigil.vigil.prisma, running.id, TERMINAL);
+    const seenLostAt = Date.now();
     expect(lost).toMatchObject({ status: 'failed', errorCode: 'process_lost' });
     const retry = await vigil.vigil.prisma.heartbeatRun.findFirstOrThrow({ where: { retryOfRunId: lost.id } });
     await acme.board.post(`/api/heartbeat-runs/${retry.id}/cancel`, {});
@@ -95,10 +97,11 @@ describe('GET /metrics', () => {
     expect(delta('vigil_runs_finished_total', { status: 'failed', error_code: 'process_lost' })).toBe(1);
     expect(delta('vigil_recovery_actions_total', { kind: 'process_loss_retry' })).toBe(1);
     expect(delta('vigil_process_loss_detection_seconds_count', { path: 'exit_signal' })).toBe(1);
-    // The exit is noticed at once: the whole measured span is well under the heartbeat timeout.
+    // The span runs from the child's exit to the commit: inside the window from our kill to the
+    // moment the test saw the run lost (not, say, from the run's start or the heartbeat timeout).
     const seconds = delta('vigil_process_loss_detection_seconds_sum', { path: 'exit_signal' });
     expect(seconds).toBeGreaterThan(0);
-    expect(seconds).toBeLessThan(5);
+    expect(seconds).toBeLessThanOrEqual((seenLostAt - killedAt) / 1000);
   });
 
   it('times API requests by method, route pattern and status class', async () => {

@@ -8,6 +8,7 @@ import { startTestVigil, type TestVigil } from '../support/harness.ts';
 import { eventually, givenAgent, givenCompany, givenIssue, waitForIssueRun, waitForRunStatus, type CompanyFixture } from '../support/fixtures.ts';
 
 import { TERMINAL_RUN_STATUSES as TERMINAL } from '../../src/domain/runStatus.ts';
+import { runCompanies } from '../../src/runLogContext.ts';
 const LEAKED_KEY = 'sk-live-4f9c2b7e1d8a6035';
 
 type Entry = Record<string, unknown> & { msg: string; level: string };
@@ -60,8 +61,8 @@ describe('log lines about runs', () => {
 
     expect([succeeded.status, leaked.status, lost.errorCode]).toEqual(['succeeded', 'failed', 'process_lost']);
     runIds = [succeeded.id, leaked.id, lost.id, retry.id];
-    // Let lines still waiting for a company lookup land.
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Lines still waiting for a company lookup land first.
+    await runCompanies.linesWritten();
   });
 
   it('are JSON, and every line with a runId also has its workflowId and companyId', () => {

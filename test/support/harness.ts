@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
-import { startVigil, type RunningVigil } from '../../src/vigil.ts';
+import { startVigil, type RunningVigil, type StartVigilOptions } from '../../src/vigil.ts';
 import { generateAdminToken } from '../../src/auth/tokens.ts';
 import { createLogger, type Logger, type LogLevel } from '../../src/logger.ts';
 import { installTemporalRuntime } from '../../src/temporal/runtime.ts';
@@ -63,6 +63,8 @@ export interface TestVigilOptions {
   taskQueue?: string;
   /** Every JSON log line of this Vigil — and of the process's Temporal SDK while it runs — instead of stderr. */
   onLogLine?: (line: string) => void;
+  /** The live-event hub's cadence (e.g. a poll so slow that only notifications can deliver). */
+  liveEvents?: StartVigilOptions['liveEvents'];
   /** With `onLogLine`: the lowest level captured (default debug). */
   logLevel?: LogLevel;
 }
@@ -90,6 +92,7 @@ export async function startTestVigil(options: TestVigilOptions = {}): Promise<Te
     workflowBundlePath: inject('workflowBundlePath'),
     shutdownGraceMs: 1_000,
     temporalMetricsUrl: metricsUrl,
+    liveEvents: options.liveEvents,
   });
   return {
     vigil,
