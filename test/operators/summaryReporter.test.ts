@@ -29,7 +29,7 @@ async function runFixtures(pattern: string): Promise<{ exitCode: number | null; 
   }
 }
 
-const OUTSIDE = (n: number) => ` (${n} outside any test: unhandled errors, failed imports or hooks, an interrupted run)`;
+const OUTSIDE = (n: number) => ` (${n} outside any test: unhandled errors, failed imports or hooks, processes left running, an interrupted run)`;
 
 describe('the summary line', () => {
   it.each([

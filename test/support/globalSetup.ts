@@ -16,6 +16,8 @@ import { loadTemporalDevConfig } from '../../src/temporal/devServerConfig.ts';
 import { startTemporalDevServer } from '../../src/temporal/devServer.ts';
 import { findFreePort, findFreePorts } from '../../src/platform/processes.ts';
 import { WORKFLOWS_ENTRY } from '../../src/temporal/worker.ts';
+import { leftoverProcesses, markSuiteProcesses, type MarkedProcess } from './leftoverProcesses.ts';
+import { reportedSummary, summaryLine } from './summaryReporter.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -34,7 +36,27 @@ const log = (line: string) => {
   if (!quiet) process.stdout.write(`[test setup] ${line}\n`);
 };
 
+/**
+ * A process the run left behind fails it: vitest ignores errors thrown from a global teardown, so
+ * the exit code is set here, the leftovers (which carry this run's mark, so they are ours) are
+ * ended by pid, and the summary line is printed again with the failure counted.
+ */
+function failForLeftovers(left: MarkedProcess[]): void {
+  process.stdout.write(`\nThe test run left ${left.length} process(es) of its own running (now ended):\n${left.map((p) => `  pid ${p.pid}: ${p.command}`).join('\n')}\n`);
+  for (const { pid } of left) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  process.exitCode = 1;
+  const summary = reportedSummary() ?? { passed: 0, failed: 0, skipped: 0, outsideTests: 0 };
+  process.stdout.write(`${summaryLine({ ...summary, failed: summary.failed + 1, outsideTests: summary.outsideTests + 1 })}\n`);
+}
+
 export default async function setup(project: TestProject) {
+  const mark = markSuiteProcesses();
   const root = await mkdtemp(path.join(os.tmpdir(), 'vigil-test-'));
   const config = loadConfig();
   const started = Date.now();
@@ -63,5 +85,7 @@ export default async function setup(project: TestProject) {
     await temporal.stop();
     await pg.stop();
     await rm(root, { recursive: true, force: true });
+    const left = await leftoverProcesses(mark);
+    if (left.length > 0) failForLeftovers(left);
   };
 }

@@ -16,7 +16,11 @@ export class SseParser {
   private event = '';
   private data: string[] = [];
   private sawCr = false;
-  /** The last `id:` seen, as EventSource keeps it for Last-Event-ID. */
+  /**
+   * The id of the last event dispatched, as EventSource keeps it for Last-Event-ID: set when the
+   * event's blank line arrives, not at its `id:` line (a stream cut inside a frame must not
+   * resume after an event the board never got).
+   */
   lastEventId: string | null = null;
   retryMs: number | null = null;
   comments = 0;
@@ -41,6 +45,7 @@ export class SseParser {
 
   private line(line: string): void {
     if (line === '') {
+      if (this.id !== null) this.lastEventId = this.id;
       if (this.data.length > 0 || this.event !== '') {
         this.onMessage({ id: this.id, event: this.event || 'message', data: this.data.join('\n'), receivedAt: performance.now() });
       }
@@ -59,7 +64,7 @@ export class SseParser {
     if (value.startsWith(' ')) value = value.slice(1);
     if (field === 'data') this.data.push(value);
     else if (field === 'event') this.event = value;
-    else if (field === 'id' && !value.includes('\0')) this.id = this.lastEventId = value;
+    else if (field === 'id' && !value.includes('\0')) this.id = value;
     else if (field === 'retry' && /^\d+$/.test(value)) this.retryMs = Number(value);
   }
 }

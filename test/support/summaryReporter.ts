@@ -68,12 +68,24 @@ export function summarizeRun(modules: ReadonlyArray<TestModule>, unhandledErrors
 }
 
 export function summaryLine({ passed, failed, skipped, outsideTests }: RunSummary): string {
-  const note = outsideTests > 0 ? ` (${outsideTests} outside any test: unhandled errors, failed imports or hooks, an interrupted run)` : '';
+  const note = outsideTests > 0 ? ` (${outsideTests} outside any test: unhandled errors, failed imports or hooks, processes left running, an interrupted run)` : '';
   return `Tests: ${passed} passed, ${failed} failed, ${skipped} skipped${note}`;
+}
+
+/**
+ * The run's summary, for the global setup's teardown, which runs after the reporter (in the same
+ * process, from another module instance): a process the run left behind fails the run there.
+ */
+const SUMMARY_KEY = Symbol.for('vigil.testRunSummary');
+
+export function reportedSummary(): RunSummary | undefined {
+  return (globalThis as Record<symbol, RunSummary | undefined>)[SUMMARY_KEY];
 }
 
 export default class SummaryReporter implements Reporter {
   onTestRunEnd(modules: ReadonlyArray<TestModule>, unhandledErrors: ReadonlyArray<SerializedError>, reason: TestRunEndReason) {
-    process.stdout.write(`\n${summaryLine(summarizeRun(modules, unhandledErrors, reason))}\n`);
+    const summary = summarizeRun(modules, unhandledErrors, reason);
+    (globalThis as Record<symbol, RunSummary>)[SUMMARY_KEY] = summary;
+    process.stdout.write(`\n${summaryLine(summary)}\n`);
   }
 }
