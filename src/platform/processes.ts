@@ -7,6 +7,7 @@
 import { execFile } from 'node:child_process';
 import { readFileSync, readlinkSync } from 'node:fs';
 import net from 'node:net';
+import { findFreePorts } from './freePorts.ts';
 
 /** True while `pid` names a running (not zombie) process, whoever owns it. */
 export function isPidAlive(pid: number): boolean {
@@ -154,28 +155,12 @@ export async function waitForPort(port: number, timeoutMs: number, host = '127.0
   }
 }
 
-/** A TCP port on 127.0.0.1 that was free a moment ago (the OS picks it). */
-export function findFreePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen({ host: '127.0.0.1', port: 0 }, () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => (port ? resolve(port) : reject(new Error('the OS returned no free port'))));
-    });
-  });
-}
+export { findFreePorts };
 
-/**
- * `count` different free ports. Asked one by one, the OS may hand out the same port twice (nothing
- * holds the first while the second is picked); a caller that needs two ports needs two.
- */
-export async function findFreePorts(count: number): Promise<number[]> {
-  const ports = new Set<number>();
-  while (ports.size < count) ports.add(await findFreePort());
-  return [...ports];
+/** One port of `findFreePorts` (kept for the callers that ask for one). */
+export async function findFreePort(): Promise<number> {
+  const [port] = await findFreePorts(1);
+  return port;
 }
 
 /** The last `lines` lines of a text, for error messages that quote a server's output. */

@@ -14,7 +14,7 @@ import { applyMigrations } from '../../src/store/migrate.ts';
 import { resolveTemporalCli } from '../../src/temporal/temporalCli.ts';
 import { loadTemporalDevConfig } from '../../src/temporal/devServerConfig.ts';
 import { startTemporalDevServer } from '../../src/temporal/devServer.ts';
-import { findFreePort, findFreePorts } from '../../src/platform/processes.ts';
+import { findFreePorts } from '../../src/platform/freePorts.ts';
 import { WORKFLOWS_ENTRY } from '../../src/temporal/worker.ts';
 import { leftoverProcesses, markSuiteProcesses, type MarkedProcess } from './leftoverProcesses.ts';
 import { reportedSummary, summaryLine } from './summaryReporter.ts';
@@ -60,10 +60,11 @@ export default async function setup(project: TestProject) {
   const root = await mkdtemp(path.join(os.tmpdir(), 'vigil-test-'));
   const config = loadConfig();
   const started = Date.now();
+  const [pgPort, temporalPort, temporalUiPort] = await findFreePorts(3);
   const [pg, temporal, bundle] = await Promise.all([
-    findFreePort().then((port) => startEmbeddedPostgres({ dataDir: root, port, log, ownProcessGroup: false })),
+    startEmbeddedPostgres({ dataDir: root, port: pgPort, log, ownProcessGroup: false }),
     resolveTemporalCli({ explicitPath: config.temporalCliPath, cacheDir: config.cacheDir, log }).then(async (binary) => {
-      const [port, uiPort] = await findFreePorts(2);
+      const [port, uiPort] = [temporalPort, temporalUiPort];
       const server = await startTemporalDevServer({ binary, config: loadTemporalDevConfig(), dataDir: null, port, uiPort, headless: true, log });
       return { ...server, binary };
     }),
