@@ -242,11 +242,14 @@ export class LiveEventHub {
   private async readNewEvents(): Promise<void> {
     this.counts.reads++;
     try {
+      let withWriters = false;
       for (;;) {
-        const { snapshot, events } = await readLiveEventsAfter(this.options.prisma, this.state.highWater, this.settings.batchSize);
+        const { snapshot, events } = await readLiveEventsAfter(this.options.prisma, this.state.highWater, this.settings.batchSize, { withWriters });
         const advance = advanceHighWater(this.state, events.map((event) => event.id), snapshot, this.now());
         this.state = advance.state;
         for (const event of events.slice(0, advance.deliverable)) this.publish(event);
+        withWriters = advance.needsWriters;
+        if (withWriters) continue; // a new gap: read again, with who may still fill it
         const gap = advance.state.gap;
         if (gap) {
           if (this.reportedGapFrom !== gap.from && this.now() - gap.openedAt >= this.settings.slowWaitWarnMs) {

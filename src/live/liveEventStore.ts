@@ -25,10 +25,12 @@ const TRANSACTIONS = Prisma.sql`
   pg_current_snapshot()::text AS snapshot,
   (SELECT coalesce(array_agg(backend_xid::text), '{}') FROM pg_stat_activity
    WHERE datname = current_database() AND backend_xid IS NOT NULL) AS writers`;
+/** The snapshot alone: enough while no new gap shows (`advanceHighWater` asks when one does). */
+const SNAPSHOT_ONLY = Prisma.sql`pg_current_snapshot()::text AS snapshot, NULL::text[] AS writers`;
 
 interface TransactionsRow {
   snapshot: string;
-  writers: string[];
+  writers: string[] | null;
 }
 
 const snapshotOf = (row: TransactionsRow): TxSnapshot => parseTxSnapshot(row.snapshot, row.writers);
@@ -41,9 +43,10 @@ export async function readLiveEventsAfter(
   prisma: PrismaClient,
   afterId: number,
   limit: number,
+  { withWriters }: { withWriters: boolean },
 ): Promise<{ snapshot: TxSnapshot; events: LiveEvent[] }> {
   const rows = await prisma.$queryRaw<Array<Partial<LiveEventRow> & TransactionsRow>>`
-    SELECT ${TRANSACTIONS}, e.id, e.company_id, e.type, e.payload
+    SELECT ${withWriters ? TRANSACTIONS : SNAPSHOT_ONLY}, e.id, e.company_id, e.type, e.payload
     FROM (SELECT 1) AS one
     LEFT JOIN LATERAL (
       SELECT id, company_id::text AS company_id, type, payload

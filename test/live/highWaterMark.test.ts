@@ -17,7 +17,7 @@ const at = (highWater: number): HighWaterState => ({ highWater, gap: null });
 describe('advanceHighWater', () => {
   it('delivers contiguous ids and moves the mark to the last one', () => {
     const result = advanceHighWater(at(9), [10, 11, 12], snapshot(900, [500]), 0);
-    expect(result).toEqual({ state: { highWater: 12, gap: null }, deliverable: 3, skipped: [] });
+    expect(result).toEqual({ state: { highWater: 12, gap: null }, deliverable: 3, skipped: [], needsWriters: false });
   });
 
   it('holds back an id that committed before a lower one, and delivers both in order once the lower one commits', () => {
@@ -31,7 +31,7 @@ describe('advanceHighWater', () => {
     expect(stillOpen.state.gap).toEqual(first.state.gap);
 
     const committed = advanceHighWater(stillOpen.state, [10, 11], snapshot(503, [502]), 1_500);
-    expect(committed).toEqual({ state: { highWater: 11, gap: null }, deliverable: 2, skipped: [] });
+    expect(committed).toEqual({ state: { highWater: 11, gap: null }, deliverable: 2, skipped: [], needsWriters: false });
   });
 
   it('waits for a holder that took its transaction id after the one that committed first (it is running, yet not in the snapshot)', () => {
@@ -44,11 +44,11 @@ describe('advanceHighWater', () => {
 
     // Still 742:742: while X is open, however long that takes: nothing is skipped.
     const hourLater = advanceHighWater(first.state, [11], snapshot(742, [], [742]), 3_600_000);
-    expect(hourLater).toEqual({ state: first.state, deliverable: 0, skipped: [] });
+    expect(hourLater).toEqual({ state: first.state, deliverable: 0, skipped: [], needsWriters: false });
 
     // X committed: its id is visible and both go out in id order.
     const committed = advanceHighWater(hourLater.state, [10, 11], snapshot(743), 3_600_010);
-    expect(committed).toEqual({ state: { highWater: 11, gap: null }, deliverable: 2, skipped: [] });
+    expect(committed).toEqual({ state: { highWater: 11, gap: null }, deliverable: 2, skipped: [], needsWriters: false });
   });
 
   it('steps over a rolled-back id as soon as every transaction that could hold it has finished', () => {
@@ -56,12 +56,12 @@ describe('advanceHighWater', () => {
     expect(first.deliverable).toBe(0);
     // 500 and 501 are done (a newer 503 is running): id 10 can never appear.
     const settled = advanceHighWater(first.state, [11, 12], snapshot(504, [503]), 20);
-    expect(settled).toEqual({ state: { highWater: 12, gap: null }, deliverable: 2, skipped: [{ from: 10, to: 10 }] });
+    expect(settled).toEqual({ state: { highWater: 12, gap: null }, deliverable: 2, skipped: [{ from: 10, to: 10 }], needsWriters: false });
   });
 
   it('steps over a gap at once when no transaction that could hold it was running', () => {
     const result = advanceHighWater(at(9), [12, 13], snapshot(900), 0);
-    expect(result).toEqual({ state: { highWater: 13, gap: null }, deliverable: 2, skipped: [{ from: 10, to: 11 }] });
+    expect(result).toEqual({ state: { highWater: 13, gap: null }, deliverable: 2, skipped: [{ from: 10, to: 11 }], needsWriters: false });
   });
 
   it('counts a transaction that started after the read as unfinished, not as a reason to settle', () => {
@@ -73,7 +73,7 @@ describe('advanceHighWater', () => {
 
   it('delivers up to the first gap and waits there with the transactions of the read that found it', () => {
     const result = advanceHighWater(at(9), [10, 11, 13, 14], snapshot(601, [600]), 7);
-    expect(result).toEqual({ state: { highWater: 11, gap: { from: 12, waitingOn: ['600'], openedAt: 7 } }, deliverable: 2, skipped: [] });
+    expect(result).toEqual({ state: { highWater: 11, gap: { from: 12, waitingOn: ['600'], openedAt: 7 } }, deliverable: 2, skipped: [], needsWriters: false });
   });
 
   it('opens a new gap, with the transactions running then, when the mark moves past the old one', () => {
@@ -89,15 +89,25 @@ describe('advanceHighWater', () => {
     expect(filled.state).toEqual({ highWater: 11, gap: null });
   });
 
+  it('asks for a read with the writers when a new gap shows in a read without them, after delivering what came before it', () => {
+    const withoutWriters: TxSnapshot = { ...snapshot(900, [500]), writers: null };
+    const result = advanceHighWater(at(9), [10, 11, 13], withoutWriters, 0);
+    expect(result).toEqual({ state: { highWater: 11, gap: null }, deliverable: 2, skipped: [], needsWriters: true });
+    // An existing gap already knows whom it waits on: a plain read is enough to settle it.
+    const open = advanceHighWater(at(9), [11], snapshot(502, [500]), 0).state;
+    expect(advanceHighWater(open, [10, 11], { ...snapshot(502), writers: null }, 5)).toEqual({ state: { highWater: 11, gap: null }, deliverable: 2, skipped: [], needsWriters: false });
+    expect(advanceHighWater(open, [11], { ...snapshot(502, [500]), writers: null }, 5).needsWriters).toBe(false);
+  });
+
   it('keeps its mark when nothing new is visible', () => {
-    expect(advanceHighWater(at(41), [], snapshot(2, [1]), 0)).toEqual({ state: { highWater: 41, gap: null }, deliverable: 0, skipped: [] });
+    expect(advanceHighWater(at(41), [], snapshot(2, [1]), 0)).toEqual({ state: { highWater: 41, gap: null }, deliverable: 0, skipped: [], needsWriters: false });
   });
 });
 
 describe('transaction ids', () => {
   it("reads PostgreSQL's xmin:xmax:xip form, with the running backends' xids", () => {
     expect(parseTxSnapshot('748:752:748,750', ['748', '750', '752'])).toEqual({ xmin: '748', xmax: '752', inProgress: ['748', '750'], writers: ['748', '750', '752'] });
-    expect(parseTxSnapshot('752:752:')).toEqual({ xmin: '752', xmax: '752', inProgress: [], writers: [] });
+    expect(parseTxSnapshot('752:752:')).toEqual({ xmin: '752', xmax: '752', inProgress: [], writers: null });
     expect(() => parseTxSnapshot('nonsense')).toThrow(/pg_snapshot/);
   });
 
