@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
-import { startVigil, type RunningVigil } from '../../src/vigil.ts';
+import { startVigil, type RunningVigil, type StartVigilOptions } from '../../src/vigil.ts';
 import { generateAdminToken } from '../../src/auth/tokens.ts';
 import { createLogger, type Logger, type LogLevel } from '../../src/logger.ts';
 import { installTemporalRuntime } from '../../src/temporal/runtime.ts';
@@ -65,6 +65,8 @@ export interface TestVigilOptions {
   onLogLine?: (line: string) => void;
   /** With `onLogLine`: the lowest level captured (default debug). */
   logLevel?: LogLevel;
+  /** R68's recovery sweeper, as `npm start` runs it (off by default: each test file sweeps its own company). */
+  recoverySweeper?: StartVigilOptions['recoverySweeper'];
 }
 
 export async function startTestVigil(options: TestVigilOptions = {}): Promise<TestVigil> {
@@ -90,6 +92,7 @@ export async function startTestVigil(options: TestVigilOptions = {}): Promise<Te
     workflowBundlePath: inject('workflowBundlePath'),
     shutdownGraceMs: 1_000,
     temporalMetricsUrl: metricsUrl,
+    recoverySweeper: options.recoverySweeper,
   });
   return {
     vigil,
