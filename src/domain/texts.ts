@@ -106,6 +106,14 @@ export const recoverySweeperTexts = {
     const last = status.lastPass ? describePass(status.lastPass) : 'No pass yet';
     return [`**Every ${status.intervalMs / 1000} s**${pausedHalves}${next}`, last, passes].join('\n\n');
   },
+  /** What `temporal workflow metadata` and Temporal UI list beside each handler. */
+  handlers: {
+    status: 'The paused halves, the interval, when the next pass is due, the pass counters and the last pass',
+    pause: 'Stops the periodic passes of both halves, or of {"sweeps":["reap"]} / ["reconcile"]; sweepNow still runs',
+    resume: 'Resumes the periodic passes of both halves, or of the halves named as for pause',
+    configure: 'Sets the interval {"intervalMs": n}; every starting Vigil sends its own',
+    sweepNow: 'Runs a pass now and answers with its result: {"sweeps"?: ["reap","reconcile"], "staleThresholdMs"?: n (default 300000)}',
+  },
   movedTaskQueue: (from: string, to: string) => `Vigil now runs on task queue ${to}; no worker runs the sweeper on ${from}`,
   stepFailed: 'recovery sweep step failed; the chain goes on without it',
   passFailed: 'recovery pass failed after its retries; the next one is due an interval later',

@@ -126,23 +126,24 @@ export async function recoverySweeperWorkflow(input: RecoverySweeperInput): Prom
     if (memoChanged) upsertMemo({ paused: state.paused, intervalMs });
   };
 
-  setHandler(recoverySweeperStatusQuery, status);
+  const handlerTexts = recoverySweeperTexts.handlers;
+  setHandler(recoverySweeperStatusQuery, status, { description: handlerTexts.status });
   setHandler(pauseSweepsSignal, (selection) => {
     state.paused = SWEEP_KINDS.filter((kind) => state.paused.includes(kind) || sweepKindsOf(selection).includes(kind));
     changed = true;
     publish(true);
-  });
+  }, { description: handlerTexts.pause });
   setHandler(resumeSweepsSignal, (selection) => {
     state.paused = state.paused.filter((kind) => !sweepKindsOf(selection).includes(kind));
     changed = true;
     publish(true);
-  });
+  }, { description: handlerTexts.resume });
   setHandler(configureSweeperSignal, (settings) => {
     if (!Number.isInteger(settings?.intervalMs) || settings.intervalMs <= 0 || settings.intervalMs === intervalMs) return;
     intervalMs = settings.intervalMs;
     changed = true;
     publish(true);
-  });
+  }, { description: handlerTexts.configure });
   setHandler(
     sweepNowUpdate,
     async (request: SweepNowRequest | undefined) => {
@@ -152,6 +153,7 @@ export async function recoverySweeperWorkflow(input: RecoverySweeperInput): Prom
       return waiting.result!;
     },
     {
+      description: handlerTexts.sweepNow,
       validator: (request: SweepNowRequest | undefined) => {
         const problem = sweepNowRequestProblem(request);
         if (problem) throw new Error(problem);

@@ -393,6 +393,7 @@ describe('the recovery sweeper', () => {
     const described = await cli('metadata', '--workflow-id', id);
     expect(described).toContain('Last pass (on demand, reap)');
     expect(described).toContain('reaped 1');
+    expect(described).toContain('Runs a pass now and answers with its result');
 
     await cli('signal', '--workflow-id', id, '--name', 'resume');
     await statusWhen(sweeper, 'periodic passes again', (s) => s.paused.length === 0 && s.passes.periodic >= 1);
