@@ -42,8 +42,8 @@ async function main() {
 
     const target = { binary: await temporalCliBinary(undefined, log), address: stack.temporalAddress, namespace: stack.temporalNamespace };
     const recorded: RecordedHistory[] = [];
-    for (const { file, workflowId } of recordings) {
-      recorded.push({ name: file, workflowId, history: await exportWorkflowHistory(target, workflowId) });
+    for (const { file, workflowId, runId } of recordings) {
+      recorded.push({ name: file, workflowId, history: await exportWorkflowHistory(target, workflowId, runId) });
     }
     // A history the current code cannot replay would only make the replay test fail later.
     const verdicts = await replayHistories({ workflowBundle: { codePath: stack.workflowBundlePath } }, recorded);

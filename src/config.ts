@@ -33,7 +33,7 @@ export interface VigilConfig {
   dbPoolSize: number;
   /** Heartbeat timeout of the adapter activity: a worker that dies surfaces after this long. */
   adapterHeartbeatTimeoutMs: number;
-  /** R68: how often the recovery sweeps run (Temporal Schedules); at least 10 s. */
+  /** R68: how often the recovery sweeper runs its chain; at least 10 s. */
   recoveryIntervalMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /**

@@ -85,7 +85,7 @@ async function main() {
     adminToken: admin.token,
     runTokenSecret: config.runTokenSecret,
     adapterHeartbeatTimeoutMs: config.adapterHeartbeatTimeoutMs,
-    recoverySchedules: { idPrefix: 'vigil-', intervalMs: config.recoveryIntervalMs, runAtStartup: true },
+    recoverySweeper: { idPrefix: 'vigil-', intervalMs: config.recoveryIntervalMs, runAtStartup: true },
     dbPoolSize: config.dbPoolSize,
     host: config.host,
     port: config.port,

@@ -15,7 +15,7 @@ import { createRunActivities } from './activities/index.ts';
 import type { ActivityDeps, Telemetry } from './activities/deps.ts';
 import { createRunWorker } from './temporal/worker.ts';
 import { createRunExecutions } from './temporal/runExecutions.ts';
-import { ensureRecoverySchedules, runStartupRecovery } from './temporal/schedules.ts';
+import { ensureRecoverySweeper, runStartupRecovery, type RecoverySweeperOptions } from './temporal/recoverySweeperClient.ts';
 import { createApp } from './api/app.ts';
 import { RunControl } from './api/runControl.ts';
 import { LiveEventHub, type LiveEventHubOptions } from './live/liveEventHub.ts';
@@ -44,8 +44,8 @@ export interface StartVigilOptions {
   telemetry?: Telemetry;
   /** The Temporal worker's Prometheus endpoint (`temporal/runtime.ts`), appended to `GET /metrics`. */
   temporalMetricsUrl?: string | null;
-  /** The periodic recovery sweeps as Temporal Schedules (R68); off unless given. */
-  recoverySchedules?: { idPrefix: string; intervalMs: number; runAtStartup: boolean };
+  /** R68's recovery sweeper (temporal/recoverySweeperClient.ts), with its startup pass; off unless given. */
+  recoverySweeper?: Omit<RecoverySweeperOptions, 'taskQueue'> & { runAtStartup: boolean };
   /** The live channel's retention and read cadence (defaults in live/liveEventHub.ts). */
   liveEvents?: Omit<LiveEventHubOptions, 'prisma' | 'databaseUrl' | 'logger'>;
 }
@@ -127,18 +127,21 @@ export async function startVigil(options: StartVigilOptions): Promise<RunningVig
   const workerRun = worker.run().catch((error) => {
     logger.error('worker stopped with an error', { error: error instanceof Error ? error.message : String(error) });
   });
-  // The startup sweep runs in the background and waits on its workflow's result; stop() aborts
+  // The startup pass runs in the background and waits on the sweeper's answer; stop() aborts
   // that wait before closing the client, or its gRPC retry would fire on a closed channel and
   // throw out of a timer (seen as exit code 1 on Ctrl-C under load).
   const startupAbort = new AbortController();
   let startupRecovery: Promise<void> = Promise.resolve();
-  if (options.recoverySchedules) {
-    const scheduleOptions = { taskQueue: options.taskQueue, ...options.recoverySchedules };
-    await ensureRecoverySchedules(temporal, scheduleOptions);
-    if (options.recoverySchedules.runAtStartup) {
-      startupRecovery = temporal.withAbortSignal(startupAbort.signal, () => runStartupRecovery(temporal, scheduleOptions)).catch((error) => {
-        if (!startupAbort.signal.aborted) logger.error('startup recovery failed', { error: error instanceof Error ? error.message : String(error) });
-      });
+  if (options.recoverySweeper) {
+    const { runAtStartup, ...sweeper } = options.recoverySweeper;
+    await ensureRecoverySweeper(temporal, { taskQueue: options.taskQueue, ...sweeper }, logger);
+    if (runAtStartup) {
+      startupRecovery = temporal.withAbortSignal(startupAbort.signal, () => runStartupRecovery(temporal, sweeper.idPrefix)).then(
+        (pass) => logger.info('startup recovery pass done', { durationMs: pass.durationMs, failedSteps: pass.failedSteps, ...pass.counts }),
+        (error) => {
+          if (!startupAbort.signal.aborted) logger.error('startup recovery failed', { error: error instanceof Error ? error.message : String(error) });
+        },
+      );
     }
   }
 

@@ -54,8 +54,9 @@ export function temporalCliBinary(config: VigilConfig = loadConfig(), log: (line
   return resolveTemporalCli({ explicitPath: config.temporalCliPath, cacheDir: config.cacheDir, log });
 }
 
-export async function exportWorkflowHistory(target: TemporalTarget, workflowId: string): Promise<HistoryJson> {
-  const args = ['workflow', 'show', '--workflow-id', workflowId, '--output', 'json', '--address', target.address, '--namespace', target.namespace];
+/** The latest run of `workflowId`, or the run `runId` (an execution that continued as new). */
+export async function exportWorkflowHistory(target: TemporalTarget, workflowId: string, runId?: string): Promise<HistoryJson> {
+  const args = ['workflow', 'show', '--workflow-id', workflowId, ...(runId ? ['--run-id', runId] : []), '--output', 'json', '--address', target.address, '--namespace', target.namespace];
   const { code, stdout, stderr } = await runCli(target.binary, args);
   if (code !== 0) throw classifyFailure(target, workflowId, stderr || stdout);
   let parsed: unknown;

@@ -7,21 +7,24 @@
  * One exception to "only the API": the scheduled retry's row is seeded with a due time 3 s away
  * (as test/recovery/recoverySweeps.test.ts does), because the real ladder's first delay is 2 min.
  * Its workflow is started by the same code as every other run and waits on the same durable timer.
+ * The recovery sweeper is driven through Temporal, as an operator or a starting Vigil drives it.
  */
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { runWorkflowId } from '../../src/workflows/heartbeatRun.ts';
-import { recoveryScheduleIds } from '../../src/temporal/schedules.ts';
+import { ensureRecoverySweeper, runStartupRecovery } from '../../src/temporal/recoverySweeperClient.ts';
+import { pauseSweepsSignal, recoverySweeperStatusQuery, resumeSweepsSignal, sweepNowUpdate } from '../../src/workflows/recoverySweeper.ts';
 import { sleep } from '../../src/platform/processes.ts';
 import { ApiClient } from '../../test/support/apiClient.ts';
-import { SCHEDULE_ID_PREFIX, type RecordingStack } from './recordingStack.ts';
+import { RECORDING_TASK_QUEUE, SWEEPER_ID_PREFIX, type RecordingStack } from './recordingStack.ts';
 
 export type RecordingContext = RecordingStack & { log: (line: string) => void };
 
-/** One history to record: `test/replay/<file>.json` ← the workflow `workflowId`. */
+/** One history to record: `test/replay/<file>.json` ← the workflow `workflowId` (its run `runId`, else the latest). */
 export interface Recording {
   file: string;
   workflowId: string;
+  runId?: string;
 }
 
 export interface Scenario {
@@ -256,22 +259,43 @@ const workerShutdown: Scenario = {
   },
 };
 
-/** The recovery sweeps as `npm start` runs them once at start (R68). */
-const startupSweeps: Scenario = {
-  files: ['reap-orphaned-runs', 'reconcile-stranded-work'],
-  first: true,
+/**
+ * The recovery sweeper (R68), one execution of it from start to continue-as-new: a startup pass
+ * as a starting Vigil asks for it (it reaps a run whose workflow was terminated and starts the
+ * retry), periodic passes on the durable timer, `pause`, a `sweepNow` while paused, `resume`, and
+ * the continue-as-new its history budget triggers. Interval and budget are small so that all
+ * happens in seconds; the sweeper is scoped to the scenario's company so it leaves the others alone.
+ */
+const recoverySweeper: Scenario = {
+  files: ['recovery-sweeper'],
   async drive(ctx) {
-    const ids = recoveryScheduleIds(SCHEDULE_ID_PREFIX);
-    const recordings = [
-      { file: 'reap-orphaned-runs', workflowId: `${ids.reap}-at-startup` },
-      { file: 'reconcile-stranded-work', workflowId: `${ids.reconcile}-at-startup` },
-    ];
-    for (const { workflowId } of recordings) {
-      // startVigil starts them without waiting: the reconcile only after the reap has finished.
-      await until(`the startup sweep ${workflowId}`, () => ctx.vigil.temporal.workflow.getHandle(workflowId).describe().then(() => true, () => null));
-      await workflowClosed(ctx, workflowId);
-    }
-    return recordings;
+    const { companyId, agentId } = await givenAgent(ctx.admin, 'sleep.sh', { env: { SLEEP_SEC: '120' }, graceSec: 1 });
+    const run = await runningProcess(ctx, (await firstRunOf(ctx, await givenAssignedIssue(ctx.admin, companyId, agentId, 'Replay scenario: recovery sweeper'))).id);
+    // The run's workflow is lost (terminated) and its agent dies: the row says running, nothing runs it.
+    await ctx.vigil.temporal.workflow.getHandle(runWorkflowId(run.id)).terminate('replay scenario: the run workflow is lost');
+    endProcessGroup(run.processGroupId);
+
+    const idPrefix = `${SWEEPER_ID_PREFIX}scenario-`;
+    const sweeper = await ensureRecoverySweeper(ctx.vigil.temporal, {
+      taskQueue: RECORDING_TASK_QUEUE,
+      idPrefix,
+      intervalMs: 300,
+      companyId,
+      historyBudget: { events: 150, bytes: 4 * 1024 * 1024 },
+    });
+    const { runId } = await sweeper.describe();
+    const startup = await runStartupRecovery(ctx.vigil.temporal, idPrefix);
+    if (startup.reap?.reaped !== 1) throw new Error(`The startup pass reaped ${startup.reap?.reaped} runs, expected the lost one: ${JSON.stringify(startup)}`);
+    const status = () => sweeper.query(recoverySweeperStatusQuery);
+    await until('two periodic passes', async () => ((await status()).passes.periodic >= 2 ? true : null));
+    await sweeper.signal(pauseSweepsSignal);
+    await until('the sweeper to pause', async () => ((await status()).nextDueAt === null ? true : null));
+    await sweeper.executeUpdate(sweepNowUpdate, { args: [{ sweeps: ['reconcile'] }] });
+    await sweeper.signal(resumeSweepsSignal);
+    await until('the sweeper to continue as new', async () => ((await status()).execution > 1 ? true : null));
+    await sweeper.terminate('replay scenario recorded');
+    await stopCompanyWork(ctx, companyId);
+    return [{ file: 'recovery-sweeper', workflowId: sweeper.workflowId, runId }];
   },
 };
 
@@ -287,5 +311,5 @@ export const SCENARIOS: Scenario[] = [
   scheduledRetry,
   workerLost,
   workerShutdown,
-  startupSweeps,
+  recoverySweeper,
 ];

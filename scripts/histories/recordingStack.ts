@@ -26,7 +26,8 @@ import { ApiClient } from '../../test/support/apiClient.ts';
 
 const VIGIL_PROCESS = fileURLToPath(new URL('../../test/support/workerProcess.ts', import.meta.url));
 export const RECORDING_TASK_QUEUE = 'vigil-runs';
-export const SCHEDULE_ID_PREFIX = 'record-';
+/** Id prefix of the recording stack's recovery sweepers. */
+export const SWEEPER_ID_PREFIX = 'record-';
 
 export interface VigilInChildProcess {
   admin: ApiClient;
@@ -95,8 +96,8 @@ export async function startRecordingStack(log: (line: string) => void): Promise<
   const vigil = await startVigil({
     ...optionsFor(RECORDING_TASK_QUEUE, 5_000),
     logger: createLogger('error'),
-    // As `npm start` does, minus the periodic ticks: the startup sweeps are recorded too.
-    recoverySchedules: { idPrefix: SCHEDULE_ID_PREFIX, intervalMs: 365 * 24 * 3_600_000, runAtStartup: true },
+    // As `npm start` does, minus the periodic passes (the recovery-sweeper scenario has a sweeper of its own).
+    recoverySweeper: { idPrefix: SWEEPER_ID_PREFIX, intervalMs: 365 * 24 * 3_600_000, runAtStartup: true },
   });
 
   return {

@@ -10,6 +10,7 @@ import { promoteDueScheduledRetries, promoteScheduledRetry } from './scheduledRe
 import { reapOrphanedRuns, type ReapOptions } from './reaper.ts';
 import { reconcileStrandedAssignedIssues } from './strandedSweep.ts';
 import { resumeQueuedRuns } from './resumeQueuedRuns.ts';
+import { runRecoveryPass, type RecoveryPassInput } from './recoveryPass.ts';
 
 export function createRunActivities(deps: ActivityDeps) {
   return {
@@ -20,7 +21,9 @@ export function createRunActivities(deps: ActivityDeps) {
     afterRunFinalized: (input: AftercareInput) => afterRunFinalized(deps, input),
     promoteScheduledRetry: (runId: string) => promoteScheduledRetry(deps, runId),
     startRuns: (runIds: string[]) => deps.executions.start(runIds),
-    // The periodic sweeps (workflows/recoverySweeps.ts).
+    // R68's chain, one pass of the recovery sweeper (workflows/recoverySweeper.ts).
+    runRecoveryPass: (input: RecoveryPassInput) => runRecoveryPass(deps, input),
+    // Its steps, as the Schedule-started sweeps of earlier Vigils call them (workflows/recoverySweeps.ts).
     reapOrphanedRuns: (options: ReapOptions) => reapOrphanedRuns(deps, options),
     promoteDueScheduledRetries: (scope: { companyId?: string }) => promoteDueScheduledRetries(deps, new Date(), scope),
     resumeQueuedRuns: (scope: { companyId?: string }) => resumeQueuedRuns(deps, scope),

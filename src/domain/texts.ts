@@ -2,6 +2,8 @@
  * Every sentence Vigil writes for people (run errors, events, comments), in one place so wording
  * and redaction are reviewed together. Strings quoted by RECOVERY.md are reproduced byte for byte.
  */
+import type { RecoverySweeperStatus, SweepPassSummary, SweepTrigger } from './recoverySweeper.ts';
+
 export const runTexts = {
   // R4 claim gates
   agentGone: 'Cancelled because the agent no longer exists',
@@ -81,3 +83,39 @@ export function processLostMessage(input: {
   if (input.processGroupId !== null) return `Process lost -- process group ${input.processGroupId} is no longer running`;
   return 'Process lost -- server may have restarted';
 }
+
+const TRIGGER_WORDS: Record<SweepTrigger, string> = { periodic: 'periodic', startup: 'at startup', operator: 'on demand' };
+
+function describePass(pass: SweepPassSummary): string {
+  const done = Object.entries(pass.counts).filter(([, value]) => value > 0).map(([name, value]) => `${name} ${value}`);
+  const failed = pass.failedSteps.length > 0 ? ` · **failed: ${pass.failedSteps.join(', ')}**` : '';
+  return `Last pass (${TRIGGER_WORDS[pass.trigger]}, ${pass.sweeps.join(' + ') || 'all paused'}) at ${pass.startedAt}, ${pass.durationMs} ms: ${done.length > 0 ? done.join(' · ') : 'nothing to do'}${failed}`;
+}
+
+/** The recovery sweeper as Temporal UI shows it: its summary, details and current details (markdown). */
+export const recoverySweeperTexts = {
+  staticSummary: 'Recovery sweeper (R68): orphan reaper, due retries, queued runs, stranded work',
+  staticDetails:
+    'Runs the recovery chain every interval. Pause or resume with the signals `pause` / `resume` ' +
+    '(input `{"sweeps":["reap"]}` or `["reconcile"]` for one half, none for both), run it now with the update `sweepNow`, ' +
+    'read its state with the query `status`.',
+  currentDetails(status: RecoverySweeperStatus): string {
+    const pausedHalves = status.paused.length === 0 ? '' : ` · **paused: ${status.paused.join(', ')}**`;
+    const next = status.nextDueAt ? ` · next pass ${status.nextDueAt}` : '';
+    const passes = `Passes: ${status.passes.periodic} periodic · ${status.passes.startup} at startup · ${status.passes.operator} on demand · execution ${status.execution} of this sweeper`;
+    const last = status.lastPass ? describePass(status.lastPass) : 'No pass yet';
+    return [`**Every ${status.intervalMs / 1000} s**${pausedHalves}${next}`, last, passes].join('\n\n');
+  },
+  /** What `temporal workflow metadata` and Temporal UI list beside each handler. */
+  handlers: {
+    status: 'The paused halves, the interval, when the next pass is due, the pass counters and the last pass',
+    pause: 'Stops the periodic passes of both halves, or of {"sweeps":["reap"]} / ["reconcile"]; sweepNow still runs',
+    resume: 'Resumes the periodic passes of both halves, or of the halves named as for pause',
+    configure: 'Sets the interval {"intervalMs": n}; every starting Vigil sends its own',
+    sweepNow: 'Runs a pass now and answers with its result: {"sweeps"?: ["reap","reconcile"], "staleThresholdMs"?: n (default 300000)}',
+  },
+  movedTaskQueue: (from: string, to: string) => `Vigil now runs on task queue ${to}; no worker runs the sweeper on ${from}`,
+  stepFailed: 'recovery sweep step failed; the chain goes on without it',
+  passFailed: 'recovery pass failed after its retries; the next one is due an interval later',
+  legacySchedulesRemoved: 'removed the recovery Schedules of an earlier Vigil: the recovery sweeper replaces them',
+} as const;

@@ -1,8 +1,10 @@
 /**
- * The periodic recovery sweeps (R68), each started by a Temporal Schedule with overlap policy
- * SKIP (`temporal/schedules.ts`), so a slow sweep is never run twice at once by the scheduler.
- * Both are also safe to run concurrently with themselves (R65): the API's recovery routes call
- * the same activity code directly.
+ * The per-tick sweeps that Vigil's Temporal Schedules started before the recovery sweeper
+ * (`recoverySweeper.ts`) replaced them. Nothing starts them any more; they stay registered, and
+ * unchanged, so a tick an old Schedule started just before an upgrade still finishes, and their
+ * recorded histories (`test/replay/before-recovery-sweeper/`) still replay. Remove both, and that
+ * folder, once no such execution is open (`temporal workflow count --query
+ * "WorkflowType='reapOrphanedRunsWorkflow' AND ExecutionStatus='Running'"`, and the same for the other).
  */
 import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { RunActivities } from '../activities/index.ts';

@@ -1,14 +1,11 @@
 /**
- * The Temporal shape of recovery: the sweeps as Schedules (overlap SKIP) and workflows, follow-up
- * runs as workflows of their own that name the run they retry, the bounded transient retry on a
- * durable timer (R38–R40), and deferred-wake promotion (R29).
+ * The Temporal shape of recovery in a run's own workflow: the bounded transient retry on a
+ * durable timer (R38–R40), its exhaustion, and deferred-wake promotion (R29). The recovery
+ * sweeper (R68) has its own file, recoverySweeper.test.ts.
  */
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestVigil, type TestVigil } from '../support/harness.ts';
 import { agentScript, eventually, givenAgent, givenCompany, givenIssue, waitForRunStatus, type CompanyFixture } from '../support/fixtures.ts';
-import { ensureRecoverySchedules, recoveryScheduleIds } from '../../src/temporal/schedules.ts';
-import { reapOrphanedRunsWorkflow, reconcileStrandedWorkWorkflow } from '../../src/workflows/recoverySweeps.ts';
 
 let vigil: TestVigil;
 import { TERMINAL_RUN_STATUSES as TERMINAL } from '../../src/domain/runStatus.ts';
@@ -35,72 +32,6 @@ async function settle(fixture: CompanyFixture) {
 }
 
 describe('recovery on Temporal', () => {
-  it('keeps the sweeps as Temporal Schedules with overlap policy SKIP on the worker task queue', async () => {
-    const idPrefix = `test-${randomUUID()}-`;
-    // A year-long interval: the schedule exists and is inspectable but never fires in a test run.
-    const options = { taskQueue: vigil.taskQueue, idPrefix, intervalMs: 365 * 24 * 3_600_000 };
-    await ensureRecoverySchedules(vigil.vigil.temporal, options);
-    // A second start updates them instead of failing.
-    await ensureRecoverySchedules(vigil.vigil.temporal, { ...options, intervalMs: 364 * 24 * 3_600_000 });
-    const ids = recoveryScheduleIds(idPrefix);
-    try {
-      const reap = await vigil.vigil.temporal.schedule.getHandle(ids.reap).describe();
-      expect(reap.policies.overlap).toBe('SKIP');
-      expect(reap.spec.intervals?.[0]?.every).toBe(364 * 24 * 3_600_000);
-      expect(reap.action).toMatchObject({ type: 'startWorkflow', workflowType: 'reapOrphanedRunsWorkflow', taskQueue: vigil.taskQueue, args: [{ staleThresholdMs: 300_000 }] });
-      const reconcile = await vigil.vigil.temporal.schedule.getHandle(ids.reconcile).describe();
-      expect(reconcile.policies.overlap).toBe('SKIP');
-      expect(reconcile.action).toMatchObject({ type: 'startWorkflow', workflowType: 'reconcileStrandedWorkWorkflow', taskQueue: vigil.taskQueue });
-    } finally {
-      await vigil.vigil.temporal.schedule.getHandle(ids.reap).delete();
-      await vigil.vigil.temporal.schedule.getHandle(ids.reconcile).delete();
-    }
-  });
-
-  it('reaps an orphan in the reaper workflow and starts its retry as a workflow that names the run it retries', async () => {
-    const acme = await givenCompany(vigil.admin);
-    const agent = await givenAgent(acme, { script: 'succeed.sh' });
-    const issue = await seedIssue(acme, agent.id, 'in_progress');
-    const prisma = vigil.vigil.prisma;
-    const orphan = await prisma.heartbeatRun.create({
-      data: { companyId: acme.company.id, agentId: agent.id, status: 'running', invocationSource: 'assignment', triggerDetail: 'system', contextSnapshot: { issueId: issue.id, taskId: issue.id }, processPid: 999_999_999, processGroupId: 999_999_999, startedAt: new Date() },
-    });
-    await prisma.issue.update({ where: { id: issue.id }, data: { checkoutRunId: orphan.id, executionRunId: orphan.id } });
-
-    const result = await vigil.vigil.temporal.workflow.execute(reapOrphanedRunsWorkflow, {
-      taskQueue: vigil.taskQueue,
-      workflowId: `test-reap-${randomUUID()}`,
-      args: [{ staleThresholdMs: 0, companyId: acme.company.id }],
-    });
-    expect(result).toMatchObject({ reaped: 1, runIds: [orphan.id] });
-    const retry = await prisma.heartbeatRun.findFirstOrThrow({ where: { retryOfRunId: orphan.id } });
-    expect(retry.processLossRetryCount).toBe(1);
-    expect((await waitForRunStatus(prisma, retry.id, TERMINAL)).status).toBe('succeeded');
-    const described = await vigil.vigil.temporal.workflow.getHandle(`run-${retry.id}`).describe();
-    expect(described.searchAttributes).toMatchObject({ VigilRetryOfRunId: [orphan.id], VigilRetryKind: ['process_lost'], VigilIssueId: [issue.id] });
-  });
-
-  it('runs the stranded-work reconcile as a workflow and starts the runs it queued', async () => {
-    const acme = await givenCompany(vigil.admin);
-    const agent = await givenAgent(acme, { script: 'succeed.sh' });
-    const issue = await seedIssue(acme, agent.id, 'todo');
-    const prisma = vigil.vigil.prisma;
-    const died = await prisma.heartbeatRun.create({
-      data: { companyId: acme.company.id, agentId: agent.id, status: 'failed', errorCode: 'process_lost', error: 'lost', contextSnapshot: { issueId: issue.id, taskId: issue.id }, finishedAt: new Date() },
-    });
-    const result = await vigil.vigil.temporal.workflow.execute(reconcileStrandedWorkWorkflow, {
-      taskQueue: vigil.taskQueue,
-      workflowId: `test-reconcile-${randomUUID()}`,
-      args: [{ companyId: acme.company.id }],
-    });
-    expect(result).toMatchObject({ dispatchRequeued: 1, issueIds: [issue.id] });
-    const retry = await prisma.heartbeatRun.findFirstOrThrow({ where: { retryOfRunId: died.id } });
-    expect(retry.contextSnapshot).toMatchObject({ retryReason: 'assignment_recovery', source: 'issue.assignment_recovery' });
-    expect((await waitForRunStatus(prisma, retry.id, TERMINAL)).status).toBe('succeeded');
-    const described = await vigil.vigil.temporal.workflow.getHandle(`run-${retry.id}`).describe();
-    expect(described.searchAttributes).toMatchObject({ VigilRetryOfRunId: [died.id], VigilRetryKind: ['assignment_recovery'] });
-  });
-
   it('waits for a scheduled retry on a durable timer, then promotes and runs it (R40)', async () => {
     const acme = await givenCompany(vigil.admin);
     const agent = await givenAgent(acme, { script: 'succeed.sh' });

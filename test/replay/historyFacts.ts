@@ -1,7 +1,7 @@
 /**
  * Reads a recorded history (the Temporal CLI's proto3 JSON) into the few facts a scenario is
  * recognised by: its event types, the activities it scheduled, the local activities (claim,
- * finalize, ...) recorded as markers, how the adapter activity ended, updates, and its result.
+ * finalize, ...) recorded as markers, how the adapter activity ended, updates, signals, and its result.
  */
 import type { HistoryJson } from '../../scripts/histories/exportHistory.ts';
 
@@ -20,6 +20,7 @@ export interface HistoryFacts {
   activityTimeouts: string[];
   activityFailures: Array<{ message: string; type: string | null }>;
   updates: string[];
+  signals: string[];
   result: unknown;
 }
 
@@ -43,6 +44,7 @@ export function factsOf(history: HistoryJson): HistoryFacts {
     activityTimeouts: [],
     activityFailures: [],
     updates: [],
+    signals: [],
     result: undefined,
   };
   for (const event of history.events) {
@@ -72,6 +74,9 @@ export function factsOf(history: HistoryJson): HistoryFacts {
         break;
       case 'WORKFLOW_EXECUTION_UPDATE_ACCEPTED':
         facts.updates.push(attributes.acceptedRequest?.input?.name ?? '');
+        break;
+      case 'WORKFLOW_EXECUTION_SIGNALED':
+        facts.signals.push(attributes.signalName ?? '');
         break;
       case 'WORKFLOW_EXECUTION_COMPLETED':
         facts.result = decode(attributes.result?.payloads?.[0]);

@@ -20,7 +20,7 @@ const HISTORY_DIR = fileURLToPath(new URL('./', import.meta.url));
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 
 /** Every committed history, and how to recognise the run it is a recording of. */
-const SCENARIOS: Record<string, { shows: string; workflowType?: string; check(facts: HistoryFacts): void }> = {
+const SCENARIOS: Record<string, { shows: string; workflowType?: string; closedBy?: string; check(facts: HistoryFacts): void }> = {
   success: {
     shows: 'claim, one agent process, finalize, succeeded',
     check(facts) {
@@ -100,18 +100,19 @@ const SCENARIOS: Record<string, { shows: string; workflowType?: string; check(fa
       expect(facts.result).toMatchObject({ status: 'failed', errorCode: 'process_lost' });
     },
   },
-  'reap-orphaned-runs': {
-    shows: 'the orphan-reaper sweep: reap, promote due retries, start follow-ups, resume queued runs',
-    workflowType: 'reapOrphanedRunsWorkflow',
+  'recovery-sweeper': {
+    shows: 'one execution of the recovery sweeper: a startup pass (update), periodic passes on its timer, pause, a pass on demand while paused, resume, continue-as-new',
+    workflowType: 'recoverySweeperWorkflow',
+    closedBy: 'WORKFLOW_EXECUTION_CONTINUED_AS_NEW',
     check(facts) {
-      expect(facts.scheduledActivities.map((activity) => activity.type)).toEqual(['reapOrphanedRuns', 'promoteDueScheduledRetries', 'startRuns', 'resumeQueuedRuns']);
-    },
-  },
-  'reconcile-stranded-work': {
-    shows: 'the stranded-work sweep and the runs it starts',
-    workflowType: 'reconcileStrandedWorkWorkflow',
-    check(facts) {
-      expect(facts.scheduledActivities.map((activity) => activity.type)).toEqual(['reconcileStrandedAssignedIssues', 'startRuns']);
+      // The startup pass reaped the lost run (and started its retry); every pass is one local activity.
+      expect(new Set(localActivityTypes(facts))).toEqual(new Set(['runRecoveryPass']));
+      expect(facts.localActivities.length).toBeGreaterThanOrEqual(4);
+      expect(facts.localActivities[0].result).toMatchObject({ reap: { staleThresholdMs: 0, reaped: 1 }, failedSteps: [] });
+      expect(facts.scheduledActivities).toEqual([]);
+      expect(facts.updates).toEqual(['sweepNow', 'sweepNow']);
+      expect(facts.signals).toEqual(['configure', 'pause', 'resume']);
+      expect(facts.events).toEqual(expect.arrayContaining(['TIMER_STARTED', 'TIMER_FIRED', 'TIMER_CANCELED']));
     },
   },
 };
@@ -152,7 +153,7 @@ describe('committed workflow histories', () => {
     expect(recorded, `test/replay/${name}.json is missing: npm run replay:record`).toBeDefined();
     const facts = factsOf(recorded!.history);
     expect(facts.workflowType).toBe(scenario.workflowType ?? 'heartbeatRunWorkflow');
-    expect(facts.events.at(-1), `${name} should be a closed workflow (${scenario.shows})`).toBe('WORKFLOW_EXECUTION_COMPLETED');
+    expect(facts.events.at(-1), `${name} should be a closed workflow (${scenario.shows})`).toBe(scenario.closedBy ?? 'WORKFLOW_EXECUTION_COMPLETED');
     scenario.check(facts);
   });
 });

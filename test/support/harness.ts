@@ -67,6 +67,8 @@ export interface TestVigilOptions {
   liveEvents?: StartVigilOptions['liveEvents'];
   /** With `onLogLine`: the lowest level captured (default debug). */
   logLevel?: LogLevel;
+  /** R68's recovery sweeper, as `npm start` runs it (off by default: each test file sweeps its own company). */
+  recoverySweeper?: StartVigilOptions['recoverySweeper'];
 }
 
 export async function startTestVigil(options: TestVigilOptions = {}): Promise<TestVigil> {
@@ -93,6 +95,7 @@ export async function startTestVigil(options: TestVigilOptions = {}): Promise<Te
     shutdownGraceMs: 1_000,
     temporalMetricsUrl: metricsUrl,
     liveEvents: options.liveEvents,
+    recoverySweeper: options.recoverySweeper,
   });
   return {
     vigil,

@@ -1,6 +1,8 @@
 /**
- * The recovery sweeps on demand (API.md): the same activity code the Temporal Schedules run,
- * so an operator or a test gets the sweep's result synchronously. Runs the sweep created are
+ * The recovery sweeps on demand (API.md): the same activity code the recovery sweeper's passes
+ * run (`activities/recoveryPass.ts`), called here directly rather than through the sweeper, so a
+ * board's company-scoped reconcile answers even while the sweeper is paused or busy, and does
+ * not fill the operator's sweeper history (docs/decisions.md). Runs the sweep created are
  * started as their own workflows before the answer is sent.
  */
 import type { Router } from 'express';
