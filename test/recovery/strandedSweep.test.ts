@@ -14,6 +14,10 @@
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startTestVigil, type TestVigil } from '../support/harness.ts';
+import { createScratchDatabase } from '../support/scratchDatabase.ts';
+import { applyMigrations } from '../../src/store/migrate.ts';
+import { ensureRecoverySweeper } from '../../src/temporal/recoverySweeperClient.ts';
+import { sweepNowUpdate } from '../../src/workflows/recoverySweeper.ts';
 import { eventually, givenCompany, waitForRunStatus, type CompanyFixture } from '../support/fixtures.ts';
 import {
   givenAssignedTodoWithoutRun,
@@ -436,46 +440,65 @@ describe('stranded assigned-issue sweep (§11–§13)', () => {
     expect((await issueRow(issueId)).status).toBe('todo');
   });
 
-  // §20 #14 — R50a (budget pre-check, no wake row), R74, R52. The reference's two companies are
-  // two agents of one company here: the budget policy is the blocked agent's own.
+  // §20 #14 — R50a (budget pre-check, no wake row), R74, R52. As in the reference, the sweep spans
+  // every company, and the two fixtures are two companies: it runs on a Vigil of its own over a
+  // database of its own, so "every company" is exactly these two.
   it('skips budget-blocked assigned todo work with no prior run and continues the sweep', async () => {
-    const acme = await givenFreshCompany();
-    const blocked = await givenAssignedTodoWithoutRun(prisma, acme.company, { agentName: 'BudgetBlockedCoder' });
-    const unblocked = await givenAssignedTodoWithoutRun(prisma, acme.company, { agentName: 'CodexCoder' });
-    const policy = await acme.board.post(`/api/companies/${acme.company.id}/budget-policies`, {
-      scopeType: 'agent',
-      scopeId: blocked.agentId,
-      windowKind: 'calendar_month_utc',
-      amount: 1,
-      hardStopEnabled: true,
-    });
-    expect(policy.status, JSON.stringify(policy.body)).toBe(201);
-    const cost = await acme.board.post(`/api/companies/${acme.company.id}/cost-events`, {
-      agentId: blocked.agentId,
-      issueId: blocked.issueId,
-      provider: 'test',
-      model: 'test-model',
-      costCents: 1,
-    });
-    expect(cost.status, JSON.stringify(cost.body)).toBe(201);
+    const scratch = await createScratchDatabase(inject('databaseUrl'), 'vigil_sweep_all');
+    let own: TestVigil | null = null;
+    try {
+      await applyMigrations(scratch.url);
+      own = await startTestVigil({ databaseUrl: scratch.url });
+      const ownPrisma = own.vigil.prisma;
+      const blockedCompany = await givenCompany(own.admin);
+      const unblockedCompany = await givenCompany(own.admin);
+      const blocked = await givenAssignedTodoWithoutRun(ownPrisma, blockedCompany.company, { agentName: 'BudgetBlockedCoder' });
+      const unblocked = await givenAssignedTodoWithoutRun(ownPrisma, unblockedCompany.company, { agentName: 'CodexCoder' });
+      const policy = await blockedCompany.board.post(`/api/companies/${blockedCompany.company.id}/budget-policies`, {
+        scopeType: 'agent',
+        scopeId: blocked.agentId,
+        windowKind: 'calendar_month_utc',
+        amount: 1,
+        hardStopEnabled: true,
+      });
+      expect(policy.status, JSON.stringify(policy.body)).toBe(201);
+      const cost = await blockedCompany.board.post(`/api/companies/${blockedCompany.company.id}/cost-events`, {
+        agentId: blocked.agentId,
+        issueId: blocked.issueId,
+        provider: 'test',
+        model: 'test-model',
+        costCents: 1,
+      });
+      expect(cost.status, JSON.stringify(cost.body)).toBe(201);
 
-    const result = await reconcile(acme);
+      // The instance-wide sweep, as the recovery sweeper runs it: no company scope.
+      const sweeper = await ensureRecoverySweeper(own.vigil.temporal, { taskQueue: own.taskQueue, idPrefix: `scenario-14-${blocked.agentId}-`, intervalMs: 365 * 24 * 3600_000 });
+      try {
+        const pass = await sweeper.executeUpdate(sweepNowUpdate, { args: [{ sweeps: ['reconcile'] }] });
+        expectCounters(pass.reconcile as SweepCounters, { assignmentDispatched: 1, skipped: 1, issueIds: [unblocked.issueId] });
+      } finally {
+        await sweeper.terminate().catch(() => undefined);
+      }
+      const wakesOf = (agentId: string) => ownPrisma.agentWakeupRequest.findMany({ where: { agentId } });
+      const runsOf = (agentId: string) => ownPrisma.heartbeatRun.findMany({ where: { agentId } });
+      // The pre-check skips without calling enqueue: not even a `skipped` wake row.
+      expect(await wakesOf(blocked.agentId)).toHaveLength(0);
+      expect(await runsOf(blocked.agentId)).toHaveLength(0);
+      expect((await ownPrisma.issue.findUniqueOrThrow({ where: { id: blocked.issueId } })).status).toBe('todo');
 
-    expectCounters(result, { assignmentDispatched: 1, skipped: 1, issueIds: [unblocked.issueId] });
-    // The pre-check skips without calling enqueue: not even a `skipped` wake row.
-    expect(await wakesOfAgent(blocked.agentId)).toHaveLength(0);
-    expect(await runsOfAgent(blocked.agentId)).toHaveLength(0);
-    expect((await issueRow(blocked.issueId)).status).toBe('todo');
-
-    const unblockedWakes = await wakesOfAgent(unblocked.agentId);
-    expect(unblockedWakes).toHaveLength(1);
-    expect(unblockedWakes[0]).toMatchObject({
-      reason: 'issue_assigned',
-      payload: { issueId: unblocked.issueId, mutation: 'assigned_todo_liveness_dispatch' },
-    });
-    const unblockedRuns = await runsOfAgent(unblocked.agentId);
-    expect(unblockedRuns).toHaveLength(1);
-    expect((await waitForRunStatus(prisma, unblockedRuns[0].id, TERMINAL)).status).toBe('succeeded');
+      const unblockedWakes = await wakesOf(unblocked.agentId);
+      expect(unblockedWakes).toHaveLength(1);
+      expect(unblockedWakes[0]).toMatchObject({
+        reason: 'issue_assigned',
+        payload: { issueId: unblocked.issueId, mutation: 'assigned_todo_liveness_dispatch' },
+      });
+      const unblockedRuns = await runsOf(unblocked.agentId);
+      expect(unblockedRuns).toHaveLength(1);
+      expect((await waitForRunStatus(ownPrisma, unblockedRuns[0].id, TERMINAL)).status).toBe('succeeded');
+    } finally {
+      await own?.stop();
+      await scratch.drop();
+    }
   });
 
   // §20 #15 — R49 step 1, R52

@@ -63,6 +63,8 @@ export interface TestVigilOptions {
   taskQueue?: string;
   /** Every JSON log line of this Vigil — and of the process's Temporal SDK while it runs — instead of stderr. */
   onLogLine?: (line: string) => void;
+  /** Another database on the test run's server (a scratch one), instead of the shared one. */
+  databaseUrl?: string;
   /** The live-event hub's cadence (e.g. a poll so slow that only notifications can deliver). */
   liveEvents?: StartVigilOptions['liveEvents'];
   /** With `onLogLine`: the lowest level captured (default debug). */
@@ -79,7 +81,7 @@ export async function startTestVigil(options: TestVigilOptions = {}): Promise<Te
   const adminToken = generateAdminToken();
   const taskQueue = options.taskQueue ?? `vigil-test-${randomUUID()}`;
   const vigil = await startVigil({
-    databaseUrl: inject('databaseUrl'),
+    databaseUrl: options.databaseUrl ?? inject('databaseUrl'),
     temporalAddress: inject('temporalAddress'),
     temporalNamespace: inject('temporalNamespace'),
     temporalUiUrl: TEST_TEMPORAL_UI_URL,
