@@ -7,7 +7,8 @@
 import { z } from 'zod';
 import { pathParamNames, type ErrorStatus, type ResponseSpec, type RouteGroup, type RouteSpec } from './route.ts';
 import { responseComponents } from './responseSchemas.ts';
-import { commaListValues, pathParams, type PathParamName } from '../validation.ts';
+import { commaListValues, JSON_BOUNDS_EXTENSION, pathParams, type PathParamName } from '../validation.ts';
+import { FREE_FORM_JSON_MAX_BYTES, FREE_FORM_JSON_MAX_DEPTH, MAX_REQUEST_BODY_BYTES } from '../requestLimits.ts';
 
 type JsonSchema = Record<string, unknown>;
 export type OpenApiDocument = Record<string, unknown> & { openapi: '3.1.0'; paths: Record<string, Record<string, JsonSchema>>; components: { schemas: Record<string, JsonSchema>; securitySchemes: Record<string, JsonSchema> } };
@@ -17,12 +18,27 @@ const INLINE = '__inline_';
 const CALLER_NAMES = { admin: 'the instance admin token', board: 'board keys', run: 'run tokens' } as const;
 
 const STANDARD_ERRORS: Record<number, string> = {
-  400: 'Malformed path, query or body (`code: invalid_request`, `details` names the fields), or malformed JSON',
+  400: 'Malformed path, query or body, or input past the limits in the description above (`code: invalid_request`, `details` names the fields), or malformed JSON',
   401: 'No or bad credentials',
   403: 'Credentials of another company, or of a kind this route is not open to',
   404: 'Unknown id, or the id of another company',
-  413: 'Request body over 1 MiB',
+  413: `Request body over ${MAX_REQUEST_BODY_BYTES / 1024 / 1024} MiB`,
 };
+
+/**
+ * Every string of a request refuses U+0000 (src/api/openapi/route.ts). Request schemas say so,
+ * `not: { pattern: "\u0000" }`, wherever a string has no pattern, format or fixed values of its
+ * own (those exclude NUL already); strings inside free-form JSON cannot, and the description says
+ * it. A negated pattern rather than `^[^\u0000]*$`: generators (schemathesis) make strings for
+ * it three times faster, and it reads as what it is, "contains no NUL".
+ */
+export const NUL_CHARACTER_PATTERN = '\\u0000';
+
+function refuseNul({ jsonSchema }: { jsonSchema: JsonSchema }): void {
+  if (jsonSchema.type !== 'string') return;
+  if (['pattern', 'format', 'enum', 'const', 'not'].some((keyword) => keyword in jsonSchema)) return;
+  jsonSchema.not = { pattern: NUL_CHARACTER_PATTERN };
+}
 
 /** `/issues/:issueId` → `/api/issues/{issueId}`. */
 export function openApiPath(expressPath: string): string {
@@ -31,7 +47,7 @@ export function openApiPath(expressPath: string): string {
 
 /** JSON Schema of one zod schema, for a spot that has no reusable name (parameters). */
 function plainJsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
-  const { $schema: _ignored, ...json } = z.toJSONSchema(schema, { io }) as JsonSchema;
+  const { $schema: _ignored, ...json } = z.toJSONSchema(schema, { io, ...(io === 'input' ? { override: refuseNul } : {}) }) as JsonSchema;
   return json;
 }
 
@@ -96,7 +112,11 @@ class SchemaCollector {
   }
 
   convert(): Record<string, JsonSchema> {
-    const { schemas } = z.toJSONSchema(this.registry, { io: this.io, uri: (id) => `${COMPONENTS}${id}` }) as { schemas: Record<string, JsonSchema> };
+    const { schemas } = z.toJSONSchema(this.registry, {
+      io: this.io,
+      uri: (id) => `${COMPONENTS}${id}`,
+      ...(this.io === 'input' ? { override: refuseNul } : {}),
+    }) as { schemas: Record<string, JsonSchema> };
     return Object.fromEntries(Object.entries(schemas).map(([id, { $schema: _s, $id: _i, ...schema }]) => [id, schema]));
   }
 }
@@ -181,6 +201,7 @@ export function buildOpenApiDocument(groups: RouteGroup[], info: { version: stri
         'Heartbeat runs of AI agents, their issues and their recovery. The contract is spec/API.md.',
         'Every error is `{ error, code, details? }` (see the `Error` schema). `:issueId` accepts an identifier such as `PAP-12`.',
         'Authenticate with `Authorization: Bearer <token>`: the instance admin token, a board key (`vgb_…`, one company) or a run token (`VIGIL_API_KEY` of a run).',
+        `Input limits, on every route: a request body takes at most ${MAX_REQUEST_BODY_BYTES / 1024 / 1024} MiB (413 beyond); no string anywhere in a request may contain NUL (U+0000); integers stay in the range of the column they go to; free-form JSON (marked \`${JSON_BOUNDS_EXTENSION}\`) nests at most ${FREE_FORM_JSON_MAX_DEPTH} levels and takes at most ${FREE_FORM_JSON_MAX_BYTES / 1024} KiB. Beyond them: 400 naming the field.`,
       ].join('\n\n'),
     },
     tags: [...new Set(groups.map((group) => group.tag))].map((name) => ({ name })),
