@@ -2,13 +2,14 @@
  * What the OpenAPI document promises about input, walked from the document itself so that a new
  * route or field cannot forget it: every integer has the range its column really has, every
  * free-form JSON field of a request carries its bounds, every request string refuses NUL, and
- * the agent body tells local-child adapters from others.
+ * the event stream describes each event.
  */
 import { describe, expect, it } from 'vitest';
 import { openApiDocument } from '../../src/api/routes/openapi.ts';
 import { NUL_CHARACTER_PATTERN } from '../../src/api/openapi/document.ts';
 import { JSON_BOUNDS_EXTENSION } from '../../src/api/validation.ts';
 import { FREE_FORM_JSON_MAX_BYTES, FREE_FORM_JSON_MAX_DEPTH, INT4_MAX, INT4_MIN } from '../../src/api/requestLimits.ts';
+import { LIVE_EVENT_TYPES } from '../../src/live/liveEventTypes.ts';
 
 type Schema = Record<string, unknown>;
 const doc = openApiDocument() as unknown as {
@@ -137,6 +138,23 @@ describe('the OpenAPI document bounds every input', () => {
     }
     expect(problems).toEqual([]);
     expect(admitsNul(NUL_CHARACTER_PATTERN)).toBe(true);
+  });
+
+  it('describes the event stream as text/event-stream, one schema per event name with its payload', () => {
+    const media = doc.paths['/api/companies/{companyId}/events'].get.responses['200'].content!['text/event-stream'] as {
+      schema: { oneOf: Array<{ required: string[]; properties: { event: { const: string }; data: { contentMediaType: string; contentSchema: { $ref: string } } } }> };
+      'x-vigil-events': Record<string, { $ref: string }>;
+    };
+    const names = media.schema.oneOf.map((branch) => branch.properties.event.const);
+    expect(names).toEqual([...LIVE_EVENT_TYPES, 'live.resync']);
+    for (const branch of media.schema.oneOf) {
+      const name = branch.properties.event.const;
+      expect(branch.required, name).toEqual(name === 'live.resync' ? ['event', 'data'] : ['id', 'event', 'data']);
+      expect(branch.properties.data.contentMediaType).toBe('application/json');
+      expect(branch.properties.data.contentSchema).toEqual(media['x-vigil-events'][name]);
+      const payload = doc.components.schemas[branch.properties.data.contentSchema.$ref.replace('#/components/schemas/', '')];
+      expect(payload, name).toMatchObject({ type: 'object', additionalProperties: false });
+    }
   });
 
   it('tells local-child agents from others by adapterType, and requires command for the first', () => {

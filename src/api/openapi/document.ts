@@ -104,9 +104,13 @@ class SchemaCollector {
   }
 
   ref(schema: z.ZodType): JsonSchema {
+    return this.named(`${INLINE}${this.prefix}${this.inlineCount++}`, schema);
+  }
+
+  /** A reference to `schema` under `components.schemas[id]`, unless it has a name already. */
+  named(id: string, schema: z.ZodType): JsonSchema {
     const known = this.registry.get(schema)?.id;
     if (known) return { $ref: `${COMPONENTS}${known}` };
-    const id = `${INLINE}${this.prefix}${this.inlineCount++}`;
     this.registry.add(schema, { id });
     return { $ref: `${COMPONENTS}${id}` };
   }
@@ -134,13 +138,41 @@ function inlineTemporaryRefs(value: unknown, inline: Record<string, JsonSchema>)
   return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, inlineTemporaryRefs(item, inline)]));
 }
 
+/**
+ * A Server-Sent Events stream. OpenAPI 3.1 has no type for a stream of items, so this follows
+ * what OpenAPI 3.2 writes as `itemSchema` (and what schemathesis and client generators read from
+ * `schema` for `text/event-stream` before 3.2): the schema describes ONE event, `{ id, event,
+ * data }` as an EventSource parses it, one `oneOf` branch per event name, with `data` a JSON text
+ * whose `contentSchema` is that event's payload. `x-vigil-events` lists the same payloads by name.
+ */
+function eventStreamMedia(events: NonNullable<ResponseSpec['events']>, responses: SchemaCollector): JsonSchema {
+  const payloads = Object.fromEntries(Object.entries(events).map(([name, event]) => [name, responses.named(`Event.${name}`, event.data)]));
+  const branches = Object.entries(events).map(([name, event]) => ({
+    type: 'object',
+    required: event.numbered ? ['id', 'event', 'data'] : ['event', 'data'],
+    properties: {
+      ...(event.numbered
+        ? { id: { type: 'string', pattern: '^[0-9]+$', description: 'The event id; a board resumes after it with `Last-Event-ID`' } }
+        : {}),
+      event: { type: 'string', const: name },
+      data: { type: 'string', contentMediaType: 'application/json', contentSchema: payloads[name] },
+    },
+  }));
+  return {
+    schema: { description: 'One event of the stream (see the operation): `event` names it, `data` is its JSON payload', oneOf: branches },
+    'x-vigil-events': payloads,
+  };
+}
+
 function responseObject(response: ResponseSpec, responses: SchemaCollector): JsonSchema {
+  const contentType = response.contentType ?? 'application/json';
   return {
     description: response.description,
     ...(response.headers
       ? { headers: Object.fromEntries(Object.entries(response.headers).map(([name, header]) => [name, { description: header.description, schema: plainJsonSchema(header.schema, 'output') }])) }
       : {}),
-    ...(response.schema ? { content: { [response.contentType ?? 'application/json']: { schema: responses.ref(response.schema) } } } : {}),
+    ...(response.events ? { content: { [contentType]: eventStreamMedia(response.events, responses) } } : {}),
+    ...(response.schema ? { content: { [contentType]: { schema: responses.ref(response.schema) } } } : {}),
   };
 }
 

@@ -25,6 +25,11 @@ export interface ResponseSpec {
   schema?: z.ZodType;
   /** Default `application/json`. Any other type means the handler writes the response itself. */
   contentType?: string;
+  /**
+   * For `text/event-stream`: the events the stream carries, by event name, each with the schema of
+   * its JSON `data` and whether it has an `id:` (instead of `schema`, which would be the whole body).
+   */
+  events?: Record<string, { data: z.ZodType; numbered: boolean }>;
   headers?: Record<string, { description: string; schema: z.ZodType }>;
 }
 
