@@ -65,6 +65,8 @@ export interface TestVigilOptions {
   onLogLine?: (line: string) => void;
   /** With `onLogLine`: the lowest level captured (default debug). */
   logLevel?: LogLevel;
+  /** A database of its own (migrated) instead of the one every test file shares. */
+  databaseUrl?: string;
 }
 
 export async function startTestVigil(options: TestVigilOptions = {}): Promise<TestVigil> {
@@ -75,7 +77,7 @@ export async function startTestVigil(options: TestVigilOptions = {}): Promise<Te
   const adminToken = generateAdminToken();
   const taskQueue = options.taskQueue ?? `vigil-test-${randomUUID()}`;
   const vigil = await startVigil({
-    databaseUrl: inject('databaseUrl'),
+    databaseUrl: options.databaseUrl ?? inject('databaseUrl'),
     temporalAddress: inject('temporalAddress'),
     temporalNamespace: inject('temporalNamespace'),
     temporalUiUrl: TEST_TEMPORAL_UI_URL,
