@@ -88,6 +88,10 @@ describe('integers', () => {
     expect(last.body).toEqual([]);
   });
 
+  it('takes an event id only while it is a safe integer', async () => {
+    expectInvalid(await acme.board.get(`/api/companies/${acme.company.id}/events?lastEventId=9007199254740993`), 'lastEventId', /15 digits/);
+  });
+
   it('answers token counts past an integer column with a 400', async () => {
     const response = await acme.board.post(`/api/companies/${acme.company.id}/cost-events`, { agentId, provider: 'p', model: 'm', costCents: 1, inputTokens: INT4_MAX + 1 });
     expectInvalid(response, 'inputTokens', /2147483647/);
