@@ -19,6 +19,7 @@ import { environmentsRouter } from './routes/environments.ts';
 import { recoveryRouter } from './routes/recovery.ts';
 import { eventsRouter } from './routes/events.ts';
 import { metricsEndpoint, recordApiLatency } from '../metrics/httpMetrics.ts';
+import { MAX_REQUEST_BODY_BYTES } from './requestLimits.ts';
 
 export function createApp(ctx: ApiContext): Express {
   const app = express();
@@ -27,7 +28,7 @@ export function createApp(ctx: ApiContext): Express {
   app.use(recordApiLatency(ctx.metrics));
   // Unauthenticated, outside /api: instance-wide numbers only (src/metrics/httpMetrics.ts).
   app.get('/metrics', metricsEndpoint(ctx.metrics, ctx.temporalMetricsUrl));
-  app.use(express.json({ limit: '1mb' }));
+  app.use(express.json({ limit: MAX_REQUEST_BODY_BYTES }));
 
   const api = express.Router();
   api.use(healthRouter(ctx));

@@ -7,6 +7,7 @@ import { ZodError } from 'zod';
 import { AppError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { redactSecrets } from '../domain/redaction.ts';
+import { MAX_REQUEST_BODY_BYTES } from './requestLimits.ts';
 
 function zodDetails(error: ZodError) {
   return error.issues.map((issue) => ({ field: issue.path.join('.') || '(body)', message: issue.message }));
@@ -36,7 +37,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     // body-parser failures carry a `type` and an HTTP status.
     const type = (error as { type?: string }).type;
     if (type === 'entity.too.large') {
-      res.status(413).json({ error: 'Request body is larger than 1 MiB', code: 'payload_too_large' });
+      res.status(413).json({ error: `Request body is larger than ${MAX_REQUEST_BODY_BYTES / 1024 / 1024} MiB`, code: 'payload_too_large' });
       return;
     }
     if (type === 'entity.parse.failed') {

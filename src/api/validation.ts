@@ -2,10 +2,12 @@
  * Request validation schemas shared by the routes. Route declarations (src/api/openapi/route.ts)
  * parse path, query and body with these zod schemas; the same schemas feed `GET /api/openapi.json`.
  * Unknown fields are rejected (strict objects), and a ZodError becomes a 400 naming the fields.
+ * Limits every request shares (NUL characters, integer ranges, free-form JSON): requestLimits.ts.
  */
 import { z } from 'zod';
 import type { Request } from 'express';
 import { BadRequestError } from '../errors.ts';
+import { FREE_FORM_JSON_MAX_BYTES, FREE_FORM_JSON_MAX_DEPTH, INT4_MAX, INT4_MIN, freeFormJsonProblem } from './requestLimits.ts';
 
 export const AGENT_ROLES = ['ceo', 'cto', 'cmo', 'cfo', 'security', 'engineer', 'designer', 'pm', 'qa', 'devops', 'researcher', 'general'] as const;
 export const AGENT_STATUSES = ['active', 'paused', 'idle', 'running', 'error', 'pending_approval', 'terminated'] as const;
@@ -65,6 +67,50 @@ export function commaListOf<const T extends readonly [string, ...string[]]>(valu
   return schema;
 }
 
-/** Query integers arrive as strings. */
-export const queryInt = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
-export const jsonObject = z.record(z.string(), z.unknown());
+function int4Range(min: number, max: number): void {
+  if (min < INT4_MIN || max > INT4_MAX) throw new Error(`integer range ${min}..${max} does not fit a PostgreSQL integer column`);
+}
+
+/**
+ * An integer of the body, stored in or compared with an `integer` column (or kept in JSON next to
+ * them): the range is checked against int4 when the schema is built, so a route cannot declare
+ * one the database would refuse (test/api/openapiBounds.test.ts walks the document for it).
+ */
+export function int4(min: number, max: number) {
+  int4Range(min, max);
+  return z.int().min(min).max(max);
+}
+
+/** Query integers arrive as strings; the same int4 range rule as `int4`. */
+export function queryInt(min: number, max: number) {
+  int4Range(min, max);
+  return z.coerce.number().int().min(min).max(max);
+}
+
+/** A query integer that is no column's (a byte offset into a file): up to 2^53 − 1, `format: int64`. */
+export function queryInt64(min: number, max = Number.MAX_SAFE_INTEGER) {
+  return z.coerce.number().int().min(min).max(max).meta({ format: 'int64' });
+}
+
+/** The extension that marks a free-form JSON schema in the OpenAPI document, with its bounds. */
+export const JSON_BOUNDS_EXTENSION = 'x-vigil-json-bounds';
+
+/**
+ * Free-form JSON (any keys, any values), bounded: at most `FREE_FORM_JSON_MAX_DEPTH` levels deep
+ * and `FREE_FORM_JSON_MAX_BYTES` as JSON, else a 400 naming the field. Every free-form field of a
+ * request goes through here; the document test fails for one that does not.
+ */
+export function boundedJson<T extends z.ZodType>(schema: T) {
+  return schema
+    .superRefine((value, ctx) => {
+      const problem = freeFormJsonProblem(value);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    })
+    .meta({
+      [JSON_BOUNDS_EXTENSION]: { maxDepth: FREE_FORM_JSON_MAX_DEPTH, maxBytes: FREE_FORM_JSON_MAX_BYTES },
+      description: `Free-form JSON: at most ${FREE_FORM_JSON_MAX_DEPTH} levels deep and ${FREE_FORM_JSON_MAX_BYTES / 1024} KiB`,
+    });
+}
+
+/** A free-form JSON object (configs). */
+export const jsonObject = boundedJson(z.record(z.string(), z.unknown()));

@@ -22,5 +22,17 @@ export function recoveryKindFor(status: 'todo' | 'in_progress'): RecoveryKind {
 export const PROCESS_LOST_RETRY = { wakeReason: 'process_lost_retry', retryReason: 'process_lost' } as const;
 export const TRANSIENT_RETRY = { wakeReason: 'transient_failure_retry', retryReason: 'transient_failure' } as const;
 export const LIVENESS_CONTINUATION_REASON = 'run_liveness_continuation';
+
+/**
+ * Every `contextSnapshot.retryReason` recovery writes, which Temporal shows as the run workflow's
+ * `VigilRetryKind` (temporal/runWorkflows.ts). temporal-dev.yml, searchAttributeKeys.ts and the
+ * README name these values; test/domain/retryKinds.test.ts keeps them in agreement.
+ */
+export const RETRY_KINDS = [
+  PROCESS_LOST_RETRY.retryReason,
+  TRANSIENT_RETRY.retryReason,
+  DISPATCH.retryReason,
+  CONTINUATION.retryReason,
+] as const;
 /** R46: default maximum of liveness continuations per lineage. */
 export const MAX_LIVENESS_CONTINUATIONS = 2;

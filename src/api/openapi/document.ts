@@ -7,7 +7,8 @@
 import { z } from 'zod';
 import { pathParamNames, type ErrorStatus, type ResponseSpec, type RouteGroup, type RouteSpec } from './route.ts';
 import { responseComponents } from './responseSchemas.ts';
-import { commaListValues, pathParams, type PathParamName } from '../validation.ts';
+import { commaListValues, JSON_BOUNDS_EXTENSION, pathParams, type PathParamName } from '../validation.ts';
+import { FREE_FORM_JSON_MAX_BYTES, FREE_FORM_JSON_MAX_DEPTH, MAX_REQUEST_BODY_BYTES } from '../requestLimits.ts';
 
 type JsonSchema = Record<string, unknown>;
 export type OpenApiDocument = Record<string, unknown> & { openapi: '3.1.0'; paths: Record<string, Record<string, JsonSchema>>; components: { schemas: Record<string, JsonSchema>; securitySchemes: Record<string, JsonSchema> } };
@@ -17,12 +18,27 @@ const INLINE = '__inline_';
 const CALLER_NAMES = { admin: 'the instance admin token', board: 'board keys', run: 'run tokens' } as const;
 
 const STANDARD_ERRORS: Record<number, string> = {
-  400: 'Malformed path, query or body (`code: invalid_request`, `details` names the fields), or malformed JSON',
+  400: 'Malformed path, query or body, or input past the limits in the description above (`code: invalid_request`, `details` names the fields), or malformed JSON',
   401: 'No or bad credentials',
   403: 'Credentials of another company, or of a kind this route is not open to',
   404: 'Unknown id, or the id of another company',
-  413: 'Request body over 1 MiB',
+  413: `Request body over ${MAX_REQUEST_BODY_BYTES / 1024 / 1024} MiB`,
 };
+
+/**
+ * Every string of a request refuses U+0000 (src/api/openapi/route.ts). Request schemas say so,
+ * `not: { pattern: "\u0000" }`, wherever a string has no pattern, format or fixed values of its
+ * own (those exclude NUL already); strings inside free-form JSON cannot, and the description says
+ * it. A negated pattern rather than `^[^\u0000]*$`: generators (schemathesis) make strings for
+ * it three times faster, and it reads as what it is, "contains no NUL".
+ */
+export const NUL_CHARACTER_PATTERN = '\\u0000';
+
+function refuseNul({ jsonSchema }: { jsonSchema: JsonSchema }): void {
+  if (jsonSchema.type !== 'string') return;
+  if (['pattern', 'format', 'enum', 'const', 'not'].some((keyword) => keyword in jsonSchema)) return;
+  jsonSchema.not = { pattern: NUL_CHARACTER_PATTERN };
+}
 
 /** `/issues/:issueId` → `/api/issues/{issueId}`. */
 export function openApiPath(expressPath: string): string {
@@ -31,7 +47,7 @@ export function openApiPath(expressPath: string): string {
 
 /** JSON Schema of one zod schema, for a spot that has no reusable name (parameters). */
 function plainJsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
-  const { $schema: _ignored, ...json } = z.toJSONSchema(schema, { io }) as JsonSchema;
+  const { $schema: _ignored, ...json } = z.toJSONSchema(schema, { io, ...(io === 'input' ? { override: refuseNul } : {}) }) as JsonSchema;
   return json;
 }
 
@@ -88,15 +104,23 @@ class SchemaCollector {
   }
 
   ref(schema: z.ZodType): JsonSchema {
+    return this.named(`${INLINE}${this.prefix}${this.inlineCount++}`, schema);
+  }
+
+  /** A reference to `schema` under `components.schemas[id]`, unless it has a name already. */
+  named(id: string, schema: z.ZodType): JsonSchema {
     const known = this.registry.get(schema)?.id;
     if (known) return { $ref: `${COMPONENTS}${known}` };
-    const id = `${INLINE}${this.prefix}${this.inlineCount++}`;
     this.registry.add(schema, { id });
     return { $ref: `${COMPONENTS}${id}` };
   }
 
   convert(): Record<string, JsonSchema> {
-    const { schemas } = z.toJSONSchema(this.registry, { io: this.io, uri: (id) => `${COMPONENTS}${id}` }) as { schemas: Record<string, JsonSchema> };
+    const { schemas } = z.toJSONSchema(this.registry, {
+      io: this.io,
+      uri: (id) => `${COMPONENTS}${id}`,
+      ...(this.io === 'input' ? { override: refuseNul } : {}),
+    }) as { schemas: Record<string, JsonSchema> };
     return Object.fromEntries(Object.entries(schemas).map(([id, { $schema: _s, $id: _i, ...schema }]) => [id, schema]));
   }
 }
@@ -114,13 +138,41 @@ function inlineTemporaryRefs(value: unknown, inline: Record<string, JsonSchema>)
   return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, inlineTemporaryRefs(item, inline)]));
 }
 
+/**
+ * A Server-Sent Events stream. OpenAPI 3.1 has no type for a stream of items, so this follows
+ * what OpenAPI 3.2 writes as `itemSchema` (and what schemathesis and client generators read from
+ * `schema` for `text/event-stream` before 3.2): the schema describes ONE event, `{ id, event,
+ * data }` as an EventSource parses it, one `oneOf` branch per event name, with `data` a JSON text
+ * whose `contentSchema` is that event's payload. `x-vigil-events` lists the same payloads by name.
+ */
+function eventStreamMedia(events: NonNullable<ResponseSpec['events']>, responses: SchemaCollector): JsonSchema {
+  const payloads = Object.fromEntries(Object.entries(events).map(([name, event]) => [name, responses.named(`Event.${name}`, event.data)]));
+  const branches = Object.entries(events).map(([name, event]) => ({
+    type: 'object',
+    required: event.numbered ? ['id', 'event', 'data'] : ['event', 'data'],
+    properties: {
+      ...(event.numbered
+        ? { id: { type: 'string', pattern: '^[0-9]+$', description: 'The event id; a board resumes after it with `Last-Event-ID`' } }
+        : {}),
+      event: { type: 'string', const: name },
+      data: { type: 'string', contentMediaType: 'application/json', contentSchema: payloads[name] },
+    },
+  }));
+  return {
+    schema: { description: 'One event of the stream (see the operation): `event` names it, `data` is its JSON payload', oneOf: branches },
+    'x-vigil-events': payloads,
+  };
+}
+
 function responseObject(response: ResponseSpec, responses: SchemaCollector): JsonSchema {
+  const contentType = response.contentType ?? 'application/json';
   return {
     description: response.description,
     ...(response.headers
       ? { headers: Object.fromEntries(Object.entries(response.headers).map(([name, header]) => [name, { description: header.description, schema: plainJsonSchema(header.schema, 'output') }])) }
       : {}),
-    ...(response.schema ? { content: { [response.contentType ?? 'application/json']: { schema: responses.ref(response.schema) } } } : {}),
+    ...(response.events ? { content: { [contentType]: eventStreamMedia(response.events, responses) } } : {}),
+    ...(response.schema ? { content: { [contentType]: { schema: responses.ref(response.schema) } } } : {}),
   };
 }
 
@@ -181,6 +233,7 @@ export function buildOpenApiDocument(groups: RouteGroup[], info: { version: stri
         'Heartbeat runs of AI agents, their issues and their recovery. The contract is spec/API.md.',
         'Every error is `{ error, code, details? }` (see the `Error` schema). `:issueId` accepts an identifier such as `PAP-12`.',
         'Authenticate with `Authorization: Bearer <token>`: the instance admin token, a board key (`vgb_…`, one company) or a run token (`VIGIL_API_KEY` of a run).',
+        `Input limits, on every route: a request body takes at most ${MAX_REQUEST_BODY_BYTES / 1024 / 1024} MiB (413 beyond); no string anywhere in a request may contain NUL (U+0000); integers stay in the range of the column they go to; free-form JSON (marked \`${JSON_BOUNDS_EXTENSION}\`) nests at most ${FREE_FORM_JSON_MAX_DEPTH} levels and takes at most ${FREE_FORM_JSON_MAX_BYTES / 1024} KiB. Beyond them: 400 naming the field.`,
       ].join('\n\n'),
     },
     tags: [...new Set(groups.map((group) => group.tag))].map((name) => ({ name })),

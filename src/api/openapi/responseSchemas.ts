@@ -12,6 +12,10 @@ import { AGENT_ROLES, AGENT_STATUSES } from '../validation.ts';
 
 const id = z.uuid();
 const timestamp = z.iso.datetime();
+/** An `integer` column. */
+const int4 = z.int32();
+/** A `bigint` column or a byte offset, as a JSON number (safe up to 2^53 − 1). */
+const int8 = z.int().meta({ format: 'int64' });
 const json = z.unknown().meta({ description: 'Any JSON value' });
 
 const WAKE_SOURCES = ['timer', 'assignment', 'on_demand', 'automation'] as const;
@@ -39,10 +43,10 @@ export const Company = z.object({
   pauseReason: z.string().nullable(),
   pausedAt: timestamp.nullable(),
   issuePrefix: z.string(),
-  issueCounter: z.int(),
-  budgetMonthlyCents: z.int(),
-  spentMonthlyCents: z.int(),
-  attachmentMaxBytes: z.int(),
+  issueCounter: int4,
+  budgetMonthlyCents: int4,
+  spentMonthlyCents: int4,
+  attachmentMaxBytes: int4,
   requireBoardApprovalForNewAgents: z.boolean(),
   feedbackDataSharingEnabled: z.boolean(),
   feedbackDataSharingConsentAt: timestamp.nullable(),
@@ -72,8 +76,8 @@ export const Agent = z
     adapterConfig: json.meta({ description: 'Adapter settings; secret-looking values are redacted' }),
     runtimeConfig: json,
     defaultEnvironmentId: id.nullable(),
-    budgetMonthlyCents: z.int(),
-    spentMonthlyCents: z.int(),
+    budgetMonthlyCents: int4,
+    spentMonthlyCents: int4,
     pauseReason: z.string().nullable(),
     pausedAt: timestamp.nullable(),
     permissions: json,
@@ -97,7 +101,7 @@ export const Run = z
     error: z.string().nullable().meta({ description: 'Failure or cancel text, redacted' }),
     errorCode: z.string().nullable(),
     wakeupRequestId: id.nullable(),
-    exitCode: z.int().nullable(),
+    exitCode: int4.nullable(),
     signal: z.string().nullable(),
     usageJson: json,
     resultJson: json.meta({ description: 'Adapter result and stop metadata (DATA-MODEL §3.2), redacted' }),
@@ -105,31 +109,31 @@ export const Run = z
     sessionIdAfter: z.string().nullable(),
     logStore: z.string().nullable(),
     logRef: z.string().nullable(),
-    logBytes: z.int().nullable(),
+    logBytes: int8.nullable(),
     logSha256: z.string().nullable(),
     logCompressed: z.boolean(),
     stdoutExcerpt: z.string().nullable(),
     stderrExcerpt: z.string().nullable(),
     externalRunId: z.string().nullable(),
-    processPid: z.int().nullable(),
-    processGroupId: z.int().nullable(),
+    processPid: int4.nullable(),
+    processGroupId: int4.nullable(),
     processStartedAt: timestamp.nullable(),
     processHost: z.string().nullable(),
     lastOutputAt: timestamp.nullable(),
-    lastOutputSeq: z.int(),
+    lastOutputSeq: int4,
     lastOutputStream: z.string().nullable(),
-    lastOutputBytes: z.int().nullable(),
+    lastOutputBytes: int8.nullable(),
     retryOfRunId: id.nullable(),
-    processLossRetryCount: z.int(),
+    processLossRetryCount: int4,
     scheduledRetryAt: timestamp.nullable(),
-    scheduledRetryAttempt: z.int(),
+    scheduledRetryAttempt: int4,
     scheduledRetryReason: z.string().nullable(),
     issueCommentStatus: z.enum(['not_applicable', 'satisfied', 'retry_queued', 'retry_exhausted']),
     issueCommentSatisfiedByCommentId: id.nullable(),
     issueCommentRetryQueuedAt: timestamp.nullable(),
     livenessState: z.enum(['completed', 'advanced', 'plan_only', 'empty_response', 'blocked', 'failed', 'needs_followup']).nullable(),
     livenessReason: z.string().nullable(),
-    continuationAttempt: z.int(),
+    continuationAttempt: int4,
     lastUsefulActionAt: timestamp.nullable(),
     nextAction: z.string().nullable(),
     contextSnapshot: json.meta({ description: 'Task binding and wake metadata (DATA-MODEL §3.1), redacted' }),
@@ -183,13 +187,13 @@ const issueColumns = {
   executionLockedAt: timestamp.nullable(),
   createdByAgentId: id.nullable(),
   createdByUserId: z.string().nullable(),
-  issueNumber: z.int().nullable(),
+  issueNumber: int4.nullable(),
   identifier: z.string().nullable(),
   originKind: z.string(),
   originId: z.string().nullable(),
   originRunId: z.string().nullable(),
   originFingerprint: z.string(),
-  requestDepth: z.int(),
+  requestDepth: int4,
   billingCode: z.string().nullable(),
   assigneeAdapterOverrides: json,
   executionPolicy: json,
@@ -243,7 +247,7 @@ export const IssueDocument = z.object({
   format: z.string(),
   latestBody: z.string(),
   latestRevisionId: id.nullable(),
-  latestRevisionNumber: z.int(),
+  latestRevisionNumber: int4,
   createdByAgentId: id.nullable(),
   updatedByAgentId: id.nullable(),
   createdByUserId: z.string().nullable(),
@@ -253,7 +257,7 @@ export const IssueDocument = z.object({
   key: z.string(),
   issueId: id,
   body: z.string().meta({ description: 'The latest body' }),
-  revisionNumber: z.int().meta({ description: 'The latest revision number (1 for the first PUT)' }),
+  revisionNumber: int4.meta({ description: 'The latest revision number (1 for the first PUT)' }),
 });
 
 export const TreeHoldMember = z.object({
@@ -262,7 +266,7 @@ export const TreeHoldMember = z.object({
   holdId: id,
   issueId: id,
   parentIssueId: id.nullable(),
-  depth: z.int(),
+  depth: int4,
   issueIdentifier: z.string().nullable(),
   issueTitle: z.string(),
   issueStatus: z.enum(ISSUE_STATUSES),
@@ -302,11 +306,11 @@ export const TreeHold = z
   .meta({ description: 'A pause hold on an issue and all its descendants (R66)' });
 
 export const RunEvent = z.object({
-  id: z.int(),
+  id: int8,
   companyId: id,
   runId: id,
   agentId: id,
-  seq: z.int(),
+  seq: int4,
   eventType: z.string(),
   stream: z.string().nullable(),
   level: z.string().nullable(),
@@ -321,7 +325,7 @@ export const RunLogSlice = z.object({
   store: z.string().nullable().meta({ description: 'Log storage kind (`local_file`)' }),
   logRef: z.string().nullable(),
   content: z.string().meta({ description: 'NDJSON lines `{ts, stream, chunk}` from `offset`' }),
-  nextOffset: z.int().nullable().meta({ description: 'Byte offset of the next slice, or null at the end of the log' }),
+  nextOffset: int8.nullable().meta({ description: 'Byte offset of the next slice, or null at the end of the log' }),
 });
 
 export const Environment = z.object({
@@ -366,8 +370,8 @@ export const BudgetPolicy = z.object({
   scopeId: id,
   metric: z.string(),
   windowKind: z.enum(['calendar_month_utc', 'lifetime']),
-  amount: z.int(),
-  warnPercent: z.int(),
+  amount: int4,
+  warnPercent: int4,
   hardStopEnabled: z.boolean(),
   notifyEnabled: z.boolean(),
   isActive: z.boolean(),
@@ -390,30 +394,30 @@ export const CostEvent = z.object({
   biller: z.string(),
   billingType: z.string(),
   model: z.string(),
-  inputTokens: z.int(),
-  cachedInputTokens: z.int(),
-  outputTokens: z.int(),
-  costCents: z.int(),
+  inputTokens: int4,
+  cachedInputTokens: int4,
+  outputTokens: int4,
+  costCents: int4,
   occurredAt: timestamp,
   createdAt: timestamp,
 });
 
 export const ReconcileResult = z
   .object({
-    assignmentDispatched: z.int(),
-    dispatchRequeued: z.int(),
-    continuationRequeued: z.int(),
-    productiveContinuationObserved: z.int(),
-    successfulContinuationObserved: z.int(),
-    orphanBlockersAssigned: z.int(),
-    escalated: z.int(),
-    skipped: z.int(),
+    assignmentDispatched: int4,
+    dispatchRequeued: int4,
+    continuationRequeued: int4,
+    productiveContinuationObserved: int4,
+    successfulContinuationObserved: int4,
+    orphanBlockersAssigned: int4,
+    escalated: int4,
+    skipped: int4,
     issueIds: z.array(id).meta({ description: 'Issues that received an action, in processing order' }),
   })
   .meta({ description: "Counters of one stranded-work sweep over the company's issues" });
 
 export const ReapResult = z.object({
-  reaped: z.int(),
+  reaped: int4,
   runIds: z.array(id).meta({ description: 'Reaped runs, in processing order' }),
 });
 

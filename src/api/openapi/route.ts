@@ -14,6 +14,7 @@ import { z } from 'zod';
 import type { PrismaClient } from '../../store/db.ts';
 import { allow, companyFromPath, type Actor, type ActorKind } from '../auth.ts';
 import { pathParams, type PathParamName } from '../validation.ts';
+import { findNulCharacter } from '../requestLimits.ts';
 
 export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
 export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 422 | 503;
@@ -24,6 +25,11 @@ export interface ResponseSpec {
   schema?: z.ZodType;
   /** Default `application/json`. Any other type means the handler writes the response itself. */
   contentType?: string;
+  /**
+   * For `text/event-stream`: the events the stream carries, by event name, each with the schema of
+   * its JSON `data` and whether it has an `id:` (instead of `schema`, which would be the whole body).
+   */
+  events?: Record<string, { data: z.ZodType; numbered: boolean }>;
   headers?: Record<string, { description: string; schema: z.ZodType }>;
 }
 
@@ -104,11 +110,17 @@ export function defineRoutes<const R extends Record<string, RouteSpec>>(tag: str
   return { tag, routes };
 }
 
+/** Every string of every request part, stored or searched, refuses U+0000 (PostgreSQL's text does). */
+export const NUL_MESSAGE = 'must not contain NUL (U+0000) characters';
+
 /**
  * Parses one part of the request. An unknown key becomes one issue per key whose path names it,
- * so a 400's `details` says `colour`, not the whole body.
+ * so a 400's `details` says `colour`, not the whole body. A NUL character anywhere in the part,
+ * in a value or a key, is a 400 naming where it is, before the schema is even looked at.
  */
 function parsePart<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
+  const nulAt = findNulCharacter(value);
+  if (nulAt) throw new z.ZodError([{ code: 'custom', path: nulAt, message: NUL_MESSAGE, input: undefined }]);
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   throw new z.ZodError(

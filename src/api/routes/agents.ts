@@ -3,71 +3,71 @@ import type { Router } from 'express';
 import { z } from 'zod';
 import type { ApiContext } from '../context.ts';
 import { requireVisible, type Actor } from '../auth.ts';
-import { ADAPTER_TYPES, AGENT_ROLES, jsonObject, uuid } from '../validation.ts';
+import { ADAPTER_TYPES, AGENT_ROLES, boundedJson, int4, jsonObject, uuid } from '../validation.ts';
+import { INT4_MAX } from '../requestLimits.ts';
 import { agentView, runView } from '../serializers.ts';
 import { defineRoutes, routerFor } from '../openapi/route.ts';
 import { Agent, Run, WakeSkipped } from '../openapi/responseSchemas.ts';
 import { findWakeByIdempotencyKey } from '../../store/wakeups.ts';
 import { toJson } from '../../store/json.ts';
 import { runTexts, wakeTexts } from '../../domain/texts.ts';
-import { tracksLocalChild } from '../../domain/runStatus.ts';
+import { LOCAL_CHILD_ADAPTER_TYPES, tracksLocalChild } from '../../domain/runStatus.ts';
 
-const processAdapterConfig = z.strictObject({
-  command: z.string().min(1, 'is required'),
-  args: z.array(z.string()).max(200).optional(),
-  cwd: z.string().min(1).optional(),
-  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'), z.string()).optional(),
-  timeoutSec: z.number().int().min(0).max(7 * 24 * 3600).optional(),
-  graceSec: z.number().int().min(1).max(3600).optional(),
-});
+const processAdapterConfig = boundedJson(
+  z.strictObject(
+    {
+      command: z.string({ error: (issue) => (issue.input === undefined ? 'is required' : 'must be a string') }).min(1, 'is required'),
+      args: z.array(z.string()).max(200).optional(),
+      cwd: z.string().min(1).optional(),
+      env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'), z.string()).optional(),
+      timeoutSec: int4(0, 7 * 24 * 3600).optional(),
+      graceSec: int4(1, 3600).optional(),
+    },
+    { error: (issue) => (issue.input === undefined ? 'is required for local-child adapters (`{ command, ... }`)' : undefined) },
+  ),
+).meta({ description: 'The `process` adapter config (API.md), used by every local-child adapter: `command` is required' });
 
 const runtimeConfigSchema = z.strictObject({
   heartbeat: z
     .strictObject({
       enabled: z.boolean().optional(),
-      intervalSec: z.number().int().min(0).optional(),
+      intervalSec: int4(0, INT4_MAX).optional(),
       wakeOnDemand: z.boolean().optional(),
-      maxConcurrentRuns: z.number().int().min(1).max(10).optional(),
+      maxConcurrentRuns: int4(1, 10).optional(),
     })
     .optional(),
 });
 
-const agentBase = {
+const agentFields = {
   name: z.string().trim().min(1).max(200),
-  role: z.enum(AGENT_ROLES),
-  adapterType: z.enum(ADAPTER_TYPES),
-  adapterConfig: jsonObject,
-  runtimeConfig: runtimeConfigSchema,
+  role: z.enum(AGENT_ROLES).default('general'),
+  runtimeConfig: runtimeConfigSchema.optional(),
+  status: z.enum(['idle', 'active', 'paused', 'pending_approval']).optional(),
 };
 
-/**
- * Local-child adapters (`process`, and coding-agent CLIs such as `codex_local`, which Vigil runs
- * the same way) have their config checked in full; other adapters' configs are opaque.
- */
-function checkAdapterConfig(adapterType: string, adapterConfig: Record<string, unknown> | undefined, ctx: z.RefinementCtx) {
-  if (!tracksLocalChild(adapterType)) return;
-  const parsed = processAdapterConfig.safeParse(adapterConfig ?? {});
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', path: ['adapterConfig', ...issue.path], message: issue.message });
-  }
-}
+/** Adapters Vigil does not run as a local child: their config is opaque to it. */
+const OTHER_ADAPTER_TYPES = ADAPTER_TYPES.filter((type) => !tracksLocalChild(type)) as [string, ...string[]];
 
-const createAgentSchema = z
-  .strictObject({
-    ...agentBase,
-    role: agentBase.role.default('general'),
-    adapterType: agentBase.adapterType.default('process'),
-    adapterConfig: agentBase.adapterConfig.optional(),
-    runtimeConfig: agentBase.runtimeConfig.optional(),
-    status: z.enum(['idle', 'active', 'paused', 'pending_approval']).optional(),
-  })
-  .superRefine((body, ctx) => checkAdapterConfig(body.adapterType, body.adapterConfig, ctx));
+/**
+ * One branch per kind of adapter, told apart by `adapterType`: local-child adapters (`process`,
+ * and coding-agent CLIs such as `codex_local`, which Vigil runs the same way) must give the
+ * process config with its `command`; other adapters' configs are opaque. `adapterType` may be
+ * left out, meaning `process`.
+ */
+const createAgentSchema = z.discriminatedUnion('adapterType', [
+  z
+    .strictObject({ ...agentFields, adapterType: z.enum(LOCAL_CHILD_ADAPTER_TYPES).default('process'), adapterConfig: processAdapterConfig })
+    .meta({ description: 'A local-child agent: Vigil runs `adapterConfig.command` for each run (default `adapterType`: `process`)' }),
+  z
+    .strictObject({ ...agentFields, adapterType: z.enum(OTHER_ADAPTER_TYPES), adapterConfig: jsonObject.optional() })
+    .meta({ description: 'An agent of an adapter Vigil does not run as a local child; its `adapterConfig` is opaque' }),
+]);
 
 const updateAgentSchema = z.strictObject({
-  name: agentBase.name.optional(),
-  role: agentBase.role.optional(),
-  adapterConfig: agentBase.adapterConfig.optional(),
-  runtimeConfig: agentBase.runtimeConfig.optional(),
+  name: agentFields.name.optional(),
+  role: z.enum(AGENT_ROLES).optional(),
+  adapterConfig: jsonObject.optional().meta({ description: "Replaces the config. A local-child agent's must be the process config (`command` required), as on creation" }),
+  runtimeConfig: runtimeConfigSchema.optional(),
 });
 
 const wakeupSchema = z.strictObject({
@@ -75,7 +75,7 @@ const wakeupSchema = z.strictObject({
   triggerDetail: z.enum(['manual', 'ping', 'callback', 'system']).default('manual'),
   reason: z.string().trim().min(1).max(200).optional(),
   // Free-form, but an issue binding must name a real issue id.
-  payload: z.looseObject({ issueId: uuid.optional() }).optional(),
+  payload: boundedJson(z.looseObject({ issueId: uuid.optional() })).optional(),
   idempotencyKey: z.string().min(1).max(500).optional(),
 });
 
@@ -85,7 +85,7 @@ export const agentRoutes = defineRoutes('Agents', {
     path: '/companies/:companyId/agents',
     auth: ['board'],
     summary: 'Create an agent',
-    description: 'For local-child adapters (`process`, `codex_local`, …) `adapterConfig` is `{ command, args?, cwd?, env?, timeoutSec?, graceSec? }`; other adapters take any object.',
+    description: 'One schema per kind of `adapterType`: local-child adapters (`process`, `codex_local`, …) require `adapterConfig` `{ command, args?, cwd?, env?, timeoutSec?, graceSec? }`; other adapters take any object.',
     body: createAgentSchema,
     responses: { 201: { description: 'The agent (secrets in its config redacted)', schema: Agent } },
   },

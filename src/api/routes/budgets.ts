@@ -2,7 +2,8 @@
 import type { Router } from 'express';
 import { z } from 'zod';
 import type { ApiContext } from '../context.ts';
-import { uuid } from '../validation.ts';
+import { int4, uuid } from '../validation.ts';
+import { INT4_MAX } from '../requestLimits.ts';
 import { defineRoutes, routerFor } from '../openapi/route.ts';
 import { BudgetPolicy, CostEvent } from '../openapi/responseSchemas.ts';
 import { ConflictError, UnprocessableError } from '../../errors.ts';
@@ -13,9 +14,9 @@ const createPolicySchema = z.strictObject({
   scopeId: uuid.meta({ description: 'This company (scope `company`) or one of its agents (scope `agent`)' }),
   metric: z.literal('billed_cents').default('billed_cents'),
   windowKind: z.enum(['calendar_month_utc', 'lifetime']),
-  amount: z.number().int().min(0).max(2_000_000_000).meta({ description: 'Limit in cents; 0 disables the hard stop' }),
+  amount: int4(0, 2_000_000_000).meta({ description: 'Limit in cents; 0 disables the hard stop' }),
   hardStopEnabled: z.boolean().default(true),
-  warnPercent: z.number().int().min(0).max(100).optional(),
+  warnPercent: int4(0, 100).optional(),
 });
 
 const createCostEventSchema = z.strictObject({
@@ -23,11 +24,11 @@ const createCostEventSchema = z.strictObject({
   issueId: uuid.optional(),
   provider: z.string().trim().min(1).max(200),
   model: z.string().trim().min(1).max(200),
-  costCents: z.number().int().min(0).max(2_000_000_000),
+  costCents: int4(0, 2_000_000_000),
   occurredAt: z.iso.datetime({ offset: true }).optional().meta({ description: 'Default: now' }),
-  inputTokens: z.number().int().min(0).optional(),
-  outputTokens: z.number().int().min(0).optional(),
-  cachedInputTokens: z.number().int().min(0).optional(),
+  inputTokens: int4(0, INT4_MAX).optional(),
+  outputTokens: int4(0, INT4_MAX).optional(),
+  cachedInputTokens: int4(0, INT4_MAX).optional(),
 });
 
 export const budgetRoutes = defineRoutes('Budgets and costs', {

@@ -11,9 +11,16 @@ import { z } from 'zod';
 import type { ApiContext } from '../context.ts';
 import { defineRoutes, routerFor } from '../openapi/route.ts';
 import { serveCompanyEvents } from '../../live/companyEventStream.ts';
-import { LIVE_EVENT_TYPES } from '../../live/liveEventTypes.ts';
+import { LIVE_EVENT_PAYLOADS, LIVE_RESYNC_EVENT, LiveResyncPayload } from '../../live/liveEventSchemas.ts';
 
-const eventId = z.string().regex(/^\d{1,16}$/, 'must be a non-negative integer');
+// At most 15 digits: every such id is a safe JavaScript integer (2^53 − 1 has 16).
+const eventId = z.string().regex(/^\d{1,15}$/, 'must be a non-negative integer of at most 15 digits');
+
+/** Every event of the stream by name: the numbered ones of the live channel, and the resync notice. */
+const streamEvents = {
+  ...Object.fromEntries(Object.entries(LIVE_EVENT_PAYLOADS).map(([name, data]) => [name, { data, numbered: true }])),
+  [LIVE_RESYNC_EVENT]: { data: LiveResyncPayload, numbered: false },
+};
 
 const liveEventHeaders = z.object({
   'last-event-id': eventId
@@ -32,20 +39,17 @@ export const liveEventRoutes = defineRoutes('Live events', {
     auth: ['board'],
     summary: "Server-Sent Events of the company's runs, agents and issues",
     description: [
-      'A `text/event-stream` that stays open. Each message has an `id`, an `event` name and JSON `data`.',
-      `Event names: ${LIVE_EVENT_TYPES.map((name) => `\`${name}\``).join(', ')}.`,
-      'Payloads follow DATA-MODEL §4.6 (their TypeScript types: src/live/liveEventTypes.ts).',
+      'A `text/event-stream` that stays open. Each event has an `id` (the resync notice has none), an `event` name and JSON `data`;',
+      'comments (`: keep-alive`) and a `retry:` hint come between events.',
+      `Event names: ${Object.keys(streamEvents).map((name) => `\`${name}\``).join(', ')}.`,
+      'The response schema describes one event (OpenAPI 3.2 calls it `itemSchema`), its payload per event name as `contentSchema` of `data`, also listed in `x-vigil-events`.',
       'With `Last-Event-ID` (or `?lastEventId=`) the stream first replays every event after that id; without, it starts from now.',
       'The REST routes remain the source of truth.',
     ].join(' '),
     query: liveEventQuery,
     headers: liveEventHeaders,
     responses: {
-      200: {
-        description: 'The event stream',
-        contentType: 'text/event-stream',
-        schema: z.string().meta({ description: 'SSE frames: `id: <id>`, `event: <name>`, `data: <JSON>`' }),
-      },
+      200: { description: 'The event stream', contentType: 'text/event-stream', events: streamEvents },
     },
   },
 });

@@ -9,13 +9,14 @@ import type { Router } from 'express';
 import { z } from 'zod';
 import type { ApiContext } from '../context.ts';
 import { defineRoutes, routerFor } from '../openapi/route.ts';
+import { int4 } from '../validation.ts';
 import { ReapResult, ReconcileResult } from '../openapi/responseSchemas.ts';
 import { reapOrphanedRuns } from '../../activities/reaper.ts';
 import { reconcileStrandedAssignedIssues } from '../../activities/strandedSweep.ts';
 
 const reapSchema = z.strictObject({
   /** R16: skip runs updated within this many ms; default 0 (every orphan counts). */
-  staleThresholdMs: z.number().int().min(0).max(86_400_000).optional().meta({ description: 'Skip runs updated within this many ms (default 0)' }),
+  staleThresholdMs: int4(0, 86_400_000).optional().meta({ description: 'Skip runs updated within this many ms (default 0)' }),
   /** Only this company's runs; default: every company. */
   companyId: z.uuid().optional().meta({ description: "Only this company's runs (default: every company)" }),
 });

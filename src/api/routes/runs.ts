@@ -3,7 +3,8 @@ import type { Router } from 'express';
 import { z } from 'zod';
 import type { ApiContext } from '../context.ts';
 import { requireVisible, type Actor } from '../auth.ts';
-import { commaListOf, queryInt, uuid } from '../validation.ts';
+import { commaListOf, queryInt, queryInt64, uuid } from '../validation.ts';
+import { INT4_MAX } from '../requestLimits.ts';
 import { runView } from '../serializers.ts';
 import { defineRoutes, routerFor } from '../openapi/route.ts';
 import { Run, RunEvent, RunLogSlice } from '../openapi/responseSchemas.ts';
@@ -20,12 +21,12 @@ const listRunsQuery = z.strictObject({
 });
 
 const eventsQuery = z.strictObject({
-  afterSeq: queryInt(0, Number.MAX_SAFE_INTEGER).default(0).meta({ description: 'Only events with a greater `seq`' }),
+  afterSeq: queryInt(0, INT4_MAX).default(0).meta({ description: 'Only events with a greater `seq`' }),
   limit: queryInt(1, 1000).default(200),
 });
 
 const logQuery = z.strictObject({
-  offset: queryInt(0, Number.MAX_SAFE_INTEGER).default(0).meta({ description: 'Byte offset into the log' }),
+  offset: queryInt64(0).default(0).meta({ description: 'Byte offset into the log' }),
   limitBytes: queryInt(1, 1024 * 1024).default(256_000).meta({ description: 'At most this many bytes (max 1 MiB)' }),
 });
 
