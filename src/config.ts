@@ -4,6 +4,7 @@
  */
 import os from 'node:os';
 import path from 'node:path';
+import { STARTUP_POINTS, type StartupPoint } from './platform/startupInterrupt.ts';
 
 export interface VigilConfig {
   /** Where Vigil keeps its embedded PostgreSQL, Temporal SQLite file, run logs and admin token. */
@@ -43,6 +44,11 @@ export interface VigilConfig {
   temporalMetricsPort: number | null;
   /** How long `live_events` rows are kept: how long a board may stay away and still resume (Last-Event-ID). */
   liveEventsRetentionMs: number;
+  /**
+   * VIGIL_STARTUP_PAUSE_AT, a test hook: `npm start` holds its start-up at this point until it is
+   * asked to stop, so a test can signal it exactly there (test/platform/startupSignals.test.ts).
+   */
+  startupPauseAt: StartupPoint | null;
 }
 
 function intFrom(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -69,6 +75,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) {
     throw new Error(`VIGIL_LOG_LEVEL must be one of debug, info, warn, error, got "${logLevel}"`);
   }
+  const startupPauseAt = nonEmpty(env.VIGIL_STARTUP_PAUSE_AT);
+  if (startupPauseAt !== null && !(STARTUP_POINTS as readonly string[]).includes(startupPauseAt)) {
+    throw new Error(`VIGIL_STARTUP_PAUSE_AT must be one of ${STARTUP_POINTS.join(', ')}, got "${startupPauseAt}"`);
+  }
   return {
     dataDir: path.resolve(cwd, nonEmpty(env.VIGIL_DATA_DIR) ?? '.vigil'),
     databaseUrl: nonEmpty(env.DATABASE_URL),
@@ -91,5 +101,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     logLevel,
     temporalMetricsPort: optionalIntFrom(env, 'VIGIL_TEMPORAL_METRICS_PORT'),
     liveEventsRetentionMs: Math.max(1, intFrom(env, 'VIGIL_LIVE_EVENTS_RETENTION_HOURS', 24)) * 60 * 60 * 1000,
+    startupPauseAt: startupPauseAt as StartupPoint | null,
   };
 }

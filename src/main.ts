@@ -1,11 +1,16 @@
 /**
  * `npm start`: bring up everything Vigil needs on embedded defaults and print where it is.
  * PostgreSQL (embedded unless DATABASE_URL), migrations, a Temporal dev server (unless
- * TEMPORAL_ADDRESS), the worker and the API. Ctrl-C stops what this process started.
+ * TEMPORAL_ADDRESS), the worker and the API. SIGINT (Ctrl-C), SIGTERM or SIGHUP at any moment,
+ * start-up included, stops what this process started, newest first (src/processLifecycle.ts).
+ *
+ * Exit status: 0 once a requested stop has stopped everything, whether start-up had finished or
+ * not; 1 when start-up failed, or a stop did not complete; 128 + signal (130 for SIGINT, 143 for
+ * SIGTERM) when a second signal cut the stop short.
  */
 import { mkdir } from 'node:fs/promises';
 import { Connection } from '@temporalio/client';
-import { loadConfig } from './config.ts';
+import { loadConfig, type VigilConfig } from './config.ts';
 import { createLogger } from './logger.ts';
 import { startEmbeddedPostgres } from './store/embeddedPostgres.ts';
 import { applyMigrations } from './store/migrate.ts';
@@ -17,20 +22,40 @@ import { resolveAdminToken } from './adminToken.ts';
 import { startVigil } from './vigil.ts';
 import { installTemporalRuntime } from './temporal/runtime.ts';
 import { findFreePorts } from './platform/processes.ts';
+import { ProcessLifecycle } from './processLifecycle.ts';
 
 const say = (line: string) => process.stdout.write(`[vigil] ${line}\n`);
 
-/** What this process started, newest first: stopped on Ctrl-C, or when a later step fails. */
-const stops: Array<() => Promise<void>> = [];
-
-async function stopAll() {
-  for (const stop of stops.splice(0)) {
-    await stop().catch((error) => process.stderr.write(`[vigil] stop failed: ${String(error)}\n`));
+async function main(): Promise<number> {
+  let config: VigilConfig;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    process.stderr.write(`[vigil] failed to start: ${(error as Error).message}\n`);
+    return 1;
   }
+  const lifecycle = new ProcessLifecycle(say, config.startupPauseAt);
+  lifecycle.installSignalHandlers();
+
+  let failed = false;
+  try {
+    await startEverything(config, lifecycle);
+    lifecycle.ready();
+    say('Ready. Ctrl-C stops everything this process started.');
+    await lifecycle.stopRequested();
+  } catch (error) {
+    if (!lifecycle.stopping) {
+      failed = true;
+      process.stderr.write(`[vigil] failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+    }
+  }
+  const clean = await lifecycle.stopAll();
+  if (lifecycle.stopping) say(clean ? 'stopped' : 'stopped, but not everything: see above');
+  return failed || !clean ? 1 : 0;
 }
 
-async function main() {
-  const config = loadConfig();
+async function startEverything(config: VigilConfig, lifecycle: ProcessLifecycle): Promise<void> {
+  const { interrupt } = lifecycle;
   const logger = createLogger(config.logLevel);
   // Once per process, before any Temporal connection: SDK lines through Vigil's JSON logger, and
   // the worker's own metrics on a local port that GET /metrics appends.
@@ -40,62 +65,80 @@ async function main() {
 
   let databaseUrl = config.databaseUrl;
   if (!databaseUrl) {
-    const pg = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPgPort, log: say });
-    stops.unshift(pg.stop);
+    const pg = await lifecycle.step(
+      'postgres',
+      () => startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPgPort, log: say, interrupt }),
+      (pg) => ({ what: 'PostgreSQL', stop: pg.stop }),
+    );
     databaseUrl = pg.databaseUrl;
   } else {
     say('PostgreSQL: using DATABASE_URL');
   }
-  const migrations = await applyMigrations(databaseUrl, { log: say });
+  const migrations = await lifecycle.step('migrations', () => applyMigrations(databaseUrl, { log: say }));
   say(`migrations: ${migrations.applied.length ? `applied ${migrations.applied.join(', ')}` : 'up to date'}`);
 
   let temporalAddress = config.temporalAddress;
   let temporalUiUrl = config.temporalUiUrl;
   let namespace = config.temporalNamespace;
   if (!temporalAddress) {
-    const binary = await resolveTemporalCli({ explicitPath: config.temporalCliPath, cacheDir: config.cacheDir, log: say });
-    const devConfig = loadTemporalDevConfig();
-    const server = await startTemporalDevServer({
-      binary,
-      config: devConfig,
-      dataDir: config.dataDir,
-      port: config.temporalPort,
-      uiPort: config.temporalUiPort,
-      log: say,
-    });
-    stops.unshift(server.stop);
+    const binary = await lifecycle.step('temporal-cli', () =>
+      resolveTemporalCli({ explicitPath: config.temporalCliPath, cacheDir: config.cacheDir, log: say, signal: interrupt.signal }),
+    );
+    const server = await lifecycle.step(
+      'temporal',
+      () =>
+        startTemporalDevServer({
+          binary,
+          config: loadTemporalDevConfig(),
+          dataDir: config.dataDir,
+          port: config.temporalPort,
+          uiPort: config.temporalUiPort,
+          log: say,
+          interrupt,
+        }),
+      (server) => ({ what: 'the Temporal dev server', stop: server.stop }),
+    );
     temporalAddress = server.address;
     temporalUiUrl ??= server.uiUrl;
     namespace = server.namespace;
   } else {
-    const connection = await Connection.connect({ address: temporalAddress });
-    await ensureSearchAttributes(connection, namespace);
-    await connection.close();
+    const address = temporalAddress;
+    await lifecycle.step('temporal', async () => {
+      const connection = await Connection.connect({ address });
+      await ensureSearchAttributes(connection, namespace);
+      await connection.close();
+    });
     say(`Temporal: using TEMPORAL_ADDRESS ${temporalAddress}`);
   }
 
   const admin = await resolveAdminToken(config.dataDir, config.adminToken);
-  const vigil = await startVigil({
-    databaseUrl,
-    temporalAddress,
-    temporalNamespace: namespace,
-    temporalUiUrl,
-    taskQueue: config.taskQueue,
-    dataDir: config.dataDir,
-    adminToken: admin.token,
-    runTokenSecret: config.runTokenSecret,
-    adapterHeartbeatTimeoutMs: config.adapterHeartbeatTimeoutMs,
-    recoverySweeper: { idPrefix: 'vigil-', intervalMs: config.recoveryIntervalMs, runAtStartup: true },
-    dbPoolSize: config.dbPoolSize,
-    host: config.host,
-    port: config.port,
-    logger,
-    temporalMetricsUrl: temporalRuntime.metricsUrl,
-    liveEvents: { retentionMs: config.liveEventsRetentionMs },
-  });
-  stops.unshift(vigil.stop);
+  const vigil = await lifecycle.step(
+    'api',
+    () =>
+      startVigil({
+        databaseUrl,
+        temporalAddress,
+        temporalNamespace: namespace,
+        temporalUiUrl,
+        taskQueue: config.taskQueue,
+        dataDir: config.dataDir,
+        adminToken: admin.token,
+        runTokenSecret: config.runTokenSecret,
+        adapterHeartbeatTimeoutMs: config.adapterHeartbeatTimeoutMs,
+        recoverySweeper: { idPrefix: 'vigil-', intervalMs: config.recoveryIntervalMs, runAtStartup: true },
+        dbPoolSize: config.dbPoolSize,
+        host: config.host,
+        port: config.port,
+        logger,
+        temporalMetricsUrl: temporalRuntime.metricsUrl,
+        liveEvents: { retentionMs: config.liveEventsRetentionMs },
+        interrupt,
+        phase: () => lifecycle.phase,
+      }),
+    (vigil) => ({ what: 'the API and the worker', stop: vigil.stop }),
+  );
   // Runs committed while Temporal was out of reach (or before a crash) get their workflows now.
-  const resumed = await vigil.runControl.resumeQueuedRuns();
+  const resumed = await lifecycle.step(null, () => vigil.runControl.resumeQueuedRuns());
   if (resumed > 0) say(`started the workflows of ${resumed} queued run(s)`);
 
   say(`API:         ${vigil.apiUrl}/api`);
@@ -104,23 +147,6 @@ async function main() {
   say(`Temporal:    ${temporalAddress} (namespace ${namespace}, task queue ${config.taskQueue})`);
   say(`Data:        ${config.dataDir}`);
   if (admin.generated) say(`Admin token (first start; kept in ${config.dataDir}/admin-token): ${admin.token}`);
-  say('Ready. Ctrl-C stops everything this process started.');
-
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    say(`${signal}: stopping…`);
-    await stopAll();
-    say('stopped');
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
 }
 
-main().catch(async (error) => {
-  process.stderr.write(`[vigil] failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
-  await stopAll();
-  process.exit(1);
-});
+void main().then((code) => process.exit(code));

@@ -22,6 +22,7 @@ import { LiveEventHub, type LiveEventHubOptions } from './live/liveEventHub.ts';
 import type { Logger } from './logger.ts';
 import { runCompanies, withRunContext } from './runLogContext.ts';
 import { createVigilMetrics, type VigilMetrics } from './metrics/vigilMetrics.ts';
+import type { LifecyclePhase, StartupInterrupt } from './platform/startupInterrupt.ts';
 
 export interface StartVigilOptions {
   databaseUrl: string;
@@ -48,6 +49,16 @@ export interface StartVigilOptions {
   recoverySweeper?: Omit<RecoverySweeperOptions, 'taskQueue'> & { runAtStartup: boolean };
   /** The live channel's retention and read cadence (defaults in live/liveEventHub.ts). */
   liveEvents?: Omit<LiveEventHubOptions, 'prisma' | 'databaseUrl' | 'logger'>;
+  /**
+   * `npm start`'s stop request: checked before the worker (and its workflow bundle); an
+   * interrupted or failed start closes what it opened and throws.
+   */
+  interrupt?: StartupInterrupt;
+  /**
+   * The process's phase for `GET /api/health`, which answers `ok` only when `ready`. `npm start`
+   * passes its own (ready once everything started); by default, ready once startVigil returned.
+   */
+  phase?: () => LifecyclePhase;
 }
 
 export interface RunningVigil {
@@ -69,14 +80,28 @@ function listen(server: Server, host: string, port: number): Promise<AddressInfo
 }
 
 export async function startVigil(options: StartVigilOptions): Promise<RunningVigil> {
+  // What is open so far, closed newest first when the start fails or is interrupted.
+  const opened: Array<() => Promise<unknown>> = [];
+  try {
+    return await assembleVigil(options, opened);
+  } catch (error) {
+    for (const close of opened.reverse()) await close().catch(() => undefined);
+    throw error;
+  }
+}
+
+async function assembleVigil(options: StartVigilOptions, opened: Array<() => Promise<unknown>>): Promise<RunningVigil> {
   // Lines about a run get its workflowId and companyId (runLogContext.ts).
   const logger = withRunContext(options.logger);
   const prisma = createPrismaClient(options.databaseUrl, options.dbPoolSize);
+  opened.push(() => prisma.$disconnect());
   const metrics = createVigilMetrics({ prisma });
   const stopCompanyLookup = runCompanies.useLookup(async (runId) => (await prisma.heartbeatRun.findUnique({ where: { id: runId }, select: { companyId: true } }))?.companyId ?? null);
+  opened.push(async () => stopCompanyLookup());
   const runTokenSecret = await loadRunTokenSecret(prisma, options.runTokenSecret);
   const logStore = new RunLogStore(path.join(options.dataDir, 'run-logs'));
   const clientConnection = await Connection.connect({ address: options.temporalAddress });
+  opened.push(() => clientConnection.close());
   const temporal = new Client({ connection: clientConnection, namespace: options.temporalNamespace });
   const telemetry: Telemetry = options.telemetry ?? {
     agentFirstHeartbeat: (event) => logger.info('agent first heartbeat', event),
@@ -88,7 +113,9 @@ export async function startVigil(options: StartVigilOptions): Promise<RunningVig
   const activityDeps: ActivityDeps = { prisma, logStore, runTokenSecret, apiUrl: '', telemetry, logger, executions, metrics };
   const runControl = new RunControl({ prisma, temporal, workflowSettings, activityDeps, logger });
   const liveEvents = new LiveEventHub({ ...options.liveEvents, prisma, databaseUrl: options.databaseUrl, logger });
+  opened.push(() => liveEvents.stop());
   await liveEvents.start();
+  let assembled = false;
   const app = createApp({
     prisma,
     activityDeps,
@@ -106,14 +133,22 @@ export async function startVigil(options: StartVigilOptions): Promise<RunningVig
       await clientConnection.workflowService.getSystemInfo({});
       return true;
     },
+    lifecyclePhase: options.phase ?? (() => (assembled ? 'ready' : 'starting')),
   });
   const server = createServer(app);
   const address = await listen(server, options.host, options.port);
+  opened.push(() => {
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeAllConnections();
+    return closed;
+  });
   const agentHost = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host;
   const apiUrl = `http://${agentHost.includes(':') ? `[${agentHost}]` : agentHost}:${address.port}`;
   activityDeps.apiUrl = apiUrl;
 
+  await options.interrupt?.checkpoint('worker');
   const workerConnection = await NativeConnection.connect({ address: options.temporalAddress });
+  opened.push(() => workerConnection.close());
   const worker = await createRunWorker({
     connection: workerConnection,
     namespace: options.temporalNamespace,
@@ -124,8 +159,14 @@ export async function startVigil(options: StartVigilOptions): Promise<RunningVig
     shutdownGraceMs: options.shutdownGraceMs ?? 30_000,
     logger,
   });
+  // The bundle took seconds: a stop asked meanwhile ends the start before the worker polls.
+  options.interrupt?.signal.throwIfAborted();
   const workerRun = worker.run().catch((error) => {
     logger.error('worker stopped with an error', { error: error instanceof Error ? error.message : String(error) });
+  });
+  opened.push(async () => {
+    if (worker.getState() === 'RUNNING') worker.shutdown();
+    await workerRun;
   });
   // The startup pass runs in the background and waits on the sweeper's answer; stop() aborts
   // that wait before closing the client, or its gRPC retry would fire on a closed channel and
@@ -146,6 +187,7 @@ export async function startVigil(options: StartVigilOptions): Promise<RunningVig
   }
 
   let stopped: Promise<void> | null = null;
+  assembled = true;
   return {
     prisma,
     temporal,

@@ -6,6 +6,7 @@ import type { RunControl } from './runControl.ts';
 import type { ActivityDeps } from '../activities/deps.ts';
 import type { LiveEventHub } from '../live/liveEventHub.ts';
 import type { VigilMetrics } from '../metrics/vigilMetrics.ts';
+import type { LifecyclePhase } from '../platform/startupInterrupt.ts';
 
 export interface ApiContext {
   prisma: PrismaClient;
@@ -27,4 +28,6 @@ export interface ApiContext {
   liveEvents: LiveEventHub;
   /** `GET /api/health`'s probe of Temporal. */
   checkTemporal(): Promise<boolean>;
+  /** Whether this process has finished starting (`GET /api/health` is `ok` only when `ready`). */
+  lifecyclePhase(): LifecyclePhase;
 }

@@ -22,7 +22,9 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
+import { killOnExit } from '../platform/killOnExit.ts';
 import { isPidAlive, isPortAnswering, isSameProcess, processStartTime } from '../platform/processes.ts';
+import type { StartupInterrupt } from '../platform/startupInterrupt.ts';
 import {
   ensurePostgresUserCanReach,
   initialiseCluster,
@@ -53,6 +55,12 @@ export interface EmbeddedPostgresOptions {
    * Test setups may pass false so that an interrupted test run takes its database along.
    */
   ownProcessGroup?: boolean;
+  /**
+   * A stop request during the start (`npm start`'s Ctrl-C): an initdb in progress is killed (and
+   * its half-made cluster removed), a postmaster not ready yet gets a fast shutdown, then the
+   * start throws the request's reason. A server that is ready is returned, for the caller to stop.
+   */
+  interrupt?: StartupInterrupt;
 }
 
 export interface EmbeddedPostgres {
@@ -65,9 +73,8 @@ export interface EmbeddedPostgres {
   reused: boolean;
 }
 
-/** Servers started or adopted by this process, so an exit without stop() still shuts them down. */
-const runningHere = new Map<string, { pid: number }>();
-let exitHookInstalled = false;
+/** Clusters whose server this process started or adopted and has not stopped yet. */
+const runningHere = new Set<string>();
 
 export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
   const log = opts.log ?? (() => {});
@@ -86,13 +93,17 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   const adopted = await recoverLeftoverServer(layout, opts.port, log);
   let pid: number;
   let password: string;
+  // An exit without stop() still asks the server for a fast shutdown (SIGINT) instead of leaking it.
+  let untrack: () => void;
   if (adopted) {
     pid = adopted.pid;
     password = adopted.password;
+    untrack = killOnExit({ pid }, 'SIGINT');
     log(`PostgreSQL 17 reused on 127.0.0.1:${opts.port}: left running by a previous Vigil (pid ${pid}, data: ${layout.clusterDir})`);
   } else {
+    opts.interrupt?.signal.throwIfAborted();
     if (!(await isInitialised(layout))) {
-      password = await initialiseCluster(layout, binaries, runAs, log);
+      password = await initialiseCluster(layout, binaries, runAs, log, opts.interrupt?.signal);
     } else {
       password = await readPassword(layout);
       await repairClusterOwnership(layout, runAs, log);
@@ -103,13 +114,14 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
           `Stop it or choose another port with VIGIL_PG_PORT.`,
       );
     }
-    pid = await launchServer(layout, binaries, runAs, opts.port, opts.ownProcessGroup ?? true);
+    opts.interrupt?.signal.throwIfAborted();
+    ({ pid, untrack } = await launchServer(layout, binaries, runAs, opts.port, opts.ownProcessGroup ?? true, log, opts.interrupt));
     log(`PostgreSQL 17 started on 127.0.0.1:${opts.port} in ${Date.now() - startedAt} ms (data: ${layout.clusterDir})`);
   }
 
   const startTime = await processStartTime(pid);
   await writeOwnerRecord(layout, pid, startTime, opts.port);
-  trackForExit(layout.clusterDir, pid);
+  runningHere.add(layout.clusterDir);
 
   const stopServer = async () => {
     runningHere.delete(layout.clusterDir);
@@ -118,6 +130,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
       await fastShutdown(pid, layout);
       log(`PostgreSQL stopped (pid ${pid})`);
     }
+    untrack();
     await removeOwnerRecordIfMine(layout, pid);
   };
   let stopping: Promise<void> | null = null;
@@ -158,23 +171,4 @@ async function ensureDatabase(password: string, port: number, database: string):
   } finally {
     await client.end();
   }
-}
-
-/**
- * Node cannot wait in an 'exit' handler, but it can still send a signal: a Vigil that exits
- * without calling stop() asks its database for a fast shutdown instead of leaking it.
- */
-function trackForExit(clusterDir: string, pid: number): void {
-  runningHere.set(clusterDir, { pid });
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const server of runningHere.values()) {
-      try {
-        process.kill(server.pid, 'SIGINT');
-      } catch {
-        // already gone
-      }
-    }
-  });
 }

@@ -141,6 +141,8 @@ export async function initialiseCluster(
   binaries: Binaries,
   runAs: RunAs | null,
   log: (line: string) => void,
+  /** Kills initdb when aborted; the half-made cluster is removed and the reason thrown. */
+  signal?: AbortSignal,
 ): Promise<string> {
   const leftovers = await fs.readdir(layout.clusterDir).catch(() => [] as string[]);
   if (leftovers.length > 0) {
@@ -183,12 +185,20 @@ export async function initialiseCluster(
           ],
           { stdio: ['ignore', logFd, logFd], env: { ...process.env, LC_ALL: 'C' }, ...(runAs ?? {}) },
         );
+        // Not spawn's own `signal` option: that rejects at once, before initdb has exited and
+        // before the cleanup below could run.
+        const kill = () => child.kill('SIGTERM');
+        signal?.addEventListener('abort', kill, { once: true });
         child.once('error', reject);
-        child.once('exit', (exitCode) => resolve(exitCode));
+        child.once('exit', (exitCode) => {
+          signal?.removeEventListener('abort', kill);
+          resolve(exitCode);
+        });
       });
       if (code !== 0) {
         const output = await fs.readFile(layout.logFile, 'utf8').catch(() => '');
         await fs.rm(layout.clusterDir, { recursive: true, force: true });
+        signal?.throwIfAborted();
         throw new Error(`initdb failed (exit code ${code}). Its output (${layout.logFile}):\n${tailLines(output)}`);
       }
     } finally {

@@ -6,7 +6,9 @@ import { spawn } from 'node:child_process';
 import { closeSync, constants as fsConstants, openSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { killOnExit } from '../platform/killOnExit.ts';
 import { isPidAlive, sleep, tailLines, waitForPidExit } from '../platform/processes.ts';
+import type { StartupInterrupt } from '../platform/startupInterrupt.ts';
 import type { Binaries, Layout, RunAs } from './embeddedPostgresCluster.ts';
 
 export const READY_TIMEOUT_MS = 60_000;
@@ -20,13 +22,20 @@ interface PostmasterPid {
   status: string;
 }
 
+/**
+ * Spawns the postmaster and waits until its postmaster.pid says `ready`. From the spawn on, the
+ * postmaster gets a fast shutdown if this process exits (killOnExit; `untrack` ends that once the
+ * caller stopped it). A failed or interrupted start stops the postmaster before throwing.
+ */
 export async function launchServer(
   layout: Layout,
   binaries: Binaries,
   runAs: RunAs | null,
   port: number,
   ownProcessGroup: boolean,
-): Promise<number> {
+  log: (line: string) => void,
+  interrupt?: StartupInterrupt,
+): Promise<{ pid: number; untrack: () => void }> {
   await fs.rename(layout.logFile, `${layout.logFile}.1`).catch(() => undefined);
   const logFd = openSync(layout.logFile, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_APPEND, 0o644);
   let exited: string | null = null;
@@ -52,17 +61,25 @@ export async function launchServer(
     closeSync(logFd);
   }
   if (pid === undefined) throw await startFailure(layout, `could not spawn ${binaries.postgres}: ${exited ?? 'unknown error'}`);
+  const untrack = killOnExit({ pid }, 'SIGINT');
 
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  for (;;) {
-    const pidFile = await readPostmasterPid(layout);
-    if (pidFile?.pid === pid && pidFile.status === 'ready') return pid;
-    if (exited !== null) throw await startFailure(layout, `postgres stopped during start-up (${exited})`);
-    if (Date.now() > deadline) {
-      await fastShutdown(pid, layout);
-      throw await startFailure(layout, `postgres was not ready after ${READY_TIMEOUT_MS / 1000} s`);
+  try {
+    await interrupt?.checkpoint('postgres-spawned');
+    const deadline = Date.now() + READY_TIMEOUT_MS;
+    for (;;) {
+      const pidFile = await readPostmasterPid(layout);
+      if (pidFile?.pid === pid && pidFile.status === 'ready') return { pid, untrack };
+      if (exited !== null) throw await startFailure(layout, `postgres stopped during start-up (${exited})`);
+      interrupt?.signal.throwIfAborted();
+      if (Date.now() > deadline) throw await startFailure(layout, `postgres was not ready after ${READY_TIMEOUT_MS / 1000} s`);
+      await sleep(15);
     }
-    await sleep(15);
+  } catch (error) {
+    // A postmaster in start-up takes the fast shutdown too, and removes its postmaster.pid.
+    if (exited === null) await fastShutdown(pid, layout).catch(() => undefined);
+    untrack();
+    if (interrupt?.signal.aborted) log(`PostgreSQL stopped before it was ready (pid ${pid})`);
+    throw error;
   }
 }
 

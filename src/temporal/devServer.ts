@@ -15,7 +15,9 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { killOnExit } from '../platform/killOnExit.ts';
 import { isPidAlive, isPortAnswering, isSameProcess, processStartTime, terminatePid } from '../platform/processes.ts';
+import type { StartupInterrupt } from '../platform/startupInterrupt.ts';
 import type { TemporalDevConfig } from './devServerConfig.ts';
 import { recoverLeftoverServer, removeStateIfFor, writeState } from './devServerLeftover.ts';
 import {
@@ -44,6 +46,11 @@ export interface TemporalDevServerOptions {
   log: (line: string) => void;
   /** How long to wait for the frontend, namespace and search attributes (default 60 s). */
   startTimeoutMs?: number;
+  /**
+   * A stop request during the start (`npm start`'s Ctrl-C): a server that does not serve yet is
+   * stopped and the start throws the request's reason. A serving one is returned, for the caller to stop.
+   */
+  interrupt?: StartupInterrupt;
 }
 
 export interface TemporalDevServer {
@@ -58,10 +65,6 @@ export interface TemporalDevServer {
   /** SIGTERM, then SIGKILL after 5 s; safe to call more than once. */
   stop(): Promise<void>;
 }
-
-/** Servers started or adopted by this process, so an exit without stop() still stops them. */
-const runningHere = new Map<number, string>();
-let exitHookInstalled = false;
 
 export async function startTemporalDevServer(opts: TemporalDevServerOptions): Promise<TemporalDevServer> {
   const startedAt = Date.now();
@@ -81,7 +84,8 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
     const adopted = await recoverLeftoverServer(stateDir, fingerprint, launch, log);
     if (adopted) {
       log(`Temporal dev server reused on ${launch.address}: left running by a previous Vigil (pid ${adopted.pid})`);
-      return await track(adopted.pid, adopted.startTime, stateDir, launch, fingerprint, true, log);
+      const untrack = killOnExit({ pid: adopted.pid }, 'SIGTERM');
+      return await track(adopted.pid, adopted.startTime, stateDir, launch, fingerprint, true, untrack, log);
     }
   }
   await ensurePortsFree(launch);
@@ -89,18 +93,23 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
   const output = stateDir ? new FileOutput(path.join(stateDir, 'server.log')) : new MemoryOutput();
   const { child, exited } = await spawnServer(binary, launch.args, output, stateDir !== null);
   const pid = child.pid!;
+  // From the spawn on: an exit without stop() (a forced exit, a crash) still stops the server.
+  const untrack = killOnExit({ pid }, 'SIGTERM');
   const startTime = await processStartTime(pid);
   try {
-    await waitUntilServing(launch, exited, timeoutMs, output);
+    await opts.interrupt?.checkpoint('temporal-spawned');
+    await waitUntilServing(launch, exited, timeoutMs, output, opts.interrupt?.signal);
   } catch (error) {
     await terminatePid(pid, { signal: 'SIGTERM', killAfterMs: STOP_GRACE_MS });
+    untrack();
+    if (opts.interrupt?.signal.aborted) log(`Temporal dev server stopped before it served (pid ${pid})`);
     throw error;
   }
   log(
     `Temporal dev server started on ${launch.address} in ${((Date.now() - startedAt) / 1000).toFixed(1)} s ` +
       `(namespace ${launch.namespace}${launch.uiUrl ? `, UI ${launch.uiUrl}` : ''}, ${dbFile ? `db ${dbFile}` : 'in memory'})`,
   );
-  return track(pid, startTime, stateDir, launch, fingerprint, false, log);
+  return track(pid, startTime, stateDir, launch, fingerprint, false, untrack, log);
 }
 
 async function ensurePortsFree(launch: Launch): Promise<void> {
@@ -126,19 +135,19 @@ async function track(
   launch: Launch,
   fingerprint: string,
   reused: boolean,
+  untrack: () => void,
   log: (line: string) => void,
 ): Promise<TemporalDevServer> {
   if (stateDir) await writeState(stateDir, pid, startTime, launch, fingerprint);
-  trackForExit(pid, stateDir ?? `memory:${pid}`);
 
   const stopServer = async () => {
-    runningHere.delete(pid);
     // Only the process we started or adopted, proven by its start time.
     const ours = startTime === null ? isPidAlive(pid) : await isSameProcess(pid, startTime);
     if (ours) {
       const how = await terminatePid(pid, { signal: 'SIGTERM', killAfterMs: STOP_GRACE_MS });
       log(`Temporal dev server stopped (pid ${pid}${how === 'killed' ? `, killed after ${STOP_GRACE_MS / 1000} s` : ''})`);
     }
+    untrack();
     if (stateDir) await removeStateIfFor(stateDir, pid);
   };
   let stopping: Promise<void> | null = null;
@@ -150,23 +159,4 @@ async function track(
     reused,
     stop: () => (stopping ??= stopServer()),
   };
-}
-
-/**
- * Node cannot wait in an 'exit' handler, but it can still send a signal: a Vigil (or a test file)
- * that exits without stop() takes its dev servers along instead of leaking them.
- */
-function trackForExit(pid: number, key: string): void {
-  runningHere.set(pid, key);
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const running of runningHere.keys()) {
-      try {
-        process.kill(running, 'SIGTERM');
-      } catch {
-        // already gone
-      }
-    }
-  });
 }

@@ -145,12 +145,15 @@ export async function waitUntilServing(
   exited: { reason: string | null },
   timeoutMs: number,
   output: ServerOutput,
+  /** Aborted (a stop request): throws its reason at the next check. */
+  signal?: AbortSignal,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const failure = async (reason: string) =>
     new Error(`The Temporal dev server did not start: ${reason}. ${await output.tail()}`);
 
   while (!(await isPortAnswering(launch.port))) {
+    signal?.throwIfAborted();
     if (exited.reason) throw await failure(`it stopped (${exited.reason})`);
     if (Date.now() > deadline) throw await failure(`nothing listened on ${launch.address} after ${timeoutMs / 1000} s`);
     await sleep(25);
@@ -159,6 +162,7 @@ export async function waitUntilServing(
   const connection = Connection.lazy({ address: launch.address, connectTimeout: 2_000 });
   try {
     for (;;) {
+      signal?.throwIfAborted();
       if (exited.reason) throw await failure(`it stopped (${exited.reason})`);
       const problem = await serviceProblem(connection, launch, Math.min(deadline, Date.now() + 3_000));
       if (problem === null) break;
@@ -171,6 +175,7 @@ export async function waitUntilServing(
   } finally {
     await connection.close().catch(() => undefined);
   }
+  signal?.throwIfAborted();
   if (launch.uiPort !== null && !(await waitForPort(launch.uiPort, Math.max(1_000, deadline - Date.now())))) {
     throw await failure(`the Web UI did not listen on port ${launch.uiPort}`);
   }

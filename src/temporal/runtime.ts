@@ -7,6 +7,9 @@
  *   line about a run carries its `runId`, `workflowId` and `companyId` (src/runLogContext.ts).
  * - Metrics: Core serves its `temporal_*` worker metrics on a local Prometheus endpoint, which
  *   Vigil's `GET /metrics` appends (src/metrics/temporalScrape.ts).
+ * - Signals: none. The SDK's default takes SIGINT/SIGTERM/SIGQUIT/SIGUSR2 to shut the workers
+ *   down by itself, racing Vigil's own stop (src/processLifecycle.ts) — and during start-up it
+ *   swallowed the signal while the servers kept starting. Vigil shuts its worker down itself.
  */
 import { Runtime } from '@temporalio/worker';
 import type { Logger as SdkLogger, LogLevel as SdkLogLevel, LogMetadata } from '@temporalio/common';
@@ -53,6 +56,7 @@ export interface TemporalRuntimeOptions {
 export function installTemporalRuntime(options: TemporalRuntimeOptions): { metricsUrl: string | null } {
   Runtime.install({
     logger: sdkLoggerFor(options.logger),
+    shutdownSignals: [],
     telemetryOptions: {
       // Core's native lines are forwarded to the logger above instead of printed as text.
       logging: { filter: { core: 'WARN', other: 'ERROR' }, forward: {} },

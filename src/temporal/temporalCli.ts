@@ -9,6 +9,7 @@ import { execFile, spawn } from 'node:child_process';
 import { constants as fsConstants, createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { killOnExit } from '../platform/killOnExit.ts';
 import { currentProcessIdentity, isSameProcess, sleep, tailLines } from '../platform/processes.ts';
 
 export const TEMPORAL_CLI_VERSION = 'v1.5.1';
@@ -29,7 +30,15 @@ export interface ResolveTemporalCliOptions {
   env?: NodeJS.ProcessEnv;
   /** How often a running build prints that it is still going (default 30 s). */
   heartbeatMs?: number;
+  /**
+   * A stop request (`npm start`'s Ctrl-C): a build in progress is killed, its whole process group,
+   * nothing reaches the cache, and the call throws the signal's reason.
+   */
+  signal?: AbortSignal;
 }
+
+/** SIGTERM-to-SIGKILL grace of an interrupted build's process group. */
+const BUILD_KILL_GRACE_MS = 3_000;
 
 export async function resolveTemporalCli(opts: ResolveTemporalCliOptions): Promise<string> {
   const env = opts.env ?? process.env;
@@ -62,7 +71,7 @@ export async function resolveTemporalCli(opts: ResolveTemporalCliOptions): Promi
   if (!goVersion || !atLeast(goVersion, MIN_GO)) {
     throw new Error(noCliMessage(cacheDir, `the Go on PATH (${go}) is ${goVersion ? `go${goVersion.join('.')}` : 'of unknown version'}`));
   }
-  await buildWithGo({ go, env, cacheDir, log, heartbeatMs: opts.heartbeatMs ?? 30_000 });
+  await buildWithGo({ go, env, cacheDir, log, heartbeatMs: opts.heartbeatMs ?? 30_000, signal: opts.signal });
   await verifyBinary(cached, 'the freshly built temporal CLI');
   return cached;
 }
@@ -153,6 +162,7 @@ interface BuildOptions {
   cacheDir: string;
   log: (line: string) => void;
   heartbeatMs: number;
+  signal?: AbortSignal;
 }
 
 interface LockRecord {
@@ -175,6 +185,7 @@ async function buildWithGo(opts: BuildOptions): Promise<void> {
   let lastNotice = 0;
 
   for (;;) {
+    opts.signal?.throwIfAborted();
     if (await takeLock(lockFile)) break;
     const holder = await readLock(lockFile);
     if (holder && !(await isSameProcess(holder.pid, holder.startTime)) && holder.pid !== process.pid) {
@@ -198,6 +209,7 @@ async function buildWithGo(opts: BuildOptions): Promise<void> {
   try {
     // Someone may have finished between our check and taking the lock.
     if (await isExecutableFile(cachedBinaryPath(cacheDir))) return;
+    await removeAbandonedStagingDirs(binDir);
     await runGoInstall(opts);
   } finally {
     await fs.rm(lockFile, { force: true });
@@ -241,8 +253,20 @@ async function removeStaleLock(lockFile: string, holder: LockRecord): Promise<vo
 }
 
 /**
+ * Staging directories of builds that never finished: their builder was killed (`kill -9`) before
+ * its cleanup ran. Only the lock holder builds, so under the lock every one of them is abandoned.
+ */
+async function removeAbandonedStagingDirs(binDir: string): Promise<void> {
+  for (const name of await fs.readdir(binDir).catch(() => [] as string[])) {
+    if (name.startsWith('.build-')) await fs.rm(path.join(binDir, name), { recursive: true, force: true });
+  }
+}
+
+/**
  * `go install` into a private GOBIN inside `<cacheDir>/bin`, then one rename: a concurrent reader
- * sees either no binary or the complete one, never a half-written file.
+ * sees either no binary or the complete one, never a half-written file. `go` runs in a process
+ * group of its own so that an interrupted build is killed with every compiler and linker it
+ * started; a terminal's Ctrl-C reaches Vigil, which kills that group.
  */
 async function runGoInstall(opts: BuildOptions): Promise<void> {
   const { go, cacheDir, log } = opts;
@@ -263,7 +287,26 @@ async function runGoInstall(opts: BuildOptions): Promise<void> {
         // The machine's GOPROXY/GOSUMDB/GOFLAGS stay; never fetch another toolchain; pure-Go SQLite.
         env: { ...opts.env, GOBIN: stagingDir, CGO_ENABLED: '0', GOTOOLCHAIN: 'local' },
         stdio: ['ignore', 'pipe', 'pipe'],
+        detached: true,
       });
+      const group = child.pid;
+      const untrack = group === undefined ? () => undefined : killOnExit({ processGroup: group }, 'SIGKILL');
+      let killTimer: NodeJS.Timeout | undefined;
+      const interrupt = () => {
+        if (group === undefined) return;
+        signalGroup(group, 'SIGTERM');
+        killTimer = setTimeout(() => signalGroup(group, 'SIGKILL'), BUILD_KILL_GRACE_MS);
+      };
+      opts.signal?.addEventListener('abort', interrupt, { once: true });
+      if (opts.signal?.aborted) interrupt();
+      const settled = () => {
+        clearInterval(heartbeat);
+        clearTimeout(killTimer);
+        opts.signal?.removeEventListener('abort', interrupt);
+        // The group outlives its leader when a compiler ignored SIGTERM: make sure it is gone.
+        if (group !== undefined && opts.signal?.aborted) signalGroup(group, 'SIGKILL');
+        untrack();
+      };
       const collect = (chunk: Buffer) => {
         output.write(chunk);
         const lines = chunk.toString('utf8').trim().split('\n');
@@ -275,11 +318,11 @@ async function runGoInstall(opts: BuildOptions): Promise<void> {
         log(`…still building the Temporal CLI (${formatElapsed(Date.now() - started)}${lastLine ? `; last: ${lastLine.slice(0, 100)}` : ''})`);
       }, opts.heartbeatMs);
       child.once('error', (error) => {
-        clearInterval(heartbeat);
+        settled();
         resolve({ code: null, signal: null, error });
       });
       child.once('close', (code, signal) => {
-        clearInterval(heartbeat);
+        settled();
         resolve({ code, signal });
       });
     });
@@ -289,6 +332,10 @@ async function runGoInstall(opts: BuildOptions): Promise<void> {
 
   const built = path.join(stagingDir, 'temporal');
   try {
+    if (opts.signal?.aborted) {
+      log(`Stopped building the Temporal CLI after ${formatElapsed(Date.now() - started)}; the next start builds it again`);
+      opts.signal.throwIfAborted();
+    }
     if (exit.code !== 0 || !(await isExecutableFile(built))) {
       const tail = tailLines(await fs.readFile(logFile, 'utf8').catch(() => ''), 25);
       const how = exit.error ? exit.error.message : exit.code !== null ? `exit code ${exit.code}` : `signal ${exit.signal}`;
@@ -302,5 +349,13 @@ async function runGoInstall(opts: BuildOptions): Promise<void> {
     log(`Built the Temporal CLI in ${formatElapsed(Date.now() - started)}: ${cachedBinaryPath(cacheDir)}`);
   } finally {
     await fs.rm(stagingDir, { recursive: true, force: true });
+  }
+}
+
+function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // the group is gone
   }
 }

@@ -1,9 +1,11 @@
+import { readFileSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cachedBinaryPath, resolveTemporalCli, TEMPORAL_CLI_MODULE } from '../../src/temporal/temporalCli.ts';
+import { eventually } from '../support/fixtures.ts';
 import { runFixture } from './childProcess.ts';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -60,13 +62,48 @@ esac`,
   return { calls };
 }
 
-function resolveWith(opts: { explicitPath?: string | null; cacheDir: string; path: string; env?: NodeJS.ProcessEnv; lines?: string[] }) {
+/**
+ * A Go whose `go install` never ends: it writes half a binary into $GOBIN, then waits on a
+ * "compiler" that ignores SIGTERM, the way a real build's compile and link steps outlive `go`.
+ * Both pids go to files in `dir`.
+ */
+async function givenHangingGo(dir: string): Promise<{ goPid: string; compilerPid: string }> {
+  const goPid = path.join(dir, 'go.pid');
+  const compilerPid = path.join(dir, 'compiler.pid');
+  await givenScript(
+    path.join(dir, 'go'),
+    `case "$1" in
+  env) echo "go1.23.4" ;;
+  install)
+    echo $$ > "${goPid}"
+    printf '#!/bin/sh\necho "temporal version 1.5' > "$GOBIN/temporal"
+    chmod 755 "$GOBIN/temporal"
+    sh -c 'trap "" TERM; echo $$ > "${compilerPid}"; exec sleep 120' &
+    wait
+    ;;
+esac`,
+  );
+  return { goPid, compilerPid };
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat[stat.lastIndexOf(')') + 2] !== 'Z';
+}
+
+function resolveWith(opts: { explicitPath?: string | null; cacheDir: string; path: string; env?: NodeJS.ProcessEnv; lines?: string[]; signal?: AbortSignal }) {
   return resolveTemporalCli({
     explicitPath: opts.explicitPath ?? null,
     cacheDir: opts.cacheDir,
     log: (line) => opts.lines?.push(line),
     env: { PATH: opts.path, ...opts.env },
     heartbeatMs: 300,
+    signal: opts.signal,
   });
 }
 
@@ -145,6 +182,38 @@ describe('resolveTemporalCli', () => {
     expect(await readFile(path.join(cacheDir, 'temporal-build.log'), 'utf8')).toContain('go: downloading go.temporal.io/server');
     const left = spawnSync('ls', ['-A', path.join(cacheDir, 'bin')], { encoding: 'utf8' }).stdout.trim();
     expect(left).toBe('temporal'); // no staging directory, no lock left behind
+  });
+
+  it('a stop request kills the build with every process it started, and nothing reaches the cache', async () => {
+    const dir = await givenTempDir();
+    const cacheDir = path.join(dir, 'cache');
+    const hanging = path.join(dir, 'hanging');
+    const { goPid, compilerPid } = await givenHangingGo(hanging);
+    const stop = new AbortController();
+    const lines: string[] = [];
+
+    const resolving = resolveWith({ cacheDir, path: hanging, lines, signal: stop.signal });
+    const [go, compiler] = await eventually(async () => {
+      const pids = await Promise.all([goPid, compilerPid].map((file) => readFile(file, 'utf8').then(Number, () => 0)));
+      return pids.every((pid) => pid > 0) && pids;
+    }, 20_000, 'the build to be under way');
+    cleanups.push(async () => [go, compiler].forEach((pid) => isRunning(pid) && process.kill(pid, 'SIGKILL')));
+    stop.abort(new Error('SIGINT: stop requested'));
+
+    await expect(resolving).rejects.toThrow('SIGINT: stop requested');
+    expect(isRunning(go)).toBe(false);
+    expect(isRunning(compiler)).toBe(false); // it ignored SIGTERM: the group got SIGKILL
+    expect(lines.at(-1)).toMatch(/^Stopped building the Temporal CLI after \d+ s; the next start builds it again$/);
+    const ls = () => spawnSync('ls', ['-A', path.join(cacheDir, 'bin')], { encoding: 'utf8' }).stdout.trim();
+    expect(ls()).toBe(''); // neither the half-written binary nor its staging directory
+    expect(spawnSync('ls', ['-A', cacheDir], { encoding: 'utf8' }).stdout).not.toContain('temporal-build.lock');
+
+    // The next start builds it, and sweeps a staging directory a killed (kill -9) builder left.
+    await mkdir(path.join(cacheDir, 'bin', '.build-4242-1'), { recursive: true });
+    const tools = path.join(dir, 'tools');
+    await givenFakeGo(tools, { seconds: 0 });
+    expect(await resolveWith({ cacheDir, path: tools })).toBe(cachedBinaryPath(cacheDir));
+    expect(ls()).toBe('temporal');
   });
 
   it('takes over a build lock whose holder died', async () => {

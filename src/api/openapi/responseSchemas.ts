@@ -30,7 +30,8 @@ export const ErrorResponse = z
   .meta({ description: 'Every 4xx/5xx answer. Some errors add keys of their own (e.g. `unresolvedBlockerIssueIds`, `runId`).' });
 
 export const Health = z.object({
-  status: z.enum(['ok', 'degraded']),
+  // `starting` / `stopping`: the process has not finished starting, or is stopping (routes/health.ts).
+  status: z.enum(['ok', 'degraded', 'starting', 'stopping']),
   db: z.enum(['ok', 'down']),
   temporal: z.enum(['ok', 'down']),
 });
