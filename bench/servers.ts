@@ -12,7 +12,7 @@ import { applyMigrations } from '../src/store/migrate.ts';
 import { resolveTemporalCli } from '../src/temporal/temporalCli.ts';
 import { loadTemporalDevConfig } from '../src/temporal/devServerConfig.ts';
 import { startTemporalDevServer } from '../src/temporal/devServer.ts';
-import { findFreePorts } from '../src/platform/processes.ts';
+import { findFreePorts } from '../src/platform/freePorts.ts';
 
 export async function startBenchServers(name: string, log: (line: string) => void) {
   Runtime.install({ logger: new DefaultLogger('WARN') });

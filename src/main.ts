@@ -21,7 +21,7 @@ import { ensureSearchAttributes } from './temporal/searchAttributes.ts';
 import { resolveAdminToken } from './adminToken.ts';
 import { startVigil } from './vigil.ts';
 import { installTemporalRuntime } from './temporal/runtime.ts';
-import { findFreePorts } from './platform/processes.ts';
+import { findFreePorts } from './platform/freePorts.ts';
 import { ProcessLifecycle } from './processLifecycle.ts';
 
 const say = (line: string) => process.stdout.write(`[vigil] ${line}\n`);

@@ -7,7 +7,6 @@
 import { execFile } from 'node:child_process';
 import { readFileSync, readlinkSync } from 'node:fs';
 import net from 'node:net';
-import { findFreePorts } from './freePorts.ts';
 
 /** True while `pid` names a running (not zombie) process, whoever owns it. */
 export function isPidAlive(pid: number): boolean {
@@ -153,14 +152,6 @@ export async function waitForPort(port: number, timeoutMs: number, host = '127.0
     if (Date.now() >= deadline) return false;
     await sleep(50);
   }
-}
-
-export { findFreePorts };
-
-/** One port of `findFreePorts` (kept for the callers that ask for one). */
-export async function findFreePort(): Promise<number> {
-  const [port] = await findFreePorts(1);
-  return port;
 }
 
 /** The last `lines` lines of a text, for error messages that quote a server's output. */

@@ -11,7 +11,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { findFreePort, isPortAnswering, terminatePid } from '../../src/platform/processes.ts';
+import { isPortAnswering, terminatePid } from '../../src/platform/processes.ts';
+import { findFreePorts } from '../../src/platform/freePorts.ts';
 import { ApiClient } from '../support/apiClient.ts';
 import { agentScript, eventually } from '../support/fixtures.ts';
 
@@ -62,7 +63,8 @@ async function startVigilProcess(env: Record<string, string>): Promise<Started> 
 describe('npm start', () => {
   it('starts everything, survives a kill -9, and stops cleanly on SIGINT', async () => {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'vigil-start-'));
-    ports = { PORT: await findFreePort(), VIGIL_PG_PORT: await findFreePort(), TEMPORAL_PORT: await findFreePort(), TEMPORAL_UI_PORT: await findFreePort() };
+    const [port, pgPort, temporalPort, uiPort] = await findFreePorts(4);
+    ports = { PORT: port, VIGIL_PG_PORT: pgPort, TEMPORAL_PORT: temporalPort, TEMPORAL_UI_PORT: uiPort };
     const env = { VIGIL_DATA_DIR: dataDir, HOST: '127.0.0.1', VIGIL_LOG_LEVEL: 'warn', ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])) };
 
     const first = await startVigilProcess(env);

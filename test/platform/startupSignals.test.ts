@@ -15,7 +15,7 @@ import { access, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { findFreePorts } from '../../src/platform/processes.ts';
+import { findFreePorts } from '../../src/platform/freePorts.ts';
 import type { StartupPoint } from '../../src/platform/startupInterrupt.ts';
 import { eventually } from '../support/fixtures.ts';
 import { processesOf, type FoundProcess } from './processScan.ts';

@@ -6,7 +6,8 @@ import { Client, Connection } from '@temporalio/client';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
-import { findFreePort, findFreePorts, isPidAlive, isPortAnswering } from '../../src/platform/processes.ts';
+import { isPidAlive, isPortAnswering } from '../../src/platform/processes.ts';
+import { findFreePorts } from '../../src/platform/freePorts.ts';
 import { startTemporalDevServer, type TemporalDevServer } from '../../src/temporal/devServer.ts';
 import { loadTemporalDevConfig, parseTemporalDevConfig, type TemporalDevConfig } from '../../src/temporal/devServerConfig.ts';
 import { VIGIL_SEARCH_ATTRIBUTES } from '../../src/temporal/searchAttributeKeys.ts';
@@ -37,21 +38,20 @@ async function givenDataDir(): Promise<string> {
 
 async function givenServer(
   opts: { dataDir?: string | null; config?: TemporalDevConfig; headless?: boolean; port?: number } = {},
-): Promise<{ server: TemporalDevServer; startMs: number; lines: string[] }> {
+): Promise<{ server: TemporalDevServer; lines: string[] }> {
   const lines: string[] = [];
-  const t0 = performance.now();
+  const [port, uiPort] = await findFreePorts(2);
   const server = await startTemporalDevServer({
     binary,
     config: opts.config ?? config,
     dataDir: opts.dataDir ?? null,
-    port: opts.port ?? (await findFreePort()),
-    uiPort: await findFreePort(),
+    port: opts.port ?? port,
+    uiPort,
     headless: opts.headless ?? true,
     log: (line) => lines.push(line),
   });
-  const startMs = performance.now() - t0;
   cleanups.push(() => server.stop());
-  return { server, startMs, lines };
+  return { server, lines };
 }
 
 async function connect(address: string): Promise<Connection> {
@@ -90,7 +90,7 @@ describe('temporal-dev.yml', () => {
 
 describe('Temporal dev server', () => {
   it('starts in memory on free ports, serving the namespace, Vigil search attributes and the Web UI', async () => {
-    const { server, startMs, lines } = await givenServer({ headless: false });
+    const { server, lines } = await givenServer({ headless: false });
     expect(server.address).toMatch(/^127\.0\.0\.1:\d+$/);
     expect(server.namespace).toBe('default');
     expect(server.reused).toBe(false);
@@ -109,12 +109,11 @@ describe('Temporal dev server', () => {
     await server.stop(); // idempotent
     expect(isPidAlive(server.pid)).toBe(false);
     expect(await isPortAnswering(port)).toBe(false);
-    console.info(`Temporal dev server start, in memory: ${startMs.toFixed(0)} ms`);
   });
 
   it('keeps workflows and registered search attributes across a restart when it has a database file', async () => {
     const dataDir = await givenDataDir();
-    const port = await findFreePort();
+    const [port] = await findFreePorts(1);
     const cold = await givenServer({ dataDir, port });
     expect(await readFile(path.join(dataDir, 'temporal', 'server.pid'), 'utf8')).toBe(`${cold.server.pid}\n`);
     await givenWaitingWorkflow(cold.server.address, cold.server.namespace, 'survives-restart');
@@ -128,9 +127,6 @@ describe('Temporal dev server', () => {
     expect(await workflowStatus(warm.server.address, warm.server.namespace, 'survives-restart')).toBe('RUNNING');
     const attributes = await customSearchAttributes(await connect(warm.server.address), warm.server.namespace);
     expect(attributes[extra.name]).toBe(KEYWORD);
-    console.info(
-      `Temporal dev server start with a database file: cold (new file) ${cold.startMs.toFixed(0)} ms, warm ${warm.startMs.toFixed(0)} ms`,
-    );
   });
 
   it('reuses the dev server left running when its owner was killed with SIGKILL', async () => {
@@ -142,9 +138,7 @@ describe('Temporal dev server', () => {
     await killWithSigkill(owner);
     expect(isPidAlive(orphan.pid)).toBe(true);
 
-    const t0 = performance.now();
     const server = await startTemporalDevServer({ binary, config, dataDir, port, uiPort, log: () => {} });
-    const adoptMs = performance.now() - t0;
     cleanups.push(() => server.stop());
     expect(server.reused).toBe(true);
     expect(server.pid).toBe(orphan.pid);
@@ -152,7 +146,6 @@ describe('Temporal dev server', () => {
 
     await server.stop();
     expect(isPidAlive(orphan.pid)).toBe(false);
-    console.info(`Temporal dev server adopting an orphan after kill -9: ${adoptMs.toFixed(0)} ms`);
   });
 
   it('replaces an orphan whose settings differ, keeping its data', async () => {

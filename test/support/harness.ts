@@ -11,7 +11,7 @@ import { startVigil, type RunningVigil, type StartVigilOptions } from '../../src
 import { generateAdminToken } from '../../src/auth/tokens.ts';
 import { createLogger, type Logger, type LogLevel } from '../../src/logger.ts';
 import { installTemporalRuntime } from '../../src/temporal/runtime.ts';
-import { findFreePorts } from '../../src/platform/processes.ts';
+import { findFreePorts } from '../../src/platform/freePorts.ts';
 import { ApiClient } from './apiClient.ts';
 
 export const TEST_TEMPORAL_UI_URL = 'http://127.0.0.1:8233';
