@@ -29,24 +29,38 @@ export const INT4_MAX = 2_147_483_647;
 
 export type JsonPath = Array<string | number>;
 
+export const NUL_MESSAGE = 'must not contain NUL (U+0000) characters';
+export const LONE_SURROGATE_MESSAGE = 'must be valid Unicode: it holds half of a surrogate pair (an escape such as \\ud800 alone)';
+
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** Why PostgreSQL could not store this text as sent, or null: it refuses NUL, and UTF-8 has no lone surrogates (they would be stored altered). */
+function textProblem(text: string): string | null {
+  if (text.includes('\u0000')) return NUL_MESSAGE;
+  if (LONE_SURROGATE.test(text)) return LONE_SURROGATE_MESSAGE;
+  return null;
+}
+
 /**
- * Where the first string (value or object key) holding U+0000 sits in a parsed request part, or
- * null. PostgreSQL refuses NUL in `text` and in `jsonb` strings, and no client means one. Walks
- * iteratively: a request part may nest as deep as its size allows.
+ * The first string (value or object key) of a parsed request part that could not be stored as
+ * sent — a NUL character, or a lone surrogate from a JSON escape — with where it sits, or null.
+ * Walks iteratively: a request part may nest as deep as its size allows.
  */
-export function findNulCharacter(value: unknown): JsonPath | null {
+export function findUnstorableText(value: unknown): { path: JsonPath; message: string } | null {
   const stack: Array<{ value: unknown; path: JsonPath }> = [{ value, path: [] }];
   while (stack.length > 0) {
     const { value: current, path } = stack.pop()!;
     if (typeof current === 'string') {
-      if (current.includes('\u0000')) return path;
+      const message = textProblem(current);
+      if (message) return { path, message };
     } else if (Array.isArray(current)) {
       for (let index = current.length - 1; index >= 0; index--) stack.push({ value: current[index], path: [...path, index] });
     } else if (current !== null && typeof current === 'object') {
       const entries = Object.entries(current);
       for (let index = entries.length - 1; index >= 0; index--) {
         const [key, item] = entries[index];
-        if (key.includes('\u0000')) return [...path, key];
+        const message = textProblem(key);
+        if (message) return { path: [...path, key], message };
         stack.push({ value: item, path: [...path, key] });
       }
     }

@@ -79,6 +79,24 @@ describe('a NUL character in any text', () => {
   });
 });
 
+describe('a lone surrogate in any text', () => {
+  it('is a 400 naming the field, not text stored altered (UTF-8 has no half of a surrogate pair)', async () => {
+    const { board } = acme;
+    const company = acme.company.id;
+    const created = await board.request('POST', `/api/companies/${company}/issues`, undefined, { rawBody: '{"title": "before \\ud800 after"}' });
+    expectInvalid(created, 'title', /surrogate/);
+    const patched = await board.request('PATCH', `/api/issues/${issueId}`, undefined, { rawBody: '{"description": "\\udfff"}' });
+    expectInvalid(patched, 'description', /surrogate/);
+    const keyed = await board.request('POST', `/api/agents/${agentId}/wakeup`, undefined, { rawBody: '{"payload": {"\\ud83d": 1}}' });
+    expectInvalid(keyed, 'payload.\ud83d', /surrogate/);
+    // A whole pair is just a character: 😀 written as its two escapes is stored as sent.
+    const emoji = await board.request('POST', `/api/companies/${company}/issues`, undefined, { rawBody: '{"title": "pair \\ud83d\\ude00"}' });
+    expect(emoji.status, JSON.stringify(emoji.body)).toBe(201);
+    expect((await board.get(`/api/issues/${emoji.body.id}`)).body.title).toBe('pair 😀');
+    expect(await vigil.vigil.prisma.issue.count({ where: { companyId: company, title: { startsWith: 'before' } } })).toBe(0);
+  });
+});
+
 describe('integers', () => {
   it('answers afterSeq past an integer column with a 400, and the largest one with the events', async () => {
     expectInvalid(await acme.board.get(`/api/heartbeat-runs/${runId}/events?afterSeq=${INT4_MAX + 1}`), 'afterSeq', /2147483647/);

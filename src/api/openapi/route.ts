@@ -14,7 +14,7 @@ import { z } from 'zod';
 import type { PrismaClient } from '../../store/db.ts';
 import { allow, companyFromPath, type Actor, type ActorKind } from '../auth.ts';
 import { pathParams, type PathParamName } from '../validation.ts';
-import { findNulCharacter } from '../requestLimits.ts';
+import { findUnstorableText } from '../requestLimits.ts';
 
 export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
 export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 422 | 503;
@@ -110,17 +110,15 @@ export function defineRoutes<const R extends Record<string, RouteSpec>>(tag: str
   return { tag, routes };
 }
 
-/** Every string of every request part, stored or searched, refuses U+0000 (PostgreSQL's text does). */
-export const NUL_MESSAGE = 'must not contain NUL (U+0000) characters';
-
 /**
  * Parses one part of the request. An unknown key becomes one issue per key whose path names it,
- * so a 400's `details` says `colour`, not the whole body. A NUL character anywhere in the part,
- * in a value or a key, is a 400 naming where it is, before the schema is even looked at.
+ * so a 400's `details` says `colour`, not the whole body. Text PostgreSQL could not store as sent
+ * (a NUL character, a lone surrogate) anywhere in the part, in a value or a key, is a 400 naming
+ * where it is, before the schema is even looked at.
  */
 function parsePart<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
-  const nulAt = findNulCharacter(value);
-  if (nulAt) throw new z.ZodError([{ code: 'custom', path: nulAt, message: NUL_MESSAGE, input: undefined }]);
+  const unstorable = findUnstorableText(value);
+  if (unstorable) throw new z.ZodError([{ code: 'custom', path: unstorable.path, message: unstorable.message, input: undefined }]);
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   throw new z.ZodError(
