@@ -7,13 +7,15 @@
  * it wrote. Runs the sweep queues really execute their agent's script on this file's worker.
  *
  * R9 timing: the sweep starts the workflows of the runs it queues before it answers, so a run it
- * dispatched for a `todo` issue may already have checked that issue out. The sweep itself never
- * changes a `todo` issue's status; where the reference expects `todo` after a dispatch, `todo` or
- * "`in_progress`, checked out by the dispatched run" is accepted (`expectTodoOrCheckedOutBy`).
+ * dispatched for a `todo` issue may already have checked that issue out. Where the reference
+ * expects `todo` right after a dispatch, the sweep goes through a Vigil whose worker has stopped
+ * (`reconcileHoldingRuns`): its runs wait on that Vigil's task queue, the issue is seen `todo`
+ * exactly, and `runHeldRuns` then lets a worker run them.
  */
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startTestVigil, type TestVigil } from '../support/harness.ts';
+import { ApiClient } from '../support/apiClient.ts';
 import { createScratchDatabase } from '../support/scratchDatabase.ts';
 import { applyMigrations } from '../../src/store/migrate.ts';
 import { ensureRecoverySweeper } from '../../src/temporal/recoverySweeperClient.ts';
@@ -46,6 +48,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
+  await holding?.stop();
   await vigil?.stop();
 });
 
@@ -153,10 +156,33 @@ function context(run: { contextSnapshot: unknown } | null | undefined): Record<s
 }
 
 /** R9 (see the file comment): the sweep left the issue `todo`; its dispatched run may have checked it out. */
-async function expectTodoOrCheckedOutBy(issueId: string, dispatchedRunId: string) {
-  const issue = await issueRow(issueId);
-  if (issue.status === 'todo') return;
-  expect(issue).toMatchObject({ status: 'in_progress', checkoutRunId: dispatchedRunId });
+/** A Vigil of this file whose worker has stopped: workflows started through its API wait on its task queue. */
+let holding: TestVigil | null = null;
+
+async function holdingVigil(): Promise<TestVigil> {
+  if (!holding) {
+    holding = await startTestVigil();
+    holding.vigil.worker.shutdown();
+    await eventually(async () => holding!.vigil.worker.getState() === 'STOPPED', 30_000, 'the holding worker to stop');
+  }
+  return holding;
+}
+
+/** The sweep through the holding Vigil: the runs it queues exist and their workflows started, but none runs yet. */
+async function reconcileHoldingRuns(fixture: CompanyFixture): Promise<SweepCounters> {
+  const response = await new ApiClient((await holdingVigil()).apiUrl, fixture.boardKey).post(`/api/companies/${fixture.company.id}/recovery/reconcile`, {});
+  expect(response.status, JSON.stringify(response.body)).toBe(200);
+  return response.body as SweepCounters;
+}
+
+/** A worker on the holding Vigil's task queue runs what waited there, until the company has no live run. */
+async function runHeldRuns(fixture: CompanyFixture): Promise<void> {
+  const worker = await startTestVigil({ taskQueue: (await holdingVigil()).taskQueue });
+  try {
+    await eventually(async () => (await liveRuns(fixture.company.id)).length === 0, 30_000, 'the held runs to finish');
+  } finally {
+    await worker.stop();
+  }
 }
 
 /** Issue-thread copy (comments, descriptions, titles) of the company never quotes these (R64). */
@@ -374,7 +400,7 @@ describe('stranded assigned-issue sweep (§11–§13)', () => {
     const acme = await givenFreshCompany();
     const { agentId, issueId } = await givenAssignedTodoWithoutRun(prisma, acme.company);
 
-    const result = await reconcile(acme);
+    const result = await reconcileHoldingRuns(acme);
 
     expectCounters(result, { assignmentDispatched: 1, issueIds: [issueId] });
     const wakes = await wakesOfAgent(agentId);
@@ -402,12 +428,13 @@ describe('stranded assigned-issue sweep (§11–§13)', () => {
     });
     expect(context(run).retryReason).toBeUndefined();
     expect(context(run).retryOfRunId).toBeUndefined();
-    await expectTodoOrCheckedOutBy(issueId, run.id);
+    expect((await issueRow(issueId)).status).toBe('todo');
     expect(await recoveryIssuesOf(acme.company.id)).toHaveLength(0);
     expect(await blockerIdsOf(issueId)).toEqual([]);
     expect(await systemCommentsOn(issueId)).toHaveLength(0);
 
     // The dispatch is an ordinary run: it executes, and the only comment is its own summary.
+    await runHeldRuns(acme);
     expect((await waitForRunStatus(prisma, run.id, TERMINAL)).status).toBe('succeeded');
     expect((await commentsOn(issueId)).map((comment) => ({ createdByRunId: comment.createdByRunId, body: comment.body }))).toEqual([
       { createdByRunId: run.id, body: 'Fixed the flaky test' },
@@ -519,13 +546,14 @@ describe('stranded assigned-issue sweep (§11–§13)', () => {
     const acme = await givenFreshCompany();
     const { agentId, issueId, runId } = await givenStrandedIssue(prisma, acme.company, { status: 'todo', runStatus: 'failed' });
 
-    const result = await reconcile(acme);
+    const result = await reconcileHoldingRuns(acme);
 
     expectCounters(result, { dispatchRequeued: 1, issueIds: [issueId] });
     const retryRun = await expectRecoveryRetry({ agentId, issueId, strandedRunId: runId, kind: 'assignment_recovery' });
-    await expectTodoOrCheckedOutBy(issueId, retryRun.id);
+    expect((await issueRow(issueId)).status).toBe('todo');
     expect(await systemCommentsOn(issueId)).toHaveLength(0);
     expect(await recoveryIssuesOf(acme.company.id)).toHaveLength(0);
+    await runHeldRuns(acme);
     expect((await waitForRunStatus(prisma, retryRun.id, TERMINAL)).status).toBe('succeeded');
   });
 
