@@ -93,7 +93,7 @@ describe('withRunContext', () => {
       const log = withRunContext(logger);
       log.info('about a run', { runId });
       log.info('not about a run', { issueId: 'i' });
-      await new Promise((resolve) => setTimeout(resolve, 10));
+      await runCompanies.linesWritten(); // the first line waited for the company lookup
       log.child({ runId }).warn('from a child');
       expect(lines).toEqual(
         expect.arrayContaining([

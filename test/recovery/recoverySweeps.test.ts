@@ -31,13 +31,22 @@ async function settle(fixture: CompanyFixture) {
   for (const run of live) await fixture.board.post(`/api/heartbeat-runs/${run.id}/cancel`, {});
 }
 
+/** Due a few seconds out: the retry's workflow claims at once and then waits on its timer. */
+const DUE_IN_MS = 5_000;
+
+/** Resolves once the run's workflow has started its durable timer (it waits for the due time now). */
+async function timerStarted(runId: string) {
+  const handle = vigil.vigil.temporal.workflow.getHandle(`run-${runId}`);
+  await eventually(async () => (await handle.fetchHistory()).events?.some((event) => event.timerStartedEventAttributes) ?? false, 20_000, 'the retry to wait on its timer');
+}
+
 describe('recovery on Temporal', () => {
   it('waits for a scheduled retry on a durable timer, then promotes and runs it (R40)', async () => {
     const acme = await givenCompany(vigil.admin);
     const agent = await givenAgent(acme, { script: 'succeed.sh' });
     const issue = await seedIssue(acme, agent.id, 'in_progress');
     const prisma = vigil.vigil.prisma;
-    const dueAt = new Date(Date.now() + 2_000);
+    const dueAt = new Date(Date.now() + DUE_IN_MS);
     const retry = await prisma.heartbeatRun.create({
       data: {
         companyId: acme.company.id, agentId: agent.id, status: 'scheduled_retry', invocationSource: 'automation', triggerDetail: 'system',
@@ -48,7 +57,8 @@ describe('recovery on Temporal', () => {
     await prisma.issue.update({ where: { id: issue.id }, data: { executionRunId: retry.id } });
     await vigil.vigil.runControl.startWorkflows([retry.id]);
     const handle = vigil.vigil.temporal.workflow.getHandle(`run-${retry.id}`);
-    await eventually(async () => (await handle.query<{ phase: string }>('runState')).phase === 'waiting_for_retry', 5_000, 'the retry to wait');
+    await timerStarted(retry.id);
+    expect((await handle.query<{ phase: string }>('runState')).phase).toBe('waiting_for_retry');
     expect((await prisma.heartbeatRun.findUniqueOrThrow({ where: { id: retry.id } })).status).toBe('scheduled_retry');
 
     const finished = await waitForRunStatus(prisma, retry.id, TERMINAL);
@@ -70,11 +80,12 @@ describe('recovery on Temporal', () => {
     const retry = await prisma.heartbeatRun.create({
       data: {
         companyId: acme.company.id, agentId: agent.id, status: 'scheduled_retry', invocationSource: 'automation', triggerDetail: 'system',
-        scheduledRetryAt: new Date(Date.now() + 1_500), scheduledRetryAttempt: 1, scheduledRetryReason: 'transient_failure',
+        scheduledRetryAt: new Date(Date.now() + DUE_IN_MS), scheduledRetryAttempt: 1, scheduledRetryReason: 'transient_failure',
         contextSnapshot: { issueId: issue.id, taskId: issue.id, wakeReason: 'transient_failure_retry', retryReason: 'transient_failure' },
       },
     });
     await vigil.vigil.runControl.startWorkflows([retry.id]);
+    await timerStarted(retry.id); // reassigned while it waits, not before its claim
     await prisma.issue.update({ where: { id: issue.id }, data: { assigneeAgentId: other.id } });
     const dropped = await waitForRunStatus(prisma, retry.id, TERMINAL);
     expect(dropped).toMatchObject({ status: 'cancelled', errorCode: 'issue_reassigned', error: 'Cancelled because the issue was reassigned before the scheduled retry became due' });
