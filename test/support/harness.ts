@@ -73,6 +73,28 @@ export interface TestVigilOptions {
   recoverySweeper?: StartVigilOptions['recoverySweeper'];
 }
 
+/**
+ * What every Vigil of a test starts with, in this process or its own (support/vigilProcess.ts):
+ * the global setup's servers and workflow bundle, the API on a free 127.0.0.1 port, a short grace.
+ */
+export function testVigilSettings(own: { taskQueue: string; dataDir: string; adminToken: string; adapterHeartbeatTimeoutMs?: number; databaseUrl?: string }) {
+  return {
+    databaseUrl: own.databaseUrl ?? inject('databaseUrl'),
+    temporalAddress: inject('temporalAddress'),
+    temporalNamespace: inject('temporalNamespace'),
+    temporalUiUrl: null as string | null,
+    taskQueue: own.taskQueue,
+    dataDir: own.dataDir,
+    adminToken: own.adminToken,
+    runTokenSecret: null,
+    adapterHeartbeatTimeoutMs: own.adapterHeartbeatTimeoutMs ?? 5_000,
+    host: '127.0.0.1',
+    port: 0,
+    workflowBundlePath: inject('workflowBundlePath'),
+    shutdownGraceMs: 1_000,
+  };
+}
+
 export async function startTestVigil(options: TestVigilOptions = {}): Promise<TestVigil> {
   const metricsUrl = await ensureTemporalRuntime();
   const onLogLine = options.onLogLine;
@@ -81,20 +103,9 @@ export async function startTestVigil(options: TestVigilOptions = {}): Promise<Te
   const adminToken = generateAdminToken();
   const taskQueue = options.taskQueue ?? `vigil-test-${randomUUID()}`;
   const vigil = await startVigil({
-    databaseUrl: options.databaseUrl ?? inject('databaseUrl'),
-    temporalAddress: inject('temporalAddress'),
-    temporalNamespace: inject('temporalNamespace'),
+    ...testVigilSettings({ taskQueue, dataDir, adminToken, adapterHeartbeatTimeoutMs: options.adapterHeartbeatTimeoutMs, databaseUrl: options.databaseUrl }),
     temporalUiUrl: TEST_TEMPORAL_UI_URL,
-    taskQueue,
-    dataDir,
-    adminToken,
-    runTokenSecret: null,
-    adapterHeartbeatTimeoutMs: options.adapterHeartbeatTimeoutMs ?? 5_000,
-    host: '127.0.0.1',
-    port: 0,
     logger: onLogLine ? createLogger(options.logLevel ?? 'debug', {}, onLogLine) : createLogger('warn'),
-    workflowBundlePath: inject('workflowBundlePath'),
-    shutdownGraceMs: 1_000,
     temporalMetricsUrl: metricsUrl,
     liveEvents: options.liveEvents,
     recoverySweeper: options.recoverySweeper,

@@ -10,9 +10,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { inject } from 'vitest';
 import { generateAdminToken } from '../../src/auth/tokens.ts';
 import { ApiClient } from './apiClient.ts';
+import { testVigilSettings } from './harness.ts';
 import { eventually } from './fixtures.ts';
 
 export interface VigilProcess {
@@ -28,21 +28,12 @@ export async function startVigilProcess(options: { taskQueue?: string; adminToke
   const label = options.label ?? 'vigil-process';
   const dataDir = await mkdtemp(path.join(os.tmpdir(), `${label}-`));
   const adminToken = options.adminToken ?? generateAdminToken();
-  const settings = {
-    databaseUrl: inject('databaseUrl'),
-    temporalAddress: inject('temporalAddress'),
-    temporalNamespace: inject('temporalNamespace'),
-    temporalUiUrl: null,
+  const settings = testVigilSettings({
     taskQueue: options.taskQueue ?? `vigil-test-${randomUUID()}`,
     dataDir,
     adminToken,
-    runTokenSecret: null,
-    adapterHeartbeatTimeoutMs: options.adapterHeartbeatTimeoutMs ?? 5_000,
-    host: '127.0.0.1',
-    port: 0,
-    workflowBundlePath: inject('workflowBundlePath'),
-    shutdownGraceMs: 1_000,
-  };
+    adapterHeartbeatTimeoutMs: options.adapterHeartbeatTimeoutMs,
+  });
   const script = fileURLToPath(new URL('./workerProcess.ts', import.meta.url));
   const child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(settings)], { stdio: ['ignore', 'pipe', 'inherit'] });
   const stop = async () => {
