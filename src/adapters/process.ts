@@ -1,58 +1,14 @@
 /**
- * The `process` adapter (spec/API.md): runs the agent's command in its own process group, streams
- * its redacted output, enforces the timeout (R13), honours cancellation (R14 step 2), and never
- * resolves while a process of the group is still alive.
+ * The `process` adapter (spec/API.md): runs the agent's configured command and arguments through
+ * the shared spawn-and-supervise core; its output contract is the generic one — the `summary` of
+ * the last `"type":"result"` stdout line, else the last stdout text (`processOutput.ts`).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { stat } from 'node:fs/promises';
-import path from 'node:path';
-import { StringDecoder } from 'node:string_decoder';
-import { isSensitiveKey, MIN_EXACT_SECRET_LENGTH, redactSecrets } from '../domain/redaction.ts';
-import { isProcessGroupAlive, signalProcessGroup, terminateProcessGroup, type TerminateGroupOutcome } from './processGroup.ts';
-import {
-  buildAdapterResult,
-  EXCERPT_MAX_BYTES,
-  RedactingLineBuffer,
-  StdoutResultTracker,
-  TextTail,
-  type ProcessOutcomeFacts,
-} from './processOutput.ts';
-import { processTexts } from '../domain/texts.ts';
-import type { AdapterInvocation, AdapterOutputChunk, AdapterResult, ProcessAdapterConfig } from './types.ts';
+import { buildAdapterResult, initialOutcomeFacts } from './processOutput.ts';
+import { DEFAULT_GRACE_SEC, effectiveGraceSec, effectiveTimeoutSec, superviseProcess } from './superviseProcess.ts';
+import { redactSecrets } from '../domain/redaction.ts';
+import type { AdapterInvocation, AdapterResult, ProcessAdapterConfig } from './types.ts';
 
-export const DEFAULT_GRACE_SEC = 20;
-/** Descendants left behind by a leader that exited on its own get the reaper's grace (R19). */
-const DESCENDANT_GRACE_MS = 2_000;
-/** After the group is gone, a process that escaped it (setsid) may still hold our pipes. */
-const STREAM_CLOSE_WAIT_MS = 2_000;
-/** Output held while `onSpawn` runs; past this the child's pipes are paused (backpressure). */
-const MAX_HELD_OUTPUT_CHARS = 1024 * 1024;
-
-/** Vigil's own settings never leak into an agent: its admin token, token secret, database URL. */
-const PRIVATE_INHERITED_ENV = /^(?:VIGIL_.*|DATABASE_URL)$/i;
-const RESERVED_PREFIX = /^VIGIL_/i;
-
-/**
- * The child's environment: the inherited one without Vigil's private settings, then
- * `config.env` without `VIGIL_*` keys, then the caller's `VIGIL_*` variables, which always win.
- */
-export function buildChildEnv(
-  baseEnv: Record<string, string | undefined>,
-  configEnv: Record<string, string> | undefined,
-  vigilEnv: Record<string, string>,
-): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(baseEnv)) {
-    if (value !== undefined && !PRIVATE_INHERITED_ENV.test(key)) env[key] = value;
-  }
-  for (const [key, value] of Object.entries(configEnv ?? {})) {
-    if (value !== undefined && value !== null && !RESERVED_PREFIX.test(key)) env[key] = String(value);
-  }
-  for (const [key, value] of Object.entries(vigilEnv)) {
-    if (value !== undefined && value !== null) env[key] = String(value);
-  }
-  return env;
-}
+export { effectiveGraceSec, effectiveTimeoutSec };
 
 /** An agent's stored `adapterConfig` (validated by the API on write) as the adapter reads it. */
 export function parseProcessAdapterConfig(adapterConfig: unknown): ProcessAdapterConfig {
@@ -65,27 +21,6 @@ export function parseProcessAdapterConfig(adapterConfig: unknown): ProcessAdapte
     timeoutSec: typeof config.timeoutSec === 'number' ? config.timeoutSec : undefined,
     graceSec: typeof config.graceSec === 'number' ? config.graceSec : undefined,
   };
-}
-
-/** R12/R13: `timeoutSec` floored and clamped to ≥ 0; 0 means no timeout. */
-export function effectiveTimeoutSec(config: ProcessAdapterConfig): number {
-  const raw = Number(config.timeoutSec ?? 0);
-  return Number.isFinite(raw) && raw > 0 ? Math.floor(raw) : 0;
-}
-
-/** R13/R14: default 20 s, at least 1 s. */
-export function effectiveGraceSec(config: ProcessAdapterConfig): number {
-  const raw = Number(config.graceSec ?? DEFAULT_GRACE_SEC);
-  return Number.isFinite(raw) ? Math.max(1, raw) : DEFAULT_GRACE_SEC;
-}
-
-/** The run token, plus the value of every secret-named variable the child receives. */
-function secretsFor(inv: AdapterInvocation, childEnv: Record<string, string>): string[] {
-  const secrets = (inv.secrets ?? []).filter((secret) => typeof secret === 'string');
-  for (const [key, value] of Object.entries(childEnv)) {
-    if (value.length >= MIN_EXACT_SECRET_LENGTH && isSensitiveKey(key)) secrets.push(value);
-  }
-  return secrets;
 }
 
 function configProblem(config: ProcessAdapterConfig | undefined): string | null {
@@ -104,248 +39,21 @@ function configProblem(config: ProcessAdapterConfig | undefined): string | null 
   return null;
 }
 
-async function cwdProblem(cwd: string): Promise<string | null> {
-  try {
-    const info = await stat(cwd);
-    return info.isDirectory() ? null : processTexts.workingDirectoryNotADirectory(cwd);
-  } catch {
-    return processTexts.workingDirectoryMissing(cwd);
-  }
-}
-
-function spawnFailureMessage(command: string, err: unknown): string {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'ENOENT') return processTexts.commandNotFound(command);
-  if (code === 'EACCES') return processTexts.commandNotExecutable(command);
-  return processTexts.startFailed(command, (err as Error | undefined)?.message ?? String(err));
-}
-
-/** Resolves true when `promise` settles within `ms`, false otherwise; leaves no timer behind. */
-function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    promise.then(
-      () => {
-        clearTimeout(timer);
-        resolve(true);
-      },
-      () => {
-        clearTimeout(timer);
-        resolve(true);
-      },
-    );
-  });
-}
-
-type KillReason = 'timeout' | 'cancel' | 'spawn_hook_failed';
-
 export async function runProcessAdapter(inv: AdapterInvocation): Promise<AdapterResult> {
   const config = inv.config;
   const timeoutSec = config ? effectiveTimeoutSec(config) : 0;
   const graceSec = config ? effectiveGraceSec(config) : DEFAULT_GRACE_SEC;
-  const childEnv = buildChildEnv(inv.baseEnv ?? process.env, config?.env, inv.env ?? {});
-  const secrets = secretsFor(inv, childEnv);
-  const redact = (text: string): string => redactSecrets(text, secrets);
-
-  const stdout = new TextTail(EXCERPT_MAX_BYTES);
-  const stderr = new TextTail(EXCERPT_MAX_BYTES);
-  const results = new StdoutResultTracker();
-  const startedAt = new Date();
-  const baseFacts: ProcessOutcomeFacts = {
-    pid: null,
-    processGroupId: null,
-    exitCode: null,
-    signal: null,
-    killReason: null,
-    timedOut: false,
-    cancelled: false,
-    timeoutSec,
-    graceSec,
-    killEscalated: false,
-    descendantsKilled: false,
-    processGroupSurvived: false,
-    outputStreamsForceClosed: false,
-    startFailure: null,
-    stdout,
-    stderr,
-    results,
-    secrets,
-    startedAt,
-    finishedAt: startedAt,
-  };
-  const notStarted = (message: string, cancelled = false): AdapterResult =>
-    buildAdapterResult({ ...baseFacts, startFailure: redact(message), cancelled, finishedAt: new Date() });
-
   const problem = configProblem(config);
-  if (problem) return notStarted(problem);
-  if (inv.signal.aborted) return notStarted(processTexts.cancelledBeforeStart, true);
-  const cwd = path.resolve(config.cwd ?? process.cwd());
-  const badCwd = await cwdProblem(cwd);
-  if (badCwd) return notStarted(badCwd);
-  if (inv.signal.aborted) return notStarted(processTexts.cancelledBeforeStart, true);
+  if (problem) return notStartedResult(problem, inv, { timeoutSec, graceSec });
+  const facts = await superviseProcess(
+    { command: config.command, args: config.args ?? [], cwd: config.cwd, env: config.env, stdin: null, timeoutSec, graceSec },
+    inv,
+  );
+  return buildAdapterResult(facts);
+}
 
-  let child: ChildProcess;
-  try {
-    child = spawn(config.command, config.args ?? [], {
-      cwd,
-      env: childEnv,
-      detached: true, // setsid(): the child leads its own process group, pgid = pid
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-  } catch (err) {
-    return notStarted(spawnFailureMessage(config.command, err));
-  }
-  if (child.pid === undefined) {
-    const startError = await new Promise<unknown>((resolve) => {
-      child.once('error', resolve);
-      setTimeout(() => resolve(new Error('the child reported no pid')), 5_000).unref();
-    });
-    return notStarted(spawnFailureMessage(config.command, startError));
-  }
-  return superviseChild(child, child.pid);
-
-  async function superviseChild(child: ChildProcess, pid: number): Promise<AdapterResult> {
-    const pgid = pid;
-    const spawnedAt = new Date();
-    child.on('error', () => {}); // post-spawn errors (a failed kill) must not crash the worker
-
-    let leaderExited = false;
-    const leaderExit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-      child.once('exit', (code, signal) => {
-        leaderExited = true;
-        resolve({ code, signal });
-      });
-    });
-    const streamsClosed = new Promise<void>((resolve) => child.once('close', () => resolve()));
-
-    // Output: decoded per stream, redacted line by line, held until onSpawn has returned.
-    let spawnAcknowledged = false;
-    let held: AdapterOutputChunk[] = [];
-    let heldChars = 0;
-    const deliverToCaller = (chunk: AdapterOutputChunk): void => {
-      try {
-        inv.onOutput(chunk);
-      } catch {
-        // The caller's batching failed; the child and the result must not suffer for it.
-      }
-    };
-    const receive = (stream: 'stdout' | 'stderr', text: string): void => {
-      if (text === '') return;
-      if (stream === 'stdout') {
-        stdout.append(text);
-        results.push(text);
-      } else {
-        stderr.append(text);
-      }
-      const chunk: AdapterOutputChunk = { stream, text, ts: new Date() };
-      if (spawnAcknowledged) return deliverToCaller(chunk);
-      held.push(chunk);
-      heldChars += text.length;
-      if (heldChars > MAX_HELD_OUTPUT_CHARS) {
-        child.stdout?.pause();
-        child.stderr?.pause();
-      }
-    };
-    const wire = (stream: 'stdout' | 'stderr'): (() => void) => {
-      const readable = stream === 'stdout' ? child.stdout : child.stderr;
-      const decoder = new StringDecoder('utf8');
-      const lines = new RedactingLineBuffer(redact, (text) => receive(stream, text));
-      let finished = false;
-      const finish = (): void => {
-        if (finished) return;
-        finished = true;
-        lines.push(decoder.end());
-        lines.flush();
-      };
-      readable?.on('data', (data: Buffer) => lines.push(decoder.write(data)));
-      readable?.on('end', finish);
-      readable?.on('error', () => {});
-      return finish;
-    };
-    const finishStdout = wire('stdout');
-    const finishStderr = wire('stderr');
-
-    // Termination of the whole group while the leader lives: timeout, cancel, or a failed onSpawn.
-    let killReason: KillReason | null = null;
-    let timedOut = false;
-    let cancelled = false;
-    let termination: Promise<TerminateGroupOutcome> | null = null;
-    const terminateGroup = (reason: KillReason): void => {
-      if (leaderExited) return;
-      if (reason === 'timeout') timedOut = true;
-      if (reason === 'cancel') cancelled = true;
-      if (termination) return;
-      killReason = reason;
-      const graceMs = (reason === 'spawn_hook_failed' ? 1 : graceSec) * 1000;
-      termination = terminateProcessGroup(pgid, { graceMs });
-    };
-    const onAbort = (): void => terminateGroup('cancel');
-    inv.signal.addEventListener('abort', onAbort, { once: true });
-    if (inv.signal.aborted) onAbort();
-    // R13: the adapter enforces the timeout, not the orchestrator.
-    const timeoutTimer = timeoutSec > 0 ? setTimeout(() => terminateGroup('timeout'), timeoutSec * 1000) : null;
-
-    try {
-      let spawnHookError: unknown = null;
-      try {
-        await inv.onSpawn({ pid, processGroupId: pgid, startedAt: spawnedAt });
-      } catch (err) {
-        spawnHookError = err;
-        terminateGroup('spawn_hook_failed');
-      }
-      spawnAcknowledged = true;
-      const pending = held;
-      held = [];
-      for (const chunk of pending) deliverToCaller(chunk);
-      child.stdout?.resume();
-      child.stderr?.resume();
-
-      const exit = await leaderExit;
-      if (timeoutTimer) clearTimeout(timeoutTimer);
-
-      // No run leaves processes behind: the group must be gone before we resolve.
-      let groupOutcome: TerminateGroupOutcome | null = null;
-      let descendantsKilled = false;
-      if (termination) {
-        groupOutcome = await termination;
-      } else if (await isProcessGroupAlive(pgid)) {
-        descendantsKilled = true;
-        groupOutcome = await terminateProcessGroup(pgid, { graceMs: DESCENDANT_GRACE_MS });
-      }
-
-      const closed = await settlesWithin(streamsClosed, STREAM_CLOSE_WAIT_MS);
-      if (!closed) {
-        child.stdout?.destroy();
-        child.stderr?.destroy();
-      }
-      finishStdout();
-      finishStderr();
-      results.end();
-
-      if (spawnHookError) throw spawnHookError;
-      return buildAdapterResult({
-        ...baseFacts,
-        pid,
-        processGroupId: pgid,
-        exitCode: exit.code,
-        signal: exit.signal,
-        killReason: killReason === 'spawn_hook_failed' ? null : killReason,
-        timedOut,
-        cancelled,
-        killEscalated: groupOutcome?.escalated ?? false,
-        descendantsKilled,
-        processGroupSurvived: groupOutcome ? !groupOutcome.gone : false,
-        outputStreamsForceClosed: !closed,
-        startedAt: spawnedAt,
-        finishedAt: new Date(),
-      });
-    } catch (err) {
-      // Never leave the group running behind an exception.
-      if (!leaderExited || (await isProcessGroupAlive(pgid))) signalProcessGroup(pgid, 'SIGKILL');
-      throw err;
-    } finally {
-      if (timeoutTimer) clearTimeout(timeoutTimer);
-      inv.signal.removeEventListener('abort', onAbort);
-    }
-  }
+/** The result of an invocation whose config was refused before anything started. */
+export function notStartedResult(message: string, inv: Pick<AdapterInvocation, 'secrets'>, limits: { timeoutSec: number; graceSec: number }): AdapterResult {
+  const secrets = inv.secrets ?? [];
+  return buildAdapterResult({ ...initialOutcomeFacts({ ...limits, secrets }), startFailure: redactSecrets(message, secrets) });
 }

@@ -156,9 +156,12 @@ export function parseResultLine(line: string): Record<string, unknown> | null {
 
 /**
  * Follows redacted stdout line by line: remembers the last result line, and the tail of every
- * other line as the fallback summary text.
+ * other line as the fallback summary text. Each complete line also goes to `onLine` (an adapter's
+ * stream parser); a line past `MAX_RESULT_LINE_CHARS` is not passed on.
  */
 export class StdoutResultTracker {
+  constructor(private readonly onLine?: (line: string) => void) {}
+
   private line = '';
   private lineOverflowed = false;
   private lastResult: Record<string, unknown> | null = null;
@@ -213,6 +216,13 @@ export class StdoutResultTracker {
     const overflowed = this.lineOverflowed;
     this.line = '';
     this.lineOverflowed = false;
+    if (!overflowed && this.onLine) {
+      try {
+        this.onLine(line);
+      } catch {
+        // A parser's bug must not cost the run its output or its result.
+      }
+    }
     const result = overflowed ? null : parseResultLine(line);
     if (result) this.lastResult = result;
     else this.plainText.append(`${line}\n`);
@@ -285,6 +295,33 @@ export interface ProcessOutcomeFacts {
   secrets: string[];
   startedAt: Date;
   finishedAt: Date;
+}
+
+/** The facts of a process not started yet: nothing seen, nothing signalled. */
+export function initialOutcomeFacts(input: { timeoutSec: number; graceSec: number; secrets: string[]; onStdoutLine?: (line: string) => void }): ProcessOutcomeFacts {
+  const now = new Date();
+  return {
+    pid: null,
+    processGroupId: null,
+    exitCode: null,
+    signal: null,
+    killReason: null,
+    timedOut: false,
+    cancelled: false,
+    timeoutSec: input.timeoutSec,
+    graceSec: input.graceSec,
+    killEscalated: false,
+    descendantsKilled: false,
+    processGroupSurvived: false,
+    outputStreamsForceClosed: false,
+    startFailure: null,
+    stdout: new TextTail(EXCERPT_MAX_BYTES),
+    stderr: new TextTail(EXCERPT_MAX_BYTES),
+    results: new StdoutResultTracker(input.onStdoutLine),
+    secrets: input.secrets,
+    startedAt: now,
+    finishedAt: now,
+  };
 }
 
 /** Maps what happened to the `AdapterResult` the caller turns into a run status (R5). */
