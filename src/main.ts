@@ -126,6 +126,7 @@ async function startEverything(config: VigilConfig, lifecycle: ProcessLifecycle)
         runTokenSecret: config.runTokenSecret,
         adapterHeartbeatTimeoutMs: config.adapterHeartbeatTimeoutMs,
         recoverySweeper: { idPrefix: 'vigil-', intervalMs: config.recoveryIntervalMs, runAtStartup: true },
+        timerHeartbeats: { idPrefix: 'vigil-', reconcileAtStartup: true },
         dbPoolSize: config.dbPoolSize,
         host: config.host,
         port: config.port,

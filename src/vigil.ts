@@ -16,6 +16,8 @@ import type { ActivityDeps, Telemetry } from './activities/deps.ts';
 import { createRunWorker } from './temporal/worker.ts';
 import { createRunExecutions } from './temporal/runExecutions.ts';
 import { ensureRecoverySweeper, runStartupRecovery, type RecoverySweeperOptions } from './temporal/recoverySweeperClient.ts';
+import { HeartbeatSchedules, type HeartbeatScheduleOptions } from './temporal/heartbeatSchedules.ts';
+import { timerHeartbeatTexts } from './domain/texts.ts';
 import { createApp } from './api/app.ts';
 import { RunControl } from './api/runControl.ts';
 import { LiveEventHub, type LiveEventHubOptions } from './live/liveEventHub.ts';
@@ -47,6 +49,11 @@ export interface StartVigilOptions {
   temporalMetricsUrl?: string | null;
   /** R68's recovery sweeper (temporal/recoverySweeperClient.ts), with its startup pass; off unless given. */
   recoverySweeper?: Omit<RecoverySweeperOptions, 'taskQueue'> & { runAtStartup: boolean };
+  /**
+   * R70's timer heartbeats, one Temporal Schedule per agent (temporal/heartbeatSchedules.ts): kept
+   * in step by the agent routes, and reconciled in the background at start; off unless given.
+   */
+  timerHeartbeats?: Omit<HeartbeatScheduleOptions, 'taskQueue'> & { reconcileAtStartup: boolean };
   /** The live channel's retention and read cadence (defaults in live/liveEventHub.ts). */
   liveEvents?: Omit<LiveEventHubOptions, 'prisma' | 'databaseUrl' | 'logger'>;
   /**
@@ -69,6 +76,8 @@ export interface RunningVigil {
   worker: Worker;
   metrics: VigilMetrics;
   liveEvents: LiveEventHub;
+  /** The agents' heartbeat Schedules; null when `timerHeartbeats` was not given. */
+  heartbeatSchedules: HeartbeatSchedules | null;
   stop(): Promise<void>;
 }
 
@@ -112,6 +121,9 @@ async function assembleVigil(options: StartVigilOptions, opened: Array<() => Pro
   const executions = createRunExecutions(temporal, prisma, workflowSettings);
   const activityDeps: ActivityDeps = { prisma, logStore, runTokenSecret, apiUrl: '', telemetry, logger, executions, metrics };
   const runControl = new RunControl({ prisma, temporal, workflowSettings, activityDeps, logger });
+  const heartbeatSchedules = options.timerHeartbeats
+    ? new HeartbeatSchedules({ client: temporal, prisma, logger }, { taskQueue: options.taskQueue, idPrefix: options.timerHeartbeats.idPrefix, companyId: options.timerHeartbeats.companyId })
+    : null;
   const liveEvents = new LiveEventHub({ ...options.liveEvents, prisma, databaseUrl: options.databaseUrl, logger });
   opened.push(() => liveEvents.stop());
   await liveEvents.start();
@@ -129,6 +141,7 @@ async function assembleVigil(options: StartVigilOptions, opened: Array<() => Pro
     metrics,
     temporalMetricsUrl: options.temporalMetricsUrl ?? null,
     liveEvents,
+    heartbeatSchedules,
     checkTemporal: async () => {
       await clientConnection.workflowService.getSystemInfo({});
       return true;
@@ -186,6 +199,18 @@ async function assembleVigil(options: StartVigilOptions, opened: Array<() => Pro
     }
   }
 
+  // R70: a database changed while no Vigil ran (or a route's Temporal call that failed) is
+  // corrected here: every agent's desired heartbeat Schedule against Temporal's list.
+  let startupReconcile: Promise<void> = Promise.resolve();
+  if (heartbeatSchedules && options.timerHeartbeats?.reconcileAtStartup) {
+    startupReconcile = heartbeatSchedules.reconcile({ signal: startupAbort.signal }).then(
+      (result) => logger.info(timerHeartbeatTexts.reconciled, { checked: result.checked, failed: result.failed, ...result.changes }),
+      (error) => {
+        if (!startupAbort.signal.aborted) logger.warn(timerHeartbeatTexts.reconcileFailed, { error: error instanceof Error ? error.message : String(error) });
+      },
+    );
+  }
+
   let stopped: Promise<void> | null = null;
   assembled = true;
   return {
@@ -196,6 +221,7 @@ async function assembleVigil(options: StartVigilOptions, opened: Array<() => Pro
     worker,
     metrics,
     liveEvents,
+    heartbeatSchedules,
     stop: () =>
       (stopped ??= (async () => {
         await liveEvents.stop(); // ends the SSE streams, which would keep the server open
@@ -206,6 +232,7 @@ async function assembleVigil(options: StartVigilOptions, opened: Array<() => Pro
         await workerRun;
         startupAbort.abort();
         await startupRecovery;
+        await startupReconcile;
         await workerConnection.close();
         await clientConnection.close();
         stopCompanyLookup();

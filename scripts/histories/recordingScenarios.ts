@@ -8,6 +8,8 @@
  * (as test/recovery/recoverySweeps.test.ts does), because the real ladder's first delay is 2 min.
  * Its workflow is started by the same code as every other run and waits on the same durable timer.
  * The recovery sweeper is driven through Temporal, as an operator or a starting Vigil drives it.
+ * So is the timer tick: its agent's heartbeat Schedule is fired with `trigger()`, after the agent's
+ * creation time is moved back an hour (a seed, so its interval has elapsed).
  */
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +17,8 @@ import { runWorkflowId } from '../../src/workflows/heartbeatRun.ts';
 import { ensureRecoverySweeper, runStartupRecovery } from '../../src/temporal/recoverySweeperClient.ts';
 import { pauseSweepsSignal, recoverySweeperStatusQuery, resumeSweepsSignal, sweepNowUpdate } from '../../src/workflows/recoverySweeper.ts';
 import { sleep } from '../../src/platform/processes.ts';
+import { HeartbeatSchedules } from '../../src/temporal/heartbeatSchedules.ts';
+import { createLogger } from '../../src/logger.ts';
 import { ApiClient } from '../../test/support/apiClient.ts';
 import { RECORDING_TASK_QUEUE, SWEEPER_ID_PREFIX, type RecordingStack } from './recordingStack.ts';
 
@@ -299,6 +303,34 @@ const recoverySweeper: Scenario = {
   },
 };
 
+/**
+ * One agent's timer tick (R70): the agent's heartbeat Schedule, made by the same code the agent
+ * routes use, fired once; the tick enqueues the timer wake and starts the run's workflow, which
+ * runs to the end before the recording finishes.
+ */
+const timerTick: Scenario = {
+  files: ['timer-tick'],
+  async drive(ctx) {
+    const { companyId, agentId } = await givenAgent(ctx.admin, 'succeed.sh');
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    await ctx.vigil.prisma.agent.update({ where: { id: agentId }, data: { runtimeConfig: { heartbeat: { enabled: true, intervalSec: 1_800 } }, createdAt: hourAgo } });
+    const schedules = new HeartbeatSchedules({ client: ctx.vigil.temporal, prisma: ctx.vigil.prisma, logger: createLogger('error') }, { taskQueue: RECORDING_TASK_QUEUE, idPrefix: SWEEPER_ID_PREFIX, companyId });
+    if ((await schedules.sync(agentId)) !== 'create') throw new Error('The timer agent got no heartbeat Schedule');
+    const schedule = ctx.vigil.temporal.schedule.getHandle(schedules.scheduleId(agentId));
+    try {
+      await schedule.trigger();
+      const tick = await until('the triggered tick', async () => (await schedule.describe()).info.recentActions.at(-1)?.action.workflow);
+      const result = await ctx.vigil.temporal.workflow.getHandle(tick.workflowId, tick.firstExecutionRunId).result();
+      if (result.outcome !== 'queued') throw new Error(`The tick did not queue a run: ${JSON.stringify(result)}`);
+      await workflowClosed(ctx, runWorkflowId(result.runId));
+      return [{ file: 'timer-tick', workflowId: tick.workflowId, runId: tick.firstExecutionRunId }];
+    } finally {
+      await schedule.delete();
+      await stopCompanyWork(ctx, companyId);
+    }
+  },
+};
+
 export const SCENARIOS: Scenario[] = [
   oneRun('success', 'succeed.sh'),
   oneRun('failure', 'fail.sh'),
@@ -312,4 +344,5 @@ export const SCENARIOS: Scenario[] = [
   workerLost,
   workerShutdown,
   recoverySweeper,
+  timerTick,
 ];

@@ -19,6 +19,9 @@ import { appendRunEvent } from '../store/runEvents.ts';
 import { logActivity } from '../store/activityLog.ts';
 import { asObject, boundIssueId, stringOrNull, toJson } from '../store/json.ts';
 import { acquireRunLease } from './leases.ts';
+import { activeQuotaWall, type ProviderQuotaWall } from '../domain/providerQuota.ts';
+import { PROVIDER_QUOTA_RETRY } from '../domain/recoveryKinds.ts';
+import { recoveryEventTexts } from '../domain/recoveryTexts.ts';
 import { effectiveGraceSec, effectiveTimeoutSec, parseProcessAdapterConfig } from '../adapters/process.ts';
 import { lockAgent } from '../store/locks.ts';
 import { releaseExecutionLock } from '../store/systemRuns.ts';
@@ -51,7 +54,7 @@ export async function claimRun(deps: ActivityDeps, runId: string): Promise<Claim
   const { prisma } = deps;
   const run = await prisma.heartbeatRun.findUnique({ where: { id: runId } });
   if (!run) return { kind: 'ended', status: 'missing' };
-  const agent = await prisma.agent.findUnique({ where: { id: run.agentId } });
+  const agent = await prisma.agent.findUnique({ where: { id: run.agentId }, include: { runtimeState: { select: { stateJson: true } } } });
   const processConfig = parseProcessAdapterConfig(agent?.adapterConfig);
   const claimed: ClaimResult = {
     kind: 'claimed',
@@ -70,6 +73,9 @@ export async function claimRun(deps: ActivityDeps, runId: string): Promise<Claim
   if (!agent) return { kind: 'cancel', reason: runTexts.agentGone };
   // R69: the starter leaves a non-invokable agent's queued runs alone; they run once it resumes.
   if (!isInvokableAgentStatus(agent.status)) return { kind: 'wait_for_agent' };
+  // The agent's provider refuses work until its usage limit resets: wait for it, not into it.
+  const wall = activeQuotaWall(agent.runtimeState?.stateJson, new Date());
+  if (wall) return parkUntilQuotaReset(deps, run, wall);
 
   const gate = await applyGates(deps, run, agent);
   if (gate.kind === 'cancel') return gate;
@@ -101,6 +107,33 @@ export async function claimRun(deps: ActivityDeps, runId: string): Promise<Claim
   await ensureLeaseAndStartEvent(deps, run);
   deps.logger.debug('run claimed', runLogFields(run));
   return claimed;
+}
+
+/** A queued run of an agent behind a quota wall becomes a `scheduled_retry` due at the reset. */
+async function parkUntilQuotaReset(
+  deps: ActivityDeps,
+  run: { id: string; companyId: string; agentId: string },
+  wall: ProviderQuotaWall,
+): Promise<ClaimResult> {
+  const until = new Date(wall.until);
+  const parked = await deps.prisma.heartbeatRun.updateMany({
+    where: { id: run.id, status: 'queued' },
+    data: { status: 'scheduled_retry', scheduledRetryAt: until, scheduledRetryReason: PROVIDER_QUOTA_RETRY.retryReason },
+  });
+  if (parked.count === 0) {
+    const current = await deps.prisma.heartbeatRun.findUnique({ where: { id: run.id }, select: { status: true } });
+    return { kind: 'ended', status: current?.status ?? 'missing' };
+  }
+  await appendRunEvent(deps.prisma, {
+    companyId: run.companyId,
+    runId: run.id,
+    agentId: run.agentId,
+    eventType: 'lifecycle',
+    level: 'warn',
+    message: recoveryEventTexts.queuedRunParkedForQuota(wall.until),
+    payload: { providerQuotaUntil: wall.until, quotaRunId: wall.runId },
+  });
+  return { kind: 'scheduled', dueAt: until.toISOString() };
 }
 
 /** R4 steps 3–4, read-only, in the rule's order (a non-invokable agent waits before this, R69). */

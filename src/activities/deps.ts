@@ -15,6 +15,8 @@ export interface RunExecutions {
   held(runIds: string[]): Promise<Set<string>>;
   /** Starts the workflows of queued/scheduled runs, or nudges those already waiting for a slot. */
   start(runIds: string[]): Promise<void>;
+  /** Asks the runs' workflows to cancel them (R14) without waiting for the end; returns those that accepted. */
+  requestCancel(runIds: string[], reason: string): Promise<string[]>;
 }
 
 export interface ActivityDeps {

@@ -9,6 +9,10 @@ import { ApplicationFailure, Context, CancelledFailure } from '@temporalio/activ
 import type { ActivityDeps } from './deps.ts';
 import { WORKER_SHUTDOWN_FAILURE, type AdapterResultPayload } from '../domain/runOutcome.ts';
 import { parseProcessAdapterConfig, runProcessAdapter } from '../adapters/process.ts';
+import { parseAgentCliConfig, runAgentCli } from '../adapters/agentCli.ts';
+import { agentCliFor } from '../adapters/agentClis.ts';
+import type { AdapterInvocation, AdapterResult } from '../adapters/types.ts';
+import { prepareAgentCliRun } from './agentCliPreparation.ts';
 import { mintRunToken } from '../auth/tokens.ts';
 import { appendRunEvent } from '../store/runEvents.ts';
 import { asObject, boundIssueId, stringOrNull } from '../store/json.ts';
@@ -24,8 +28,8 @@ export async function executeAdapter(deps: ActivityDeps, runId: string): Promise
   const ctx = Context.current();
   const run = await deps.prisma.heartbeatRun.findUniqueOrThrow({ where: { id: runId } });
   const agent = await deps.prisma.agent.findUniqueOrThrow({ where: { id: run.agentId } });
-  // Every local-child adapter type runs its configured command as a process (API.md); the type
-  // name selects type-specific recovery behaviour (for example R37 for `codex_local`).
+  // `claude_local` and `codex_local` run their CLI; every other local-child adapter type runs its
+  // configured command as a process (API.md).
   if (!tracksLocalChild(agent.adapterType)) {
     throw new Error(`Adapter type "${agent.adapterType}" is not available on this worker`);
   }
@@ -49,8 +53,7 @@ export async function executeAdapter(deps: ActivityDeps, runId: string): Promise
   const recorder = new RunOutputRecorder(deps.prisma, deps.logStore, { id: runId, companyId: run.companyId, agentId: agent.id, logRef }, heartbeat);
   const ticker = setInterval(heartbeat, LIVENESS_TICK_MS);
   try {
-    const result = await runProcessAdapter({
-      config: parseProcessAdapterConfig(agent.adapterConfig),
+    const hooks: Omit<AdapterInvocation, 'config'> = {
       env,
       secrets: [token],
       signal: ctx.cancellationSignal,
@@ -72,7 +75,24 @@ export async function executeAdapter(deps: ActivityDeps, runId: string): Promise
         log.info('agent process started', { pid, processGroupId, adapterType: agent.adapterType });
       },
       onOutput: (chunk) => recorder.record(chunk),
-    });
+    };
+    const cli = agentCliFor(agent.adapterType);
+    let result: AdapterResult;
+    if (cli) {
+      const config = parseAgentCliConfig(agent.adapterConfig);
+      const prepared = await prepareAgentCliRun(deps, run, agent, config);
+      log.info('agent session', { cli: cli.name, resumeSessionId: prepared.resumeSessionId, why: prepared.session.why });
+      result = await runAgentCli(cli, {
+        ...hooks,
+        config,
+        prompt: prepared.prompt,
+        resumeSessionId: prepared.resumeSessionId,
+        sessionUsageBaseline: prepared.sessionUsageBaseline,
+        onAgentMessage: (message) => recorder.recordAgentMessage(message),
+      });
+    } else {
+      result = await runProcessAdapter({ ...hooks, config: parseProcessAdapterConfig(agent.adapterConfig) });
+    }
     // R21: the moment a lost process was lost, for the detection-time histogram (finalize takes it).
     if (result.processLost) deps.metrics.noteProcessExit(runId, result.finishedAt);
     log.info('agent process ended', {

@@ -18,6 +18,10 @@ import { releaseAndPromote, type EscalationRequest } from './releaseAndPromote.t
 import { classifyFinishedRun } from './runLiveness.ts';
 import { processLossRetryAllowed, queueProcessLossRetry } from './processLossRetry.ts';
 import { scheduleTransientRetry } from './scheduleTransientRetry.ts';
+import { scheduleQuotaRetry } from './scheduleQuotaRetry.ts';
+import { applyIssueCommentPolicy } from './issueCommentFollowUp.ts';
+import { recordAgentCliRun, usageOf } from './agentCliBookkeeping.ts';
+import { enforceBudgetHardStop } from './budgetHardStop.ts';
 import { stopReasonFor } from '../domain/stopMetadata.ts';
 import { recoveryEventTexts } from '../domain/recoveryTexts.ts';
 import { lockAgentOfRun } from '../store/locks.ts';
@@ -49,7 +53,7 @@ export interface FinalizeResult {
   alreadyTerminal: boolean;
   /** Queued runs of the same agent that now hold a free slot (the workflow signals them). */
   nextQueuedRunIds: string[];
-  /** Runs this pipeline created (retry, scheduled retry, recovery run, promoted wake): start their workflows. */
+  /** Runs this pipeline created (retry, scheduled retry, missing-comment follow-up, recovery run, promoted wake): start their workflows. */
   followUpRunIds: string[];
   /** R32: block the issue with a recovery issue — done after the commit (`afterRunFinalized`). */
   escalation: EscalationRequest | null;
@@ -76,10 +80,10 @@ async function postSuccessComment(tx: Tx, run: { id: string; companyId: string; 
  * the telemetry hook is then called after the transaction commits, so a retried finalize
  * never reports it twice.
  */
-async function finalizeAgent(tx: Tx, agent: Agent, outcome: 'succeeded' | 'failed' | 'cancelled' | 'timed_out'): Promise<boolean> {
+async function finalizeAgent(tx: Tx, agent: Agent, outcome: 'succeeded' | 'failed' | 'cancelled' | 'timed_out', providerQuota: boolean): Promise<boolean> {
   const agentId = agent.id;
   const otherRunningRuns = await tx.heartbeatRun.count({ where: { agentId, status: 'running' } });
-  const decision = decideAgentFinalize({ agentStatus: agent.status, lastHeartbeatAt: agent.lastHeartbeatAt, otherRunningRuns, outcome });
+  const decision = decideAgentFinalize({ agentStatus: agent.status, lastHeartbeatAt: agent.lastHeartbeatAt, otherRunningRuns, outcome, providerQuota });
   if (!decision.update) return false;
   await tx.agent.update({ where: { id: agentId }, data: { status: decision.status, lastHeartbeatAt: new Date() } });
   if (decision.firstHeartbeat) {
@@ -109,6 +113,12 @@ export async function finalizeRun(deps: ActivityDeps, input: FinalizeInput): Pro
   // the run terminal and lose its follow-ups. Counters move before the first await inside.
   if (!result.alreadyTerminal) void recordFinish(deps, input, result, observed).catch(() => undefined);
   if (firstHeartbeatOf) await deps.telemetry.agentFirstHeartbeat(firstHeartbeatOf);
+  // R15: the run's cost may have reached a hard budget limit; stop the scope's other work.
+  if (observed.costRecordedFor) {
+    await enforceBudgetHardStop(deps, { ...observed.costRecordedFor, exceptRunId: input.runId }).catch((error: unknown) => {
+      deps.logger.error('budget hard stop failed', { runId: input.runId, error: error instanceof Error ? error.message : String(error) });
+    });
+  }
   return result;
 }
 
@@ -119,6 +129,8 @@ interface FinalizeObservation {
   runUpdatedAt: Date;
   recoveryActions: RecoveryActionKind[];
   retryRunId: string | null;
+  /** A cost event was written for the run: the budget hard stop (R15) looks at its scope. */
+  costRecordedFor?: { companyId: string; agentId: string };
 }
 
 /** After the commit, so a rolled-back or retried transaction counts nothing. */
@@ -222,6 +234,9 @@ async function finalizeInTransaction(
     const liveness = input.outcome.kind === 'cancelled'
       ? null
       : await classifyFinishedRun(tx, { id: run.id, status: write.status, errorCode: write.errorCode, error, resultJson: write.resultJson, stdoutExcerpt, stderrExcerpt }, issueId);
+    // What a coding-agent CLI reported: its session (R72) and usage, written with the terminal status.
+    const cliReport = input.outcome.kind === 'adapter_result' ? input.outcome.result.agentCli ?? null : null;
+    const usage = cliReport ? usageOf(cliReport) : null;
     // R8 step 1 (R5): the terminal write.
     const updated = await tx.heartbeatRun.update({
       where: { id: run.id },
@@ -236,8 +251,14 @@ async function finalizeInTransaction(
         stdoutExcerpt,
         stderrExcerpt,
         ...liveness,
+        ...(cliReport ? { sessionIdBefore: cliReport.sessionIdBefore, sessionIdAfter: cliReport.sessionIdAfter } : {}),
+        ...(usage ? { usageJson: toJson(usage) } : {}),
       },
     });
+    if (cliReport && agent) {
+      const { cost } = await recordAgentCliRun(tx, run, agent, cliReport, { error, finishedAt: now });
+      if (cost?.recorded) observed.costRecordedFor = { companyId: run.companyId, agentId: run.agentId };
+    }
     // R8 step 3: wake status and the lifecycle event.
     if (run.wakeupRequestId) {
       await tx.agentWakeupRequest.update({
@@ -258,12 +279,22 @@ async function finalizeInTransaction(
     if (write.status === 'succeeded' && issueId) await postSuccessComment(tx, run, issueId, write.resultJson);
     // R8 step 6 (R35–R39): must come before the release, which it makes a no-op by moving the lock.
     const followUpRunIds: string[] = [];
-    if (agent) {
+    // A usage limit parks one retry until the reset, and is never escalated (domain/providerQuota.ts).
+    const quota = agent ? await scheduleQuotaRetry(tx, updated, agent, now) : { kind: 'not_quota' as const };
+    if (quota.kind === 'parked') followUpRunIds.push(quota.runId);
+    if (quota.kind !== 'not_quota') observed.recoveryActions.push(quota.kind === 'parked' ? 'provider_quota_retry_parked' : 'provider_quota_retry_exhausted');
+    if (agent && quota.kind === 'not_quota') {
       const transient = await scheduleTransientRetry(tx, updated, agent, now);
       if (transient.kind === 'scheduled') followUpRunIds.push(transient.runId);
       if (transient.kind !== 'not_transient') observed.recoveryActions.push(transient.kind === 'scheduled' ? 'transient_retry_scheduled' : 'transient_retry_exhausted');
     }
-    // R8 step 7 (R73, the missing-comment follow-up) is not implemented: docs/recovery-rules.md.
+    // R8 step 7 (R73): a succeeded run that owed its issue a comment and left none gets one
+    // follow-up run, which takes the lock — step 8 then releases nothing for this run.
+    const commentPolicy = await applyIssueCommentPolicy(tx, updated, agent, now);
+    if (commentPolicy.followUpRunId) {
+      followUpRunIds.push(commentPolicy.followUpRunId);
+      observed.recoveryActions.push('missing_issue_comment_follow_up');
+    }
     let escalation: EscalationRequest | null = null;
     if (retryOnce && agent) {
       // R23 + R25: one retry, and the lost run's error event names it.
@@ -295,7 +326,9 @@ async function finalizeInTransaction(
       // R8 step 8 (R28–R34; R24 for a lost process without retry). The bulk cancels of R15
       // (agent pause, budget stop) release without recovering.
       const stopReason = stopReasonFor(write.status, write.errorCode, write.error);
-      const released = await releaseAndPromote(tx, updated, { immediateRecovery: stopReason !== 'paused' && stopReason !== 'budget_paused' });
+      const released = await releaseAndPromote(tx, updated, {
+        immediateRecovery: stopReason !== 'paused' && stopReason !== 'budget_paused' && quota.kind === 'not_quota',
+      });
       followUpRunIds.push(...released.followUpRunIds);
       if (released.recoveryAction) observed.recoveryActions.push(released.recoveryAction);
       escalation = released.escalation;
@@ -309,7 +342,7 @@ async function finalizeInTransaction(
       });
     }
     // R8 step 11 (R10, R11).
-    const firstHeartbeat = agent ? await finalizeAgent(tx, agent, write.status) : false;
+    const firstHeartbeat = agent ? await finalizeAgent(tx, agent, write.status, quota.kind !== 'not_quota') : false;
     // R8 finally: leases (R27).
     await releaseRunLeases(tx, updated);
     const result: FinalizeResult = {

@@ -11,6 +11,8 @@ import { reapOrphanedRuns, type ReapOptions } from './reaper.ts';
 import { reconcileStrandedAssignedIssues } from './strandedSweep.ts';
 import { resumeQueuedRuns } from './resumeQueuedRuns.ts';
 import { runRecoveryPass, type RecoveryPassInput } from './recoveryPass.ts';
+import { enqueueTimerWake } from './timerWake.ts';
+import type { TimerTickInput } from '../domain/timerTick.ts';
 
 export function createRunActivities(deps: ActivityDeps) {
   return {
@@ -23,6 +25,8 @@ export function createRunActivities(deps: ActivityDeps) {
     startRuns: (runIds: string[]) => deps.executions.start(runIds),
     // R68's chain, one pass of the recovery sweeper (workflows/recoverySweeper.ts).
     runRecoveryPass: (input: RecoveryPassInput) => runRecoveryPass(deps, input),
+    // R70: one agent's timer tick (workflows/heartbeatTimer.ts).
+    enqueueTimerWake: (input: TimerTickInput) => enqueueTimerWake(deps, input),
     // Its steps, as the Schedule-started sweeps of earlier Vigils call them (workflows/recoverySweeps.ts).
     reapOrphanedRuns: (options: ReapOptions) => reapOrphanedRuns(deps, options),
     promoteDueScheduledRetries: (scope: { companyId?: string }) => promoteDueScheduledRetries(deps, new Date(), scope),

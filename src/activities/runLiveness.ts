@@ -9,8 +9,11 @@ import { classifyRunLiveness, type LivenessEvidence } from '../domain/liveness.t
 
 type Tx = Prisma.TransactionClient;
 
-/** Bookkeeping, not progress (R27, R43); output events are Vigil's `log` type (docs/decisions.md). */
-const NON_EVIDENCE_EVENT_TYPES = ['lifecycle', 'adapter.invoke', 'error', 'log'];
+/**
+ * Bookkeeping, not progress (R27, R43); output events are Vigil's `log` type (docs/decisions.md),
+ * and what a CLI agent said (`agent.message`) is not an action it took.
+ */
+const NON_EVIDENCE_EVENT_TYPES = ['lifecycle', 'adapter.invoke', 'error', 'log', 'agent.message'];
 const NON_EVIDENCE_ACTIONS = ['environment.lease_acquired', 'environment.lease_released'];
 const CONTINUATION_SUMMARY_KEY = 'continuation-summary';
 

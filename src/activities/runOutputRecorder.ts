@@ -1,11 +1,14 @@
 /**
- * Streams an adapter's output into the run log file, `heartbeat_run_events` (event type `log`)
- * and the run's `lastOutput*` / `log*` columns. Chunks are batched so a chatty agent costs one
+ * Streams an adapter's output into the run log file, `heartbeat_run_events` (event type `log`, and
+ * `agent.message` for what a coding-agent CLI's parser read from its stream) and the run's
+ * `lastOutput*` / `log*` columns. Chunks are batched so a chatty agent costs one
  * write every FLUSH_MS rather than one per line; the log's sha256 is kept as it grows.
  */
 import { createHash } from 'node:crypto';
 import type { PrismaClient } from '../store/db.ts';
 import type { AdapterOutputChunk } from '../adapters/types.ts';
+import type { AgentStreamMessage } from '../adapters/agentStream.ts';
+import { tailUtf8 } from '../adapters/processOutput.ts';
 import type { RunLogStore } from '../store/runLogStore.ts';
 import { appendRunEvents } from '../store/runEvents.ts';
 
@@ -14,7 +17,7 @@ const FLUSH_MS = 200;
 const MAX_EVENT_CHUNK = 8 * 1024;
 
 export class RunOutputRecorder {
-  private pending: AdapterOutputChunk[] = [];
+  private pending: Array<AdapterOutputChunk | AgentStreamMessage> = [];
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
   private seq = 0;
@@ -30,6 +33,13 @@ export class RunOutputRecorder {
 
   record(chunk: AdapterOutputChunk): void {
     this.pending.push(chunk);
+    this.timer ??= setTimeout(() => void this.flush(), FLUSH_MS);
+  }
+
+  /** A message the agent's CLI streamed (its text comes from redacted output). */
+  recordAgentMessage(message: AgentStreamMessage): void {
+    if (message.text.trim() === '') return;
+    this.pending.push(message);
     this.timer ??= setTimeout(() => void this.flush(), FLUSH_MS);
   }
 
@@ -51,31 +61,46 @@ export class RunOutputRecorder {
     if (this.failure) throw this.failure;
   }
 
-  private async write(batch: AdapterOutputChunk[]): Promise<void> {
-    const pieces = batch.flatMap((chunk) => {
-      const parts: AdapterOutputChunk[] = [];
-      for (let i = 0; i < chunk.text.length; i += MAX_EVENT_CHUNK) {
-        parts.push({ ...chunk, text: chunk.text.slice(i, i + MAX_EVENT_CHUNK) });
+  private async write(batch: Array<AdapterOutputChunk | AgentStreamMessage>): Promise<void> {
+    const events: Parameters<typeof appendRunEvents>[1] = [];
+    const pieces: AdapterOutputChunk[] = [];
+    for (const item of batch) {
+      if (!('stream' in item)) {
+        events.push({
+          companyId: this.run.companyId,
+          runId: this.run.id,
+          agentId: this.run.agentId,
+          eventType: 'agent.message',
+          level: item.kind === 'error' ? 'warn' : 'info',
+          message: tailUtf8(item.text, MAX_EVENT_CHUNK),
+          payload: { kind: item.kind },
+        });
+        continue;
       }
-      return parts;
-    });
+      for (let i = 0; i < item.text.length; i += MAX_EVENT_CHUNK) {
+        const piece = { ...item, text: item.text.slice(i, i + MAX_EVENT_CHUNK) };
+        pieces.push(piece);
+        events.push({
+          companyId: this.run.companyId,
+          runId: this.run.id,
+          agentId: this.run.agentId,
+          eventType: 'log',
+          stream: piece.stream,
+          level: piece.stream === 'stderr' ? 'warn' : 'info',
+          message: piece.text,
+        });
+      }
+    }
+    if (pieces.length === 0) {
+      await appendRunEvents(this.prisma, events);
+      return this.onFlushed();
+    }
     const { bytes, text } = await this.logStore.append(
       this.run.logRef,
       pieces.map((p) => ({ ts: p.ts, stream: p.stream, chunk: p.text })),
     );
     this.logHash.update(text);
-    await appendRunEvents(
-      this.prisma,
-      pieces.map((p) => ({
-        companyId: this.run.companyId,
-        runId: this.run.id,
-        agentId: this.run.agentId,
-        eventType: 'log',
-        stream: p.stream,
-        level: p.stream === 'stderr' ? 'warn' : 'info',
-        message: p.text,
-      })),
-    );
+    await appendRunEvents(this.prisma, events);
     const last = pieces[pieces.length - 1];
     this.seq += pieces.length;
     await this.prisma.heartbeatRun.update({

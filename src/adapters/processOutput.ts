@@ -396,6 +396,7 @@ export function buildAdapterResult(facts: ProcessOutcomeFacts): AdapterResult {
       : null,
     stdoutExcerpt,
     stderrExcerpt,
+    agentCli: null,
     startedAt: facts.startedAt,
     finishedAt: facts.finishedAt,
   };

@@ -90,7 +90,11 @@ export function effectiveGraceSec(config: { graceSec?: number }): number {
 function secretsFor(hooks: SupervisionHooks, configEnv: Record<string, string> | undefined, childEnv: Record<string, string>): string[] {
   const secrets = (hooks.secrets ?? []).filter((secret) => typeof secret === 'string');
   for (const [key, value] of Object.entries(childEnv)) {
-    if (value.length >= MIN_EXACT_SECRET_LENGTH && (isSensitiveKey(key) || (configEnv !== undefined && key in configEnv))) secrets.push(value);
+    if (value.length >= MIN_EXACT_SECRET_LENGTH && isSensitiveKey(key)) secrets.push(value);
+  }
+  // The config's own values, as the child received them (a `VIGIL_*` key never reaches it).
+  for (const [key, value] of Object.entries(configEnv ?? {})) {
+    if (typeof value === 'string' && value.length >= MIN_EXACT_SECRET_LENGTH && !RESERVED_PREFIX.test(key)) secrets.push(value);
   }
   return secrets;
 }

@@ -11,6 +11,7 @@ import { healthRouter } from './routes/health.ts';
 import { openApiRouter } from './routes/openapi.ts';
 import { companiesRouter } from './routes/companies.ts';
 import { agentsRouter } from './routes/agents.ts';
+import { agentSessionsRouter } from './routes/agentSessions.ts';
 import { issuesRouter } from './routes/issues.ts';
 import { runsRouter } from './routes/runs.ts';
 import { treeHoldsRouter } from './routes/treeHolds.ts';
@@ -36,6 +37,7 @@ export function createApp(ctx: ApiContext): Express {
   api.use(authenticate(ctx));
   api.use(companiesRouter(ctx));
   api.use(agentsRouter(ctx));
+  api.use(agentSessionsRouter(ctx));
   api.use(issuesRouter(ctx));
   api.use(runsRouter(ctx));
   api.use(treeHoldsRouter(ctx));

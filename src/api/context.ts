@@ -7,6 +7,7 @@ import type { ActivityDeps } from '../activities/deps.ts';
 import type { LiveEventHub } from '../live/liveEventHub.ts';
 import type { VigilMetrics } from '../metrics/vigilMetrics.ts';
 import type { LifecyclePhase } from '../platform/startupInterrupt.ts';
+import type { HeartbeatSchedules } from '../temporal/heartbeatSchedules.ts';
 
 export interface ApiContext {
   prisma: PrismaClient;
@@ -26,6 +27,8 @@ export interface ApiContext {
   temporalMetricsUrl: string | null;
   /** This process's follower of `live_events`, feeding `GET /companies/:companyId/events`. */
   liveEvents: LiveEventHub;
+  /** R70: the agents' heartbeat Schedules, kept in step by the agent routes; absent when timer heartbeats are off. */
+  heartbeatSchedules?: HeartbeatSchedules | null;
   /** `GET /api/health`'s probe of Temporal. */
   checkTemporal(): Promise<boolean>;
   /** Whether this process has finished starting (`GET /api/health` is `ok` only when `ready`). */

@@ -18,13 +18,15 @@ export function decideAgentFinalize(input: {
   lastHeartbeatAt: Date | null;
   otherRunningRuns: number;
   outcome: FinalizeOutcome;
+  /** The run failed on its provider's usage limit: a wait, not a broken agent. */
+  providerQuota?: boolean;
 }): AgentFinalizeDecision {
   if (input.agentStatus === 'paused' || input.agentStatus === 'terminated') {
     return { update: false, firstHeartbeat: false };
   }
   let status: AgentFinalizeDecision['status'];
   if (input.otherRunningRuns > 0) status = 'running';
-  else if (input.outcome === 'succeeded' || input.outcome === 'cancelled') status = 'idle';
+  else if (input.outcome === 'succeeded' || input.outcome === 'cancelled' || input.providerQuota) status = 'idle';
   else status = 'error';
   return { update: true, status, firstHeartbeat: input.lastHeartbeatAt === null };
 }

@@ -21,7 +21,11 @@ export function recoveryKindFor(status: 'todo' | 'in_progress'): RecoveryKind {
 
 export const PROCESS_LOST_RETRY = { wakeReason: 'process_lost_retry', retryReason: 'process_lost' } as const;
 export const TRANSIENT_RETRY = { wakeReason: 'transient_failure_retry', retryReason: 'transient_failure' } as const;
+/** The one retry of a usage-limit failure, parked until the provider's reset (domain/providerQuota.ts). */
+export const PROVIDER_QUOTA_RETRY = { wakeReason: 'provider_quota_retry', retryReason: 'provider_quota' } as const;
 export const LIVENESS_CONTINUATION_REASON = 'run_liveness_continuation';
+/** R73: the one follow-up of a succeeded run that owed its issue a comment and left none. */
+export const MISSING_ISSUE_COMMENT = { wakeReason: 'missing_issue_comment', retryReason: 'missing_issue_comment' } as const;
 
 /**
  * Every `contextSnapshot.retryReason` recovery writes, which Temporal shows as the run workflow's
@@ -31,8 +35,10 @@ export const LIVENESS_CONTINUATION_REASON = 'run_liveness_continuation';
 export const RETRY_KINDS = [
   PROCESS_LOST_RETRY.retryReason,
   TRANSIENT_RETRY.retryReason,
+  PROVIDER_QUOTA_RETRY.retryReason,
   DISPATCH.retryReason,
   CONTINUATION.retryReason,
+  MISSING_ISSUE_COMMENT.retryReason,
 ] as const;
 /** R46: default maximum of liveness continuations per lineage. */
 export const MAX_LIVENESS_CONTINUATIONS = 2;

@@ -215,6 +215,9 @@ export const recoveryEventTexts = {
   processLossRetryQueued: 'Queued automatic retry after orphaned child process was confirmed dead',
   // R38
   scheduledRetry: (attempt: number, max: number, dueAtIso: string) => `Scheduled bounded retry ${attempt}/${max} for ${dueAtIso}`,
+  quotaRetryParked: (dueAtIso: string) => `Provider usage limit reached; one retry parked until ${dueAtIso}`,
+  quotaRetriesExhausted: (count: number) => `Provider usage limit reached again after ${count} parked retries in a row; no further automatic retry will be queued`,
+  queuedRunParkedForQuota: (untilIso: string) => `The agent's provider usage limit resets at ${untilIso}; this run waits for it`,
   // R39
   retryExhausted: (attempts: number) =>
     `Bounded retry exhausted after ${attempts} scheduled attempts; no further automatic retry will be queued`,
@@ -227,4 +230,15 @@ export const recoveryEventTexts = {
   deferredSuppressedByHold: 'Deferred wake suppressed by active subtree pause hold',
   // R46: appended to the run's livenessReason.
   continuationExhaustedSuffix: '; continuation attempts exhausted',
+  // R73: on the run that left no issue comment.
+  missingCommentFollowUpQueued: (followUpRunId: string) =>
+    `Run ended without an issue comment; queued one follow-up run ${followUpRunId} to require a comment`,
+  missingCommentRetryExhausted: 'Run ended without an issue comment after one follow-up; no further comment wake will be queued',
+  missingCommentStandAside: {
+    liveness_continuation: 'Run ended without an issue comment; its liveness continuation follows up instead',
+    deferred_comment_wake: 'Run ended without an issue comment; a deferred comment wake already exists for this issue',
+    lock_moved: "Run ended without an issue comment; no follow-up queued because the issue's execution lock is no longer this run's",
+    agent_not_invokable: 'Run ended without an issue comment; no follow-up queued because the agent is not invokable',
+    pause_hold: 'Run ended without an issue comment; no follow-up queued because an active subtree pause hold covers the issue',
+  },
 } as const;

@@ -13,6 +13,8 @@ export const runTexts = {
   // R14, R15
   cancelledByControlPlane: 'Cancelled by control plane',
   cancelledByAgentPause: 'Cancelled due to agent pause',
+  // R15: a cost event crossed a hard budget limit.
+  cancelledByBudgetPause: 'Cancelled due to budget pause',
   workerShutDown: 'Worker shut down while the agent process was running',
   // R26
   detachedWarningCleared: 'Detached child process reported activity; cleared detached warning',
@@ -39,6 +41,12 @@ export const processTexts = {
   // R20 wording, with the signal that was observed.
   killedBySignal: (pid: number | null, signal: string) => `Process lost -- child pid ${pid} was killed by ${signal}`,
   exitedNonZero: (exitCode: number, detail: string | null) => `Process exited with code ${exitCode}${detail ? `: ${detail}` : ''}`,
+} as const;
+
+/** What the coding-agent CLI adapters say about a run (R72 sessions, classified failures). */
+export const agentCliTexts = {
+  sessionRejectedStartingFresh: (sessionId: string) => `The CLI refused to resume session ${sessionId}; starting a fresh session in the same run`,
+  failed: (exitCode: number | null, reason: string) => (exitCode !== null && exitCode !== 0 ? `Process exited with code ${exitCode}: ${reason}` : reason),
 } as const;
 
 /** Why a wake was skipped or parked (R71); stored as the wake's `error`, returned by the wakeup API. */
@@ -118,4 +126,18 @@ export const recoverySweeperTexts = {
   stepFailed: 'recovery sweep step failed; the chain goes on without it',
   passFailed: 'recovery pass failed after its retries; the next one is due an interval later',
   legacySchedulesRemoved: 'removed the recovery Schedules of an earlier Vigil: the recovery sweeper replaces them',
+} as const;
+
+/** R70's per-agent heartbeat Schedules as Temporal UI shows them, and what Vigil logs about them. */
+export const timerHeartbeatTexts = {
+  /** The one line of every tick workflow in Temporal UI's list (also what a rename updates). */
+  tickSummary: (agentName: string, intervalSec: number) => `Timer heartbeat · ${agentName} · every ${intervalSec} s`,
+  /** The schedule's note, shown on its page in Temporal UI. */
+  note: (agent: { name: string; id: string; status: string }, paused: boolean) =>
+    paused
+      ? `Paused: agent ${agent.name} (${agent.id}) is ${agent.status.replace('_', ' ')}; resuming the agent resumes its timer`
+      : `R70 timer heartbeat of agent ${agent.name} (${agent.id}); managed by Vigil from the agent's runtimeConfig.heartbeat`,
+  syncFailed: "timer heartbeat schedule not brought up to date; the agent is saved, and Vigil's next start reconciles the schedule",
+  reconciled: 'timer heartbeat schedules reconciled',
+  reconcileFailed: "timer heartbeat schedules not reconciled at start; the API keeps each agent's schedule in step as it changes",
 } as const;

@@ -15,10 +15,13 @@ export type RecoveryActionKind =
   | 'process_loss_retry' // R23
   | 'transient_retry_scheduled' // R38
   | 'transient_retry_exhausted' // R39
+  | 'provider_quota_retry_parked' // a usage limit: one retry at the reset (domain/providerQuota.ts)
+  | 'provider_quota_retry_exhausted'
   | 'dispatch_recovery' // R33, todo issue
   | 'continuation_recovery' // R33, in_progress issue
   | 'liveness_continuation' // R46
   | 'liveness_continuation_exhausted' // R46.4
+  | 'missing_issue_comment_follow_up' // R73
   | 'escalation_recovery_issue_created' // R57
   | 'escalation_recovery_issue_reused' // R57
   | 'escalation_without_owner' // R61

@@ -58,7 +58,8 @@ export function enrichWakeContext(request: WakeRequest): JsonObject {
   fill('wakeReason', request.reason);
   fill('issueId', stringOrNull(payload.issueId));
   fill('taskId', stringOrNull(payload.taskId) ?? stringOrNull(payload.issueId));
-  fill('taskKey', stringOrNull(context.taskId) ?? stringOrNull(context.issueId));
+  // R71: taskKey, then taskId, then issueId. The session a run resumes is the taskKey's (R72).
+  fill('taskKey', stringOrNull(payload.taskKey) ?? stringOrNull(context.taskId) ?? stringOrNull(context.issueId));
   fill('commentId', stringOrNull(payload.commentId));
   fill('wakeCommentId', stringOrNull(payload.commentId));
   fill('wakeSource', request.source);

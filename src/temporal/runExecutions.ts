@@ -3,10 +3,10 @@
  * holds no workflow context: the orphan reaper (R16: a run is held while its workflow runs), the
  * sweeps and the API, which create follow-up runs in the database and then start them.
  */
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateStage, type Client } from '@temporalio/client';
 import type { PrismaClient } from '../store/db.ts';
 import type { RunExecutions } from '../activities/deps.ts';
-import { runWorkflowId } from '../workflows/heartbeatRun.ts';
+import { cancelRunUpdate, runWorkflowId } from '../workflows/heartbeatRun.ts';
 import { startOrNudgeRunWorkflow, type RunWorkflowSettings } from './runWorkflows.ts';
 import { boundIssueId } from '../store/json.ts';
 import { mapBounded } from '../platform/concurrency.ts';
@@ -38,6 +38,19 @@ export function createRunExecutions(client: Client, prisma: PrismaClient, settin
       const issues = issueIds.length > 0 ? await prisma.issue.findMany({ where: { id: { in: issueIds } }, select: { id: true, identifier: true } }) : [];
       const identifiers = new Map(issues.map((issue) => [issue.id, issue.identifier]));
       await mapBounded(runs, CONCURRENCY, (run) => startOrNudgeRunWorkflow(client, settings, run, identifiers.get(boundIssueId(run.contextSnapshot) ?? '') ?? null));
+    },
+    async requestCancel(runIds, reason) {
+      const accepted: string[] = [];
+      await mapBounded(runIds, CONCURRENCY, async (runId) => {
+        try {
+          // Accepted is enough: the run's workflow kills the process group and finalizes by itself.
+          await client.workflow.getHandle(runWorkflowId(runId)).startUpdate(cancelRunUpdate, { args: [{ reason }], waitForStage: WorkflowUpdateStage.ACCEPTED });
+          accepted.push(runId);
+        } catch {
+          // Its workflow has closed (the run ended meanwhile) or was never started: nothing to stop.
+        }
+      });
+      return accepted;
     },
   };
 }

@@ -20,7 +20,8 @@ export const VigilErrorCode = defineSearchAttributeKey('VigilErrorCode', SearchA
 export const VigilRetryOfRunId = defineSearchAttributeKey('VigilRetryOfRunId', SearchAttributeType.KEYWORD);
 /**
  * Why this run exists when it is an automatic retry: process_lost, transient_failure,
- * assignment_recovery or issue_continuation_needed (RETRY_KINDS in src/domain/recoveryKinds.ts).
+ * provider_quota, assignment_recovery, issue_continuation_needed or missing_issue_comment
+ * (RETRY_KINDS in src/domain/recoveryKinds.ts).
  */
 export const VigilRetryKind = defineSearchAttributeKey('VigilRetryKind', SearchAttributeType.KEYWORD);
 

@@ -35,6 +35,9 @@ const ROUTES: Array<[string, string]> = [
   ['GET', '/api/agents/:agent'],
   ['PATCH', '/api/agents/:agent'],
   ['POST', '/api/agents/:agent/wakeup'],
+  ['GET', '/api/agents/:agent/runtime-state'],
+  ['GET', '/api/agents/:agent/task-sessions'],
+  ['POST', '/api/agents/:agent/runtime-state/reset-session'],
   ['POST', '/api/companies/:company/issues'],
   ['GET', '/api/companies/:company/issues'],
   ['GET', '/api/issues/:issue'],
@@ -56,6 +59,7 @@ const ROUTES: Array<[string, string]> = [
   ['POST', '/api/companies/:company/environments'],
   ['POST', '/api/companies/:company/budget-policies'],
   ['POST', '/api/companies/:company/cost-events'],
+  ['GET', '/api/companies/:company/cost-events'],
 ];
 
 const BAD_BODIES: unknown[] = [
@@ -76,6 +80,7 @@ const BAD_QUERIES = ['limit=-1', 'limit=abc', 'offset=1e9', 'status=,,,', 'after
 const VALID = new Set([
   'POST /api/agents/:agent/wakeup {}', // a wake with no reason or payload
   'PATCH /api/agents/:agent {}', // a patch that changes nothing
+  'POST /api/agents/:agent/runtime-state/reset-session {}', // clears all of the agent's sessions (none)
   'POST /api/heartbeat-runs/:run/cancel {}', // the run already ended: cancel answers with it
   'POST /api/issues/:issue/tree-holds/:hold/release {}',
   'GET /api/heartbeat-runs/:run/log offset=1e9', // past the end: an empty slice

@@ -139,9 +139,17 @@ describe('free-form JSON', () => {
 });
 
 describe('the agent body by adapter type', () => {
-  it('requires the process config for local-child adapters and takes any object for others', async () => {
+  it('requires the process config for local-child adapters, takes the CLI config for claude_local/codex_local and any object for others', async () => {
     const company = acme.company.id;
-    expectInvalid(await acme.board.post(`/api/companies/${company}/agents`, { name: 'no config', adapterType: 'codex_local' }), 'adapterConfig', /required/);
+    expectInvalid(await acme.board.post(`/api/companies/${company}/agents`, { name: 'no config', adapterType: 'gemini_local' }), 'adapterConfig', /required/);
+    // The coding-agent CLIs need no config at all: `command` defaults to the CLI on PATH.
+    const claude = await acme.board.post(`/api/companies/${company}/agents`, { name: 'claude', adapterType: 'claude_local' });
+    expect(claude.status, JSON.stringify(claude.body)).toBe(201);
+    expect(claude.body.adapterConfig).toEqual({});
+    expectInvalid(await acme.board.post(`/api/companies/${company}/agents`, { name: 'codex', adapterType: 'codex_local', adapterConfig: { maxTurns: 3 } }), 'adapterConfig.maxTurns', /not a known field/);
+    expectInvalid(await acme.board.post(`/api/companies/${company}/agents`, { name: 'codex', adapterType: 'codex_local', adapterConfig: { extraArgs: 'x' } }), 'adapterConfig.extraArgs', /array/);
+    expectInvalid(await acme.board.post(`/api/companies/${company}/agents`, { name: 'claude', adapterType: 'claude_local', adapterConfig: { promptTemplate: 'Do {{issue.owner}}' } }), 'adapterConfig.promptTemplate', /unknown placeholder \{\{issue.owner\}\}/);
+    expectInvalid(await acme.board.patch(`/api/agents/${claude.body.id}`, { adapterConfig: { maxTurns: 0 } }), 'adapterConfig.maxTurns', /./);
     expectInvalid(await acme.board.post(`/api/companies/${company}/agents`, { name: 'no command' }), 'adapterConfig', /required/);
     expectInvalid(await acme.board.post(`/api/companies/${company}/agents`, { name: 'empty', adapterConfig: {} }), 'adapterConfig.command', /required/);
     const remote = await acme.board.post(`/api/companies/${company}/agents`, { name: 'remote', adapterType: 'http' });

@@ -14,6 +14,8 @@ import type { ApiClient, ApiResponse } from '../support/apiClient.ts';
 import { connectSse } from '../support/sseClient.ts';
 import { createApp } from '../../src/api/app.ts';
 import type { ApiContext } from '../../src/api/context.ts';
+import { saveTaskSession } from '../../src/store/taskSessions.ts';
+import { recordRunUsage } from '../../src/store/runCosts.ts';
 
 type Method = 'get' | 'post' | 'put' | 'patch';
 type Operation = { operationId: string; responses: Record<string, { content?: Record<string, { schema: unknown }> }>; parameters?: Array<{ name: string; in: string }>; security?: unknown[] };
@@ -246,6 +248,32 @@ const AREAS: Record<string, () => Promise<void>> = {
     expect(reconciled.body.issueIds).toEqual([]);
     await call(vigil.admin, 'post', '/api/recovery/reap', { body: { companyId }, expect: 200 });
     await call(other.board, 'post', '/api/recovery/reap', { expect: 403 });
+  },
+  'agent runtime state, task sessions and cost events': async () => {
+    const board = acme.board;
+    const companyId = acme.company.id;
+    const agent = (await call(board, 'post', '/api/companies/{companyId}/agents', { path: { companyId }, body: { name: `sessions-${randomBytes(3).toString('hex')}`, status: 'paused', adapterConfig: { command: agentScript('succeed.sh') } }, expect: 201 })).body;
+    const run = await vigil.vigil.prisma.heartbeatRun.create({ data: { companyId, agentId: agent.id, status: 'succeeded', finishedAt: new Date() } });
+    await saveTaskSession(vigil.vigil.prisma, { companyId, agentId: agent.id, adapterType: 'process', taskKey: '__agent__', sessionId: 'sess-docs', cwd: '/work', model: null, runId: run.id });
+    await recordRunUsage(vigil.vigil.prisma, {
+      run: { id: run.id, companyId, agentId: agent.id, issueId: null },
+      usage: { provider: 'openai', model: 'gpt-5-codex', inputTokens: 10, cachedInputTokens: 0, outputTokens: 5, costUsd: 0.0042, estimated: true },
+      occurredAt: new Date(),
+    });
+    const state = await call(board, 'get', '/api/agents/{agentId}/runtime-state', { path: { agentId: agent.id }, expect: 200 });
+    expect(state.body).toMatchObject({ sessionDisplayId: 'sess-docs', totalCostUsdMicros: 4200 });
+    await call(board, 'get', '/api/agents/{agentId}/runtime-state', { path: { agentId: randomUUID() }, expect: 404 });
+    await call(board, 'get', '/api/agents/{agentId}/task-sessions', { path: { agentId: agent.id }, expect: 200 });
+    await call(board, 'get', '/api/agents/{agentId}/task-sessions', { path: { agentId: randomUUID() }, expect: 404 });
+    await call(board, 'post', '/api/agents/{agentId}/runtime-state/reset-session', { path: { agentId: agent.id }, body: { taskKey: 5 }, expect: 400 });
+    const reset = await call(board, 'post', '/api/agents/{agentId}/runtime-state/reset-session', { path: { agentId: agent.id }, body: { taskKey: '__agent__' }, expect: 200 });
+    expect(reset.body.clearedTaskSessions).toBe(1);
+    // An agent without a runtime-state row answers the zeroed state.
+    const idle = (await call(board, 'post', '/api/companies/{companyId}/agents', { path: { companyId }, body: { name: `idle-${randomBytes(3).toString('hex')}`, status: 'paused', adapterConfig: { command: agentScript('succeed.sh') } }, expect: 201 })).body;
+    await call(board, 'get', '/api/agents/{agentId}/runtime-state', { path: { agentId: idle.id }, expect: 200 });
+    const costs = await call(board, 'get', '/api/companies/{companyId}/cost-events', { path: { companyId }, query: `runId=${run.id}&limit=5`, expect: 200 });
+    expect(costs.body).toEqual([expect.objectContaining({ costUsd: 0.0042, estimated: true, source: 'run' })]);
+    await call(board, 'get', '/api/companies/{companyId}/cost-events', { path: { companyId }, query: 'limit=501', expect: 400 });
   },
   'streams live events as text/event-stream, each event as the document describes it, and answers its errors in JSON': async () => {
     type EventBranch = { properties: { event: { const: string }; data: { contentSchema: unknown } } };

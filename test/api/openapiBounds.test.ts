@@ -157,12 +157,17 @@ describe('the OpenAPI document bounds every input', () => {
     }
   });
 
-  it('tells local-child agents from others by adapterType, and requires command for the first', () => {
+  it('tells local-child agents, the coding-agent CLIs and others apart by adapterType, and requires command for the first', () => {
     const body = doc.paths['/api/companies/{companyId}/agents'].post.requestBody!.content['application/json'].schema as {
-      oneOf: Array<{ required: string[]; properties: { adapterType: { enum: string[]; default?: string }; adapterConfig: Schema } }>;
+      oneOf: Array<{ required: string[]; properties: { adapterType: { enum: string[]; const?: string; default?: string }; adapterConfig: Schema } }>;
     };
-    const [localChild, other] = body.oneOf;
-    expect(localChild.properties.adapterType.enum).toEqual(expect.arrayContaining(['process', 'codex_local', 'claude_local']));
+    const [localChild, claude, codex, other] = body.oneOf;
+    expect(localChild.properties.adapterType.enum).toEqual(expect.arrayContaining(['process', 'gemini_local']));
+    expect(localChild.properties.adapterType.enum).not.toContain('claude_local');
+    expect([claude.properties.adapterType.const, codex.properties.adapterType.const]).toEqual(['claude_local', 'codex_local']);
+    expect(claude.properties.adapterConfig).toMatchObject({ additionalProperties: false });
+    expect(Object.keys((claude.properties.adapterConfig as { properties: object }).properties)).toEqual(expect.arrayContaining(['model', 'maxTurns', 'extraArgs', 'promptTemplate']));
+    expect(Object.keys((codex.properties.adapterConfig as { properties: object }).properties)).not.toContain('maxTurns');
     expect(localChild.properties.adapterType.default).toBe('process');
     expect(localChild.required).toContain('adapterConfig');
     expect(localChild.properties.adapterConfig).toMatchObject({ required: ['command'], additionalProperties: false });

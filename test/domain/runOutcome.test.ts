@@ -9,7 +9,7 @@ import { heartbeatPolicyOf } from '../../src/domain/heartbeatPolicy.ts';
 const run = { adapterType: 'process', adapterConfig: {}, priorResultJson: { earlier: true }, processPid: 41, processGroupId: 41 };
 const result = (overrides: Partial<AdapterResultPayload>): AdapterResultPayload => ({
   exitCode: 0, signal: null, timedOut: false, cancelled: false, processLost: false, summary: null, resultJson: {},
-  errorMessage: null, errorCode: null, errorFamily: null, retryNotBefore: null, stdoutExcerpt: '', stderrExcerpt: '',
+  errorMessage: null, errorCode: null, errorFamily: null, retryNotBefore: null, stdoutExcerpt: '', stderrExcerpt: '', agentCli: null,
   ...overrides,
 });
 

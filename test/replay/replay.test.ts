@@ -115,6 +115,15 @@ const SCENARIOS: Record<string, { shows: string; workflowType?: string; closedBy
       expect(facts.events).toEqual(expect.arrayContaining(['TIMER_STARTED', 'TIMER_FIRED', 'TIMER_CANCELED']));
     },
   },
+  'timer-tick': {
+    shows: "one tick of an agent's heartbeat Schedule (R70): the timer wake enqueued and its run started, in one local activity",
+    workflowType: 'heartbeatTimerWorkflow',
+    check(facts) {
+      expect(localActivityTypes(facts)).toEqual(['enqueueTimerWake']);
+      expect(facts.scheduledActivities).toEqual([]);
+      expect(facts.result).toMatchObject({ outcome: 'queued', runId: expect.any(String), wakeId: expect.any(String) });
+    },
+  },
 };
 
 function loadHistory(name: string): RecordedHistory {

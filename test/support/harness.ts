@@ -71,6 +71,8 @@ export interface TestVigilOptions {
   logLevel?: LogLevel;
   /** R68's recovery sweeper, as `npm start` runs it (off by default: each test file sweeps its own company). */
   recoverySweeper?: StartVigilOptions['recoverySweeper'];
+  /** R70's per-agent heartbeat Schedules (off by default: a schedule outlives its test's worker). */
+  timerHeartbeats?: StartVigilOptions['timerHeartbeats'];
 }
 
 /**
@@ -109,6 +111,7 @@ export async function startTestVigil(options: TestVigilOptions = {}): Promise<Te
     temporalMetricsUrl: metricsUrl,
     liveEvents: options.liveEvents,
     recoverySweeper: options.recoverySweeper,
+    timerHeartbeats: options.timerHeartbeats,
   });
   return {
     vigil,

@@ -8,6 +8,7 @@ import { healthRoutes } from '../routes/health.ts';
 import { openApiRoutes } from '../routes/openapi.ts';
 import { companyRoutes } from '../routes/companies.ts';
 import { agentRoutes } from '../routes/agents.ts';
+import { agentSessionRoutes } from '../routes/agentSessions.ts';
 import { issueRoutes } from '../routes/issues.ts';
 import { treeHoldRoutes } from '../routes/treeHolds.ts';
 import { runRoutes } from '../routes/runs.ts';
@@ -23,6 +24,7 @@ export function routeCatalog(): RouteGroup[] {
     openApiRoutes,
     companyRoutes,
     agentRoutes,
+    agentSessionRoutes,
     issueRoutes,
     treeHoldRoutes,
     runRoutes,

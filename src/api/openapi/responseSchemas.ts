@@ -398,10 +398,66 @@ export const CostEvent = z.object({
   inputTokens: int4,
   cachedInputTokens: int4,
   outputTokens: int4,
-  costCents: int4,
+  costCents: int4.meta({ description: 'Billed amount, rounded to the nearest cent (what budgets sum when `costUsdMicros` is null)' }),
+  costUsdMicros: int8.nullable().meta({ description: 'Exact spend in micro-dollars, when known (a run\'s reported or estimated usage); null for events posted in cents' }),
+  costUsd: z.number().meta({ description: 'Spend in dollars: `costUsdMicros` / 10^6 when known, else `costCents` / 100' }),
+  estimated: z.boolean().meta({ description: 'Vigil estimated the cost from the tokens (the CLI reported no money, e.g. Codex)' }),
+  source: z.enum(['run', 'api']).meta({ description: '`run`: the one usage event a run wrote when it finished; `api`: posted through the API' }),
   occurredAt: timestamp,
   createdAt: timestamp,
 });
+
+export const SessionParams = z
+  .object({
+    sessionId: z.string().meta({ description: "The id the agent's CLI reported (Claude's `session_id`, Codex's `thread_id`)" }),
+    cwd: z.string().nullable().meta({ description: 'Working directory the session ran in' }),
+    model: z.string().nullable().meta({ description: 'Model the run was configured with (null: the CLI default)' }),
+  })
+  .meta({ description: 'What a saved session needs to be resumed (R72); nothing else of the stored params is shown' });
+
+export const AgentTaskSession = z
+  .object({
+    id,
+    companyId: id,
+    agentId: id,
+    adapterType: z.string(),
+    taskKey: z.string().meta({ description: 'The runs\' `contextSnapshot.taskKey` (an issue id, a task id), or `__agent__` for runs with none' }),
+    sessionParamsJson: SessionParams.nullable(),
+    sessionDisplayId: z.string().nullable(),
+    lastRunId: id.nullable().meta({ description: 'The run that saved the session' }),
+    lastError: z.string().nullable().meta({ description: "That run's error, redacted" }),
+    createdAt: timestamp,
+    updatedAt: timestamp,
+  })
+  .meta({ description: 'A resumable coding-agent session of one task (R72)' });
+
+const runtimeStateColumns = {
+  agentId: id,
+  companyId: id,
+  adapterType: z.string(),
+  sessionId: z.string().nullable().meta({ description: 'Legacy: the session id of the most recently saved task session' }),
+  stateJson: json,
+  lastRunId: id.nullable(),
+  lastRunStatus: z.enum(RUN_STATUSES).nullable(),
+  totalInputTokens: int8,
+  totalOutputTokens: int8,
+  totalCachedInputTokens: int8,
+  totalCostCents: int8.meta({ description: "Sum of the cent-rounded cost of the agent's runs' usage events" }),
+  totalCostUsdMicros: int8.meta({ description: 'Exact sum of the same, in micro-dollars' }),
+  lastError: z.string().nullable().meta({ description: "The last run's error, redacted" }),
+  createdAt: timestamp.nullable().meta({ description: 'Null while the agent has no state yet (no run finished): every total is then 0' }),
+  updatedAt: timestamp.nullable(),
+  sessionDisplayId: z.string().nullable().meta({ description: "The agent's most recently updated task session's id, or null" }),
+  sessionParamsJson: SessionParams.nullable().meta({ description: 'That session\'s params, or null' }),
+};
+
+export const AgentRuntimeState = z
+  .object(runtimeStateColumns)
+  .meta({ description: "An agent's `agent_runtime_state` row (zeroed before its first run) and its most recent task session" });
+
+export const SessionResetResult = z
+  .object({ ...runtimeStateColumns, clearedTaskSessions: int4.meta({ description: 'How many task sessions were cleared' }) })
+  .meta({ description: 'The runtime state after the reset, and how many task sessions it cleared' });
 
 export const ReconcileResult = z
   .object({
@@ -445,6 +501,10 @@ export const responseComponents = {
   EnvironmentLease,
   BudgetPolicy,
   CostEvent,
+  SessionParams,
+  AgentTaskSession,
+  AgentRuntimeState,
+  SessionResetResult,
   ReconcileResult,
   ReapResult,
 } satisfies Record<string, z.ZodType>;

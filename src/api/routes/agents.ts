@@ -12,20 +12,8 @@ import { findWakeByIdempotencyKey } from '../../store/wakeups.ts';
 import { toJson } from '../../store/json.ts';
 import { runTexts, wakeTexts } from '../../domain/texts.ts';
 import { LOCAL_CHILD_ADAPTER_TYPES, tracksLocalChild } from '../../domain/runStatus.ts';
-
-const processAdapterConfig = boundedJson(
-  z.strictObject(
-    {
-      command: z.string({ error: (issue) => (issue.input === undefined ? 'is required' : 'must be a string') }).min(1, 'is required'),
-      args: z.array(z.string()).max(200).optional(),
-      cwd: z.string().min(1).optional(),
-      env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'), z.string()).optional(),
-      timeoutSec: int4(0, 7 * 24 * 3600).optional(),
-      graceSec: int4(1, 3600).optional(),
-    },
-    { error: (issue) => (issue.input === undefined ? 'is required for local-child adapters (`{ command, ... }`)' : undefined) },
-  ),
-).meta({ description: 'The `process` adapter config (API.md), used by every local-child adapter: `command` is required' });
+import { AGENT_CLI_ADAPTER_TYPES } from '../../adapters/agentClis.ts';
+import { adapterConfigSchemaFor, claudeAdapterConfig, codexAdapterConfig, processAdapterConfig } from '../adapterConfigSchemas.ts';
 
 const runtimeConfigSchema = z.strictObject({
   heartbeat: z
@@ -47,6 +35,8 @@ const agentFields = {
 
 /** Adapters Vigil does not run as a local child: their config is opaque to it. */
 const OTHER_ADAPTER_TYPES = ADAPTER_TYPES.filter((type) => !tracksLocalChild(type)) as [string, ...string[]];
+/** Local-child adapters that run a configured command (`process` and the like). */
+const PROCESS_ADAPTER_TYPES = LOCAL_CHILD_ADAPTER_TYPES.filter((type) => !AGENT_CLI_ADAPTER_TYPES.includes(type)) as [string, ...string[]];
 
 /**
  * One branch per kind of adapter, told apart by `adapterType`: local-child adapters (`process`,
@@ -56,8 +46,14 @@ const OTHER_ADAPTER_TYPES = ADAPTER_TYPES.filter((type) => !tracksLocalChild(typ
  */
 const createAgentSchema = z.discriminatedUnion('adapterType', [
   z
-    .strictObject({ ...agentFields, adapterType: z.enum(LOCAL_CHILD_ADAPTER_TYPES).default('process'), adapterConfig: processAdapterConfig })
+    .strictObject({ ...agentFields, adapterType: z.enum(PROCESS_ADAPTER_TYPES).default('process'), adapterConfig: processAdapterConfig })
     .meta({ description: 'A local-child agent: Vigil runs `adapterConfig.command` for each run (default `adapterType`: `process`)' }),
+  z
+    .strictObject({ ...agentFields, adapterType: z.literal('claude_local'), adapterConfig: claudeAdapterConfig.default({}) })
+    .meta({ description: 'A Claude Code agent: Vigil runs `claude` (or `adapterConfig.command`) with the run\'s prompt' }),
+  z
+    .strictObject({ ...agentFields, adapterType: z.literal('codex_local'), adapterConfig: codexAdapterConfig.default({}) })
+    .meta({ description: 'A Codex agent: Vigil runs `codex exec` (or `adapterConfig.command`) with the run\'s prompt' }),
   z
     .strictObject({ ...agentFields, adapterType: z.enum(OTHER_ADAPTER_TYPES), adapterConfig: jsonObject.optional() })
     .meta({ description: 'An agent of an adapter Vigil does not run as a local child; its `adapterConfig` is opaque' }),
@@ -77,6 +73,10 @@ const wakeupSchema = z.strictObject({
   // Free-form, but an issue binding must name a real issue id.
   payload: boundedJson(z.looseObject({ issueId: uuid.optional() })).optional(),
   idempotencyKey: z.string().min(1).max(500).optional(),
+  forceFreshSession: z
+    .boolean()
+    .optional()
+    .meta({ description: "R72: the run starts a new agent session instead of resuming the task's saved one (`contextSnapshot.forceFreshSession`)" }),
 });
 
 export const agentRoutes = defineRoutes('Agents', {
@@ -85,7 +85,7 @@ export const agentRoutes = defineRoutes('Agents', {
     path: '/companies/:companyId/agents',
     auth: ['board'],
     summary: 'Create an agent',
-    description: 'One schema per kind of `adapterType`: local-child adapters (`process`, `codex_local`, …) require `adapterConfig` `{ command, args?, cwd?, env?, timeoutSec?, graceSec? }`; other adapters take any object.',
+    description: 'One schema per kind of `adapterType`: local-child adapters (`process`, `gemini_local`, …) require `adapterConfig` `{ command, args?, cwd?, env?, timeoutSec?, graceSec? }`; `claude_local` and `codex_local` take `{ command?, cwd?, env?, model?, maxTurns? (claude), extraArgs?, promptTemplate?, timeoutSec?, graceSec? }`; other adapters take any object.',
     body: createAgentSchema,
     responses: { 201: { description: 'The agent (secrets in its config redacted)', schema: Agent } },
   },
@@ -161,6 +161,8 @@ export function agentsRouter(ctx: ApiContext): Router {
           ...(body.status === 'paused' ? { pausedAt: new Date(), pauseReason: 'manual' } : {}),
         },
       });
+      // R70: its heartbeat Schedule follows the saved row (a Temporal error is logged, not answered).
+      await ctx.heartbeatSchedules?.afterAgentChange(null, agent);
       return agentView(agent);
     },
 
@@ -174,7 +176,7 @@ export function agentsRouter(ctx: ApiContext): Router {
     updateAgent: async ({ actor, params, body }) => {
       const agent = await loadAgent(actor, params.agentId);
       if (body.adapterConfig && tracksLocalChild(agent.adapterType)) {
-        z.strictObject({ adapterConfig: processAdapterConfig }).parse({ adapterConfig: body.adapterConfig });
+        z.strictObject({ adapterConfig: adapterConfigSchemaFor(agent.adapterType) }).parse({ adapterConfig: body.adapterConfig });
       }
       const updated = await ctx.prisma.agent.update({
         where: { id: agent.id },
@@ -185,6 +187,7 @@ export function agentsRouter(ctx: ApiContext): Router {
           ...(body.runtimeConfig !== undefined ? { runtimeConfig: toJson(body.runtimeConfig) } : {}),
         },
       });
+      await ctx.heartbeatSchedules?.afterAgentChange(agent, updated);
       return agentView(updated);
     },
 
@@ -194,6 +197,7 @@ export function agentsRouter(ctx: ApiContext): Router {
         where: { id: agent.id },
         data: { status: 'paused', pausedAt: agent.pausedAt ?? new Date(), pauseReason: agent.pauseReason ?? 'manual' },
       });
+      await ctx.heartbeatSchedules?.afterAgentChange(agent, paused);
       // R15: pausing cancels the agent's cancellable runs, so their stopReason is `paused`.
       const active = await ctx.prisma.heartbeatRun.findMany({
         where: { agentId: agent.id, status: { in: ['queued', 'running', 'scheduled_retry'] } },
@@ -208,6 +212,7 @@ export function agentsRouter(ctx: ApiContext): Router {
       const resumed = agent.status === 'paused'
         ? await ctx.prisma.agent.update({ where: { id: agent.id }, data: { status: 'idle', pausedAt: null, pauseReason: null } })
         : agent;
+      await ctx.heartbeatSchedules?.afterAgentChange(agent, resumed);
       // Runs queued while it was paused (a process-loss retry, R23) may start now.
       await ctx.runControl.resumeQueuedRuns({ agentId: agent.id });
       return agentView(resumed);
@@ -226,6 +231,8 @@ export function agentsRouter(ctx: ApiContext): Router {
         reason: body.reason ?? null,
         payload: body.payload ?? null,
         idempotencyKey: body.idempotencyKey ?? null,
+        // R72: carried in the run's context; a wake that coalesces into a live run adds it there.
+        ...(body.forceFreshSession ? { contextSnapshot: { forceFreshSession: true } } : {}),
         requestedByActorType: actor.kind === 'run' ? 'agent' : 'user',
         requestedByActorId: actor.kind === 'run' ? actor.agentId : actor.kind === 'board' ? `board-key:${actor.keyId}` : 'admin',
       });

@@ -1,11 +1,13 @@
-/** Budget policies and cost events: what the R74 invocation block is computed from. */
+/** Budget policies and cost events: what the R74 invocation block is computed from, and the spend boards read. */
 import type { Router } from 'express';
 import { z } from 'zod';
+import { enforceBudgetHardStop } from '../../activities/budgetHardStop.ts';
 import type { ApiContext } from '../context.ts';
-import { int4, uuid } from '../validation.ts';
+import { int4, queryInt, uuid } from '../validation.ts';
 import { INT4_MAX } from '../requestLimits.ts';
 import { defineRoutes, routerFor } from '../openapi/route.ts';
 import { BudgetPolicy, CostEvent } from '../openapi/responseSchemas.ts';
+import { costEventView } from '../serializers.ts';
 import { ConflictError, UnprocessableError } from '../../errors.ts';
 import { isUniqueViolation } from '../../store/prismaErrors.ts';
 
@@ -31,6 +33,13 @@ const createCostEventSchema = z.strictObject({
   cachedInputTokens: int4(0, INT4_MAX).optional(),
 });
 
+const listCostEventsQuery = z.strictObject({
+  agentId: uuid.optional(),
+  issueId: uuid.optional(),
+  runId: uuid.optional().meta({ description: 'Events attributed to this run (`heartbeatRunId`)' }),
+  limit: queryInt(1, 500).default(100),
+});
+
 export const budgetRoutes = defineRoutes('Budgets and costs', {
   createBudgetPolicy: {
     method: 'post',
@@ -52,6 +61,14 @@ export const budgetRoutes = defineRoutes('Budgets and costs', {
     body: createCostEventSchema,
     responses: { 201: { description: 'The cost event', schema: CostEvent } },
     errors: { 422: 'The agent or issue is not of this company' },
+  },
+  listCostEvents: {
+    method: 'get',
+    path: '/companies/:companyId/cost-events',
+    auth: ['board', 'run'],
+    summary: "The company's cost events, newest first: tokens, cents, exact dollars, whether estimated",
+    query: listCostEventsQuery,
+    responses: { 200: { description: 'Cost events', schema: z.array(CostEvent) } },
   },
 });
 
@@ -82,7 +99,7 @@ export function budgetsRouter(ctx: ApiContext): Router {
       if (body.issueId && (await ctx.prisma.issue.count({ where: { id: body.issueId, companyId } })) === 0) {
         throw new UnprocessableError('issueId must be an issue of this company', { field: 'issueId' }, 'unknown_issue');
       }
-      return ctx.prisma.costEvent.create({
+      const event = await ctx.prisma.costEvent.create({
         data: {
           companyId,
           ...body,
@@ -90,6 +107,23 @@ export function budgetsRouter(ctx: ApiContext): Router {
           heartbeatRunId: actor.kind === 'run' ? actor.runId : null,
         },
       });
+      // R15: spend that reaches a hard limit stops the scope's work in flight (not the caller's own run).
+      await enforceBudgetHardStop(ctx.activityDeps, { companyId, agentId: body.agentId, exceptRunId: actor.kind === 'run' ? actor.runId : undefined });
+      return costEventView(event);
+    },
+
+    listCostEvents: async ({ params, query }) => {
+      const events = await ctx.prisma.costEvent.findMany({
+        where: {
+          companyId: params.companyId,
+          ...(query.agentId ? { agentId: query.agentId } : {}),
+          ...(query.issueId ? { issueId: query.issueId } : {}),
+          ...(query.runId ? { heartbeatRunId: query.runId } : {}),
+        },
+        orderBy: [{ occurredAt: 'desc' }, { createdAt: 'desc' }, { id: 'desc' }],
+        take: query.limit,
+      });
+      return events.map(costEventView);
     },
   });
 }
