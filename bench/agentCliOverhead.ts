@@ -25,14 +25,12 @@
  *   npm run bench:agents -- --runs 20
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { startBenchServers } from './servers.ts';
-import { createLogger } from '../src/logger.ts';
-import { generateAdminToken } from '../src/auth/tokens.ts';
-import { startVigil, type RunningVigil } from '../src/vigil.ts';
+import { benchApi, startBenchVigil } from './benchVigil.ts';
+import type { RunningVigil } from '../src/vigil.ts';
 import { agentCliFor } from '../src/adapters/agentClis.ts';
 import { renderAgentPrompt } from '../src/domain/agentPrompt.ts';
 import { startAnthropicMessagesServer } from '../test/support/fakeModelServers/anthropicMessagesServer.ts';
@@ -120,12 +118,7 @@ interface ModelSide {
 }
 
 async function prepareAgents(vigil: RunningVigil, adminToken: string, root: string, side: ModelSide): Promise<BenchAgent[]> {
-  const call = async (method: string, route: string, body: unknown) => {
-    const response = await fetch(`${vigil.apiUrl}${route}`, { method, headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    const json: any = await response.json();
-    if (response.status >= 300) throw new Error(`${method} ${route} → ${response.status} ${JSON.stringify(json)}`);
-    return json;
-  };
+  const call = benchApi(vigil, adminToken);
   const company = await call('POST', '/api/companies', { name: 'Bench agents', issuePrefix: 'BAGT' });
   const { anthropic, openai, claudeHome, codexHome } = side;
   const claude = claudeAgentConfig({ baseUrl: anthropic.url, home: claudeHome.dir });
@@ -284,7 +277,7 @@ async function main() {
   }
   const servers = await startBenchServers('vigil-bench-agents', log);
   opened.push({ what: 'PostgreSQL and Temporal', stop: () => servers.stop() });
-  const { temporal, root } = servers;
+  const { root } = servers;
   const claudeHome = await createClaudeHome();
   opened.push({ what: 'Claude HOME', stop: () => claudeHome.remove() });
   const codexHome = await createCodexHome();
@@ -293,22 +286,7 @@ async function main() {
   opened.push({ what: 'fake Anthropic server', stop: () => anthropic.close() });
   const openai = await startOpenAiResponsesServer();
   opened.push({ what: 'fake OpenAI server', stop: () => openai.close() });
-  const adminToken = generateAdminToken();
-  const vigil = await startVigil({
-    databaseUrl: servers.databaseUrl,
-    temporalAddress: temporal.address,
-    temporalNamespace: temporal.namespace,
-    temporalUiUrl: null,
-    taskQueue: `bench-agents-${randomUUID()}`,
-    dataDir: root,
-    adminToken,
-    runTokenSecret: null,
-    adapterHeartbeatTimeoutMs: 10_000,
-    dbPoolSize: servers.dbPoolSize,
-    host: '127.0.0.1',
-    port: 0,
-    logger: createLogger('warn'),
-  });
+  const { vigil, adminToken } = await startBenchVigil(servers, { name: 'bench-agents', dataDir: root });
   opened.push({ what: 'Vigil', stop: () => vigil.stop() });
   opened.push({
     what: 'agent processes',

@@ -14,9 +14,8 @@ import { startBenchServers } from './servers.ts';
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
-import { createLogger } from '../src/logger.ts';
-import { generateAdminToken } from '../src/auth/tokens.ts';
-import { startVigil, type RunningVigil } from '../src/vigil.ts';
+import { benchApi, startBenchVigil } from './benchVigil.ts';
+import type { RunningVigil } from '../src/vigil.ts';
 import { baselineWorkflow } from './baseline.ts';
 
 function arg(name: string, fallback: number): number {
@@ -119,12 +118,7 @@ async function startBaseline(address: string, namespace: string) {
 
 /** Vigil: a company with no-op `process` agents, woken through the API. */
 async function prepareVigil(vigil: RunningVigil, adminToken: string) {
-  const call = async (method: string, route: string, body: unknown) => {
-    const response = await fetch(`${vigil.apiUrl}${route}`, { method, headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    const json: any = await response.json();
-    if (response.status >= 300) throw new Error(`${method} ${route} → ${response.status} ${JSON.stringify(json)}`);
-    return json;
-  };
+  const call = benchApi(vigil, adminToken);
   const company = await call('POST', '/api/companies', { name: 'Bench', issuePrefix: 'BENCH' });
   const agents: Array<{ id: string }> = await Promise.all(
     Array.from({ length: AGENTS }, (_, i) =>
@@ -200,22 +194,7 @@ function report(name: string, vigil: Figures, base: Figures, breakdown: Record<s
 async function main() {
   const servers = await startBenchServers('vigil-bench', log);
   const { temporal } = servers;
-  const adminToken = generateAdminToken();
-  const vigil = await startVigil({
-    databaseUrl: servers.databaseUrl,
-    temporalAddress: temporal.address,
-    temporalNamespace: temporal.namespace,
-    temporalUiUrl: null,
-    taskQueue: `bench-vigil-${randomUUID()}`,
-    dataDir: servers.root,
-    adminToken,
-    runTokenSecret: null,
-    adapterHeartbeatTimeoutMs: 10_000,
-    dbPoolSize: servers.dbPoolSize,
-    host: '127.0.0.1',
-    port: 0,
-    logger: createLogger('warn'),
-  });
+  const { vigil, adminToken } = await startBenchVigil(servers, { name: 'bench-vigil' });
   const vigilBench = await prepareVigil(vigil, adminToken);
   const baseline = await startBaseline(temporal.address, temporal.namespace);
   try {
