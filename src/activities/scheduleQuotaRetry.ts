@@ -5,9 +5,8 @@
  * agent's quota wall is recorded so its other queued runs wait for the same reset (claimRun).
  */
 import type { Prisma } from '../store/db.ts';
-import { asObject, boundIssueId, toJson } from '../store/json.ts';
-import { createSystemRun, moveExecutionLock } from '../store/systemRuns.ts';
-import { appendRunEvent } from '../store/runEvents.ts';
+import { asObject, toJson } from '../store/json.ts';
+import { createScheduledRetryRun, noteRetryOutcome } from './scheduledRetryRun.ts';
 import { PROVIDER_QUOTA_RETRY } from '../domain/recoveryKinds.ts';
 import { recoveryEventTexts } from '../domain/recoveryTexts.ts';
 import { isProviderQuotaFailure, planQuotaRetry, type ProviderQuotaWall } from '../domain/providerQuota.ts';
@@ -35,18 +34,9 @@ export async function scheduleQuotaRetry(
   const streak = consecutiveQuotaRetries(context);
   const plan = planQuotaRetry({ now, retryNotBefore: retryNotBeforeOf(resultJson), consecutiveQuotaRetries: streak });
   if (plan.kind === 'exhausted') {
-    await appendRunEvent(tx, {
-      companyId: run.companyId,
-      runId: run.id,
-      agentId: run.agentId,
-      eventType: 'lifecycle',
-      level: 'warn',
-      message: recoveryEventTexts.quotaRetriesExhausted(plan.consecutive),
-      payload: { errorFamily: 'provider_quota', consecutiveQuotaRetries: plan.consecutive },
-    });
+    await noteRetryOutcome(tx, run, recoveryEventTexts.quotaRetriesExhausted(plan.consecutive), { errorFamily: 'provider_quota', consecutiveQuotaRetries: plan.consecutive });
     return { kind: 'exhausted' };
   }
-  const issueId = boundIssueId(context);
   const schedule = {
     retryOfRunId: run.id,
     retryReason: PROVIDER_QUOTA_RETRY.retryReason,
@@ -54,34 +44,17 @@ export async function scheduleQuotaRetry(
     scheduledRetryAt: plan.dueAt.toISOString(),
     quotaRetryStreak: streak + 1,
   };
-  const retry = await createSystemRun(tx, {
-    companyId: run.companyId,
-    agentId: agent.id,
-    wake: { reason: PROVIDER_QUOTA_RETRY.wakeReason, payload: { ...(issueId ? { issueId } : {}), ...schedule } },
-    run: {
-      status: 'scheduled_retry',
-      contextSnapshot: { ...context, ...schedule, wakeReason: PROVIDER_QUOTA_RETRY.wakeReason },
-      retryOfRunId: run.id,
-      continuationAttempt: Number(context.livenessContinuationAttempt ?? 0) || 0,
-      scheduledRetryAt: plan.dueAt,
-      // Not a step of the transient ladder: the attempt count stays where the lineage had it.
-      scheduledRetryAttempt: run.scheduledRetryAttempt,
-      scheduledRetryReason: PROVIDER_QUOTA_RETRY.retryReason,
-    },
+  const retryRunId = await createScheduledRetryRun(tx, run, agent, {
+    context,
+    kind: PROVIDER_QUOTA_RETRY,
+    schedule,
+    dueAt: plan.dueAt,
+    // Not a step of the transient ladder: the attempt count stays where the lineage had it.
+    scheduledRetryAttempt: run.scheduledRetryAttempt,
   });
-  // The lock moves to the parked run, so the failed run's release (R28.3) recovers nothing.
-  if (issueId) await moveExecutionLock(tx, { issueId, newRunId: retry.id, agentName: agent.name, onlyFrom: run.id });
   await recordQuotaWall(tx, agent, { until: plan.dueAt.toISOString(), errorCode: run.errorCode, runId: run.id });
-  await appendRunEvent(tx, {
-    companyId: run.companyId,
-    runId: run.id,
-    agentId: run.agentId,
-    eventType: 'lifecycle',
-    level: 'warn',
-    message: recoveryEventTexts.quotaRetryParked(plan.dueAt.toISOString()),
-    payload: { ...schedule, retryRunId: retry.id },
-  });
-  return { kind: 'parked', runId: retry.id, dueAt: plan.dueAt };
+  await noteRetryOutcome(tx, run, recoveryEventTexts.quotaRetryParked(plan.dueAt.toISOString()), { ...schedule, retryRunId });
+  return { kind: 'parked', runId: retryRunId, dueAt: plan.dueAt };
 }
 
 /** `agent_runtime_state.state_json.providerQuota`: until when the agent's provider refuses work. */

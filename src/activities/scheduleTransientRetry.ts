@@ -5,9 +5,8 @@
  * and gets no comment); its own workflow waits for the due time on a durable Temporal timer.
  */
 import type { Prisma } from '../store/db.ts';
-import { asObject, boundIssueId } from '../store/json.ts';
-import { createSystemRun, moveExecutionLock } from '../store/systemRuns.ts';
-import { appendRunEvent } from '../store/runEvents.ts';
+import { asObject } from '../store/json.ts';
+import { createScheduledRetryRun, noteRetryOutcome } from './scheduledRetryRun.ts';
 import { TRANSIENT_RETRY } from '../domain/recoveryKinds.ts';
 import { recoveryEventTexts } from '../domain/recoveryTexts.ts';
 import {
@@ -46,19 +45,9 @@ export async function scheduleTransientRetry(
   const plan = planTransientRetry({ previousAttempt: run.scheduledRetryAttempt, now, random: Math.random(), retryNotBefore });
   if (plan.kind === 'exhausted') {
     // R39: the normal release-and-promote (immediate recovery) takes over.
-    await appendRunEvent(tx, {
-      companyId: run.companyId,
-      runId: run.id,
-      agentId: run.agentId,
-      eventType: 'lifecycle',
-      level: 'warn',
-      message: recoveryEventTexts.retryExhausted(plan.attemptsUsed),
-      payload: { scheduledRetryAttempt: plan.attemptsUsed, maxAttempts: MAX_TRANSIENT_RETRY_ATTEMPTS },
-    });
+    await noteRetryOutcome(tx, run, recoveryEventTexts.retryExhausted(plan.attemptsUsed), { scheduledRetryAttempt: plan.attemptsUsed, maxAttempts: MAX_TRANSIENT_RETRY_ATTEMPTS });
     return { kind: 'exhausted' };
   }
-  const context = asObject(run.contextSnapshot);
-  const issueId = boundIssueId(context);
   const fallbackMode = codexTransientFallbackMode(agent.adapterType, plan.attempt);
   const schedule = {
     retryOfRunId: run.id,
@@ -69,30 +58,13 @@ export async function scheduleTransientRetry(
     ...(retryNotBefore ? { transientRetryNotBefore: retryNotBefore.toISOString() } : {}),
     ...(fallbackMode ? { codexTransientFallbackMode: fallbackMode } : {}),
   };
-  const retry = await createSystemRun(tx, {
-    companyId: run.companyId,
-    agentId: agent.id,
-    wake: { reason: TRANSIENT_RETRY.wakeReason, payload: { ...(issueId ? { issueId } : {}), ...schedule } },
-    run: {
-      status: 'scheduled_retry',
-      contextSnapshot: { ...context, ...schedule, wakeReason: TRANSIENT_RETRY.wakeReason },
-      retryOfRunId: run.id,
-      continuationAttempt: Number(context.livenessContinuationAttempt ?? 0) || 0,
-      scheduledRetryAt: plan.dueAt,
-      scheduledRetryAttempt: plan.attempt,
-      scheduledRetryReason: TRANSIENT_RETRY.retryReason,
-    },
+  const retryRunId = await createScheduledRetryRun(tx, run, agent, {
+    context: asObject(run.contextSnapshot),
+    kind: TRANSIENT_RETRY,
+    schedule,
+    dueAt: plan.dueAt,
+    scheduledRetryAttempt: plan.attempt,
   });
-  // The lock moves to the scheduled run, so the failed run's release (R28.3) is a no-op.
-  if (issueId) await moveExecutionLock(tx, { issueId, newRunId: retry.id, agentName: agent.name, onlyFrom: run.id });
-  await appendRunEvent(tx, {
-    companyId: run.companyId,
-    runId: run.id,
-    agentId: run.agentId,
-    eventType: 'lifecycle',
-    level: 'warn',
-    message: recoveryEventTexts.scheduledRetry(plan.attempt, MAX_TRANSIENT_RETRY_ATTEMPTS, plan.dueAt.toISOString()),
-    payload: { ...schedule, delayMs: plan.delayMs, retryRunId: retry.id },
-  });
-  return { kind: 'scheduled', runId: retry.id };
+  await noteRetryOutcome(tx, run, recoveryEventTexts.scheduledRetry(plan.attempt, MAX_TRANSIENT_RETRY_ATTEMPTS, plan.dueAt.toISOString()), { ...schedule, delayMs: plan.delayMs, retryRunId });
+  return { kind: 'scheduled', runId: retryRunId };
 }
