@@ -54,8 +54,10 @@ export interface HeartbeatScheduleReconcile {
 
 /** Parallel calls to the Temporal frontend at a start-up reconcile. */
 const RECONCILE_CONCURRENCY = 16;
-/** How long an API route waits for Temporal before it answers anyway (the agent is saved). */
-const SYNC_DEADLINE_MS = 5_000;
+/** How long one agent's sync may take before it gives up (the next start's reconcile repairs it). */
+const SYNC_DEADLINE_MS = 30_000;
+/** How long an API route waits for the sync before it answers anyway (the agent is saved; the sync goes on). */
+const ROUTE_WAIT_MS = 5_000;
 /** A tick that found no worker for this long gives way to the next (overlap SKIP would skip them all). */
 const TICK_EXECUTION_TIMEOUT = '10 minutes';
 
@@ -81,11 +83,13 @@ export class HeartbeatSchedules {
    */
   async afterAgentChange(before: AgentForSchedule | null, after: AgentForSchedule): Promise<void> {
     if (desiredHeartbeatSchedule(after).kind === 'absent' && (!before || desiredHeartbeatSchedule(before).kind === 'absent')) return;
-    try {
-      await this.deps.client.withDeadline(Date.now() + SYNC_DEADLINE_MS, () => this.sync(after.id));
-    } catch (error) {
+    const synced = this.deps.client.withDeadline(Date.now() + SYNC_DEADLINE_MS, () => this.sync(after.id)).catch((error: unknown) => {
       this.deps.logger.warn(timerHeartbeatTexts.syncFailed, { agentId: after.id, scheduleId: this.scheduleId(after.id), error: error instanceof Error ? error.message : String(error) });
-    }
+    });
+    // A slow Temporal delays the answer by at most ROUTE_WAIT_MS; the sync itself is not cut short.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([synced, new Promise<void>((resolve) => (timer = setTimeout(resolve, ROUTE_WAIT_MS)))]);
+    clearTimeout(timer);
   }
 
   /** Brings one agent's schedule to what its row says now; returns the change made. */
