@@ -16,8 +16,9 @@
  * a `postgres` system user when running as root, and all PostgreSQL output goes to a log file
  * (`<dataDir>/postgres.log`) whose tail is quoted in errors, never to the console.
  *
- * The cluster's files, binaries and initdb: embeddedPostgresCluster.ts. The postmaster process:
- * embeddedPostgresPostmaster.ts. A server left by a killed Vigil: embeddedPostgresLeftover.ts.
+ * The cluster's files, binaries and initdb: embeddedPostgresCluster.ts. Where the cluster lives when
+ * the `postgres` user cannot enter the data directory: embeddedPostgresLocation.ts. The postmaster
+ * process: embeddedPostgresPostmaster.ts. A server left by a killed Vigil: embeddedPostgresLeftover.ts.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -26,7 +27,6 @@ import { killOnExit } from '../platform/killOnExit.ts';
 import { isPidAlive, isPortAnswering, isSameProcess, processStartTime } from '../platform/processes.ts';
 import type { StartupInterrupt } from '../platform/startupInterrupt.ts';
 import {
-  ensurePostgresUserCanReach,
   initialiseCluster,
   isInitialised,
   layoutFor,
@@ -37,12 +37,17 @@ import {
 } from './embeddedPostgresCluster.ts';
 import { resolveBinaries } from './embeddedPostgresBinaries.ts';
 import { recoverLeftoverServer, removeOwnerRecordIfMine, writeOwnerRecord } from './embeddedPostgresLeftover.ts';
+import { placeCluster } from './embeddedPostgresLocation.ts';
 import { fastShutdown, launchServer } from './embeddedPostgresPostmaster.ts';
 
 export { hydrateSharedLibraryLinks } from './embeddedPostgresBinaries.ts';
 
 export interface EmbeddedPostgresOptions {
-  /** Vigil's data directory; the cluster lives in `<dataDir>/postgres`. */
+  /**
+   * Vigil's data directory; the cluster lives in `<dataDir>/postgres`, which is a link to
+   * `/var/lib/vigil/<hash>/postgres` when Vigil runs as root and the `postgres` user cannot enter
+   * dataDir (embeddedPostgresLocation.ts).
+   */
   dataDir: string;
   port: number;
   /** Database created on first start (default `vigil`). */
@@ -73,22 +78,23 @@ export interface EmbeddedPostgres {
   reused: boolean;
 }
 
-/** Clusters whose server this process started or adopted and has not stopped yet. */
+/** Data directories whose server this process started or adopted and has not stopped yet. */
 const runningHere = new Set<string>();
 
 export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
   const log = opts.log ?? (() => {});
   const database = opts.database ?? 'vigil';
   const startedAt = Date.now();
-  const layout = layoutFor(path.resolve(opts.dataDir));
-  await fs.mkdir(layout.dataDir, { recursive: true });
+  const dataDir = path.resolve(opts.dataDir);
+  await fs.mkdir(dataDir, { recursive: true });
 
-  if (runningHere.has(layout.clusterDir)) {
-    throw new Error(`PostgreSQL in ${layout.clusterDir} is already running in this process; stop() it first.`);
+  if (runningHere.has(dataDir)) {
+    throw new Error(`PostgreSQL of ${dataDir} is already running in this process; stop() it first.`);
   }
   const runAs = await resolveRunAs(log);
   const binaries = await resolveBinaries(runAs, log);
-  if (runAs) await ensurePostgresUserCanReach(layout, runAs);
+  // In <dataDir>/postgres, or under /var/lib/vigil when the `postgres` user cannot enter dataDir.
+  const layout = await placeCluster(layoutFor(dataDir), runAs, log);
 
   const adopted = await recoverLeftoverServer(layout, opts.port, log);
   let pid: number;
@@ -121,10 +127,10 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
 
   const startTime = await processStartTime(pid);
   await writeOwnerRecord(layout, pid, startTime, opts.port);
-  runningHere.add(layout.clusterDir);
+  runningHere.add(dataDir);
 
   const stopServer = async () => {
-    runningHere.delete(layout.clusterDir);
+    runningHere.delete(dataDir);
     // Only signal the process we started or adopted, proven by its start time.
     if (startTime === null ? isPidAlive(pid) : await isSameProcess(pid, startTime)) {
       await fastShutdown(pid, layout);

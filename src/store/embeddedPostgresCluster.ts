@@ -4,7 +4,9 @@
  * initdb of a first start.
  *
  * Files under `dataDir` (the binaries are in embeddedPostgresBinaries.ts):
- *   postgres/             the cluster (owned by the `postgres` user when Vigil runs as root)
+ *   postgres/             the cluster (owned by the `postgres` user when Vigil runs as root), or a
+ *                         link to it when that user cannot enter the data directory
+ *                         (embeddedPostgresLocation.ts); a Layout's clusterDir is always the real path
  *   postgres.password     the superuser password, generated at initdb (mode 0600)
  *   postgres.log          PostgreSQL's output for the current server (previous one: .log.1)
  *   postgres.owner.json   which Vigil process owns the running server (embeddedPostgresLeftover.ts)
@@ -30,7 +32,7 @@ export interface Layout {
 }
 
 export type { Binaries } from './embeddedPostgresBinaries.ts';
-import { canSearch, type Binaries } from './embeddedPostgresBinaries.ts';
+import type { Binaries } from './embeddedPostgresBinaries.ts';
 
 export interface RunAs {
   uid: number;
@@ -92,31 +94,6 @@ async function lookupUser(name: string): Promise<RunAs | null> {
 }
 
 /**
- * The `postgres` user must be able to enter every directory above the cluster. Vigil's own data
- * directory gets the search bit for others (not read: its listing stays private); a parent that
- * blocks it (for example /root, mode 700) is the user's to change, so we say exactly what to do.
- */
-export async function ensurePostgresUserCanReach(layout: Layout, runAs: RunAs): Promise<void> {
-  const dataDirStat = await fs.stat(layout.dataDir);
-  if (!canSearch(dataDirStat, runAs)) await fs.chmod(layout.dataDir, (dataDirStat.mode & 0o7777) | 0o001);
-  let dir = path.dirname(layout.dataDir);
-  for (;;) {
-    const stat = await fs.stat(dir);
-    if (!canSearch(stat, runAs)) {
-      throw new Error(
-        `PostgreSQL runs as the "${SUPERUSER}" user because Vigil runs as root, and that user cannot enter ${dir} ` +
-          `(mode ${(stat.mode & 0o777).toString(8)}). Run \`chmod o+x ${dir}\`, or set VIGIL_DATA_DIR to a directory ` +
-          `outside it, or set DATABASE_URL to an existing PostgreSQL.`,
-      );
-    }
-    const parent = path.dirname(dir);
-    if (parent === dir) return;
-    dir = parent;
-  }
-}
-
-
-/**
  * PostgreSQL refuses a data directory it does not own or that others can read. A cluster that was
  * copied or restored by root, or whose `postgres` uid changed (another machine), is fixed here.
  */
@@ -157,8 +134,9 @@ export async function initialiseCluster(
   if (runAs) await fs.chown(layout.clusterDir, runAs.uid, runAs.gid);
 
   const password = randomBytes(18).toString('base64url');
-  // initdb reads the password from a file; it must be readable by the user initdb runs as.
-  const pwFile = path.join(layout.dataDir, `.postgres-pwfile-${process.pid}`);
+  // initdb reads the password from a file; it must be readable by the user initdb runs as, so it
+  // sits beside the cluster (the data directory may be out of that user's reach).
+  const pwFile = path.join(path.dirname(layout.clusterDir), `.postgres-pwfile-${process.pid}`);
   await fs.writeFile(pwFile, password + '\n', { mode: 0o600 });
   if (runAs) await fs.chown(pwFile, runAs.uid, runAs.gid);
   try {

@@ -55,7 +55,7 @@ export async function removeOwnerRecordIfMine(layout: Layout, postmasterPid: num
 }
 
 /** True when `pid` is a postgres postmaster serving exactly this cluster. */
-async function isPostmasterOf(pid: number, layout: Layout): Promise<boolean> {
+export async function isPostmasterOf(pid: number, layout: Layout): Promise<boolean> {
   if (!isPidAlive(pid)) return false;
   // The postmaster chdirs into its data directory: its cwd proves which cluster it serves.
   const cwd = processWorkingDirectory(pid);
