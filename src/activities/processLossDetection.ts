@@ -15,7 +15,7 @@
  * Where the moment cannot be known (an exit noted on another worker, no history) nothing is observed.
  */
 import { Context } from '@temporalio/activity';
-import { tsToMs } from '@temporalio/common/lib/time';
+import { tsToMs } from '@temporalio/common/lib/time.js';
 import type { ExecutionOutcome } from '../domain/runOutcome.ts';
 import type { ProcessLossPath } from '../metrics/vigilMetrics.ts';
 import type { ActivityDeps } from './deps.ts';

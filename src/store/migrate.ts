@@ -11,8 +11,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { appFile } from '../platform/appFiles.ts';
 
 export interface ApplyMigrationsOptions {
   /** Folder holding `<name>/migration.sql`; defaults to the repository's prisma/migrations. */
@@ -20,8 +20,8 @@ export interface ApplyMigrationsOptions {
   log?: (line: string) => void;
 }
 
-/** Resolved from this file, not the cwd, so tests and the service find the same folder. */
-const DEFAULT_MIGRATIONS_DIR = fileURLToPath(new URL('../../prisma/migrations', import.meta.url));
+/** Resolved from the code's location, not the cwd (platform/appFiles.ts), so tests, `npm start` and dist/ find the same folder. */
+const DEFAULT_MIGRATIONS_DIR = appFile('prisma', 'migrations');
 
 /**
  * The key Prisma's schema engine locks (`pg_advisory_lock(72707369)`), so this runner, another

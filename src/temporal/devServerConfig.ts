@@ -3,9 +3,9 @@
  * and returns it typed. Unknown keys are errors: a typo must not silently fall back to a default.
  */
 import fs from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { z } from 'zod';
+import { appFile } from '../platform/appFiles.ts';
 
 /** Search attribute types that `temporal server start-dev --search-attribute Name=Type` accepts. */
 export const DEV_SERVER_SEARCH_ATTRIBUTE_TYPES = ['Text', 'Keyword', 'Int', 'Double', 'Bool', 'Datetime', 'KeywordList'] as const;
@@ -35,8 +35,8 @@ const schema = z.strictObject({
 
 export type TemporalDevConfig = z.output<typeof schema>;
 
-/** The repository's `temporal-dev.yml`, found from this file's location (src/temporal/ → ../../). */
-export const DEFAULT_TEMPORAL_DEV_CONFIG_FILE = fileURLToPath(new URL('../../temporal-dev.yml', import.meta.url));
+/** The app's `temporal-dev.yml` (platform/appFiles.ts: the same file from src/ or dist/). */
+export const DEFAULT_TEMPORAL_DEV_CONFIG_FILE = appFile('temporal-dev.yml');
 
 export function loadTemporalDevConfig(file: string = DEFAULT_TEMPORAL_DEV_CONFIG_FILE): TemporalDevConfig {
   let text: string;

@@ -8,7 +8,7 @@ import type { SearchAttributeType } from '@temporalio/common';
 import {
   encodeSearchAttributeIndexedValueType,
   type SearchAttributeKey,
-} from '@temporalio/common/lib/search-attributes';
+} from '@temporalio/common/lib/search-attributes.js';
 import { VIGIL_SEARCH_ATTRIBUTES } from './searchAttributeKeys.ts';
 
 export * from './searchAttributeKeys.ts';

@@ -2,13 +2,18 @@
  * `GET /api/openapi.json`: the OpenAPI 3.1 document, built once from the route declarations.
  * Open to anyone: it describes the API and holds no data (like `GET /api/health`).
  */
+import { readFileSync } from 'node:fs';
 import type { Router } from 'express';
 import { z } from 'zod';
 import type { ApiContext } from '../context.ts';
 import { defineRoutes, routerFor } from '../openapi/route.ts';
 import { buildOpenApiDocument, type OpenApiDocument } from '../openapi/document.ts';
 import { routeCatalog } from '../openapi/catalog.ts';
-import packageJson from '../../../package.json' with { type: 'json' };
+import { appFile } from '../../platform/appFiles.ts';
+
+// Read, not imported: package.json lies outside the compiled tree (src/ → dist/), and a JSON
+// module import is still experimental on Node 20.
+const packageJson = JSON.parse(readFileSync(appFile('package.json'), 'utf8')) as { version: string };
 
 export const openApiRoutes = defineRoutes('Health', {
   getOpenApiDocument: {
