@@ -25,9 +25,7 @@
  *   npm run bench:agents -- --runs 20
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import os from 'node:os';
-import path from 'node:path';
 import { startBenchServers } from './servers.ts';
 import { benchApi, startBenchVigil } from './benchVigil.ts';
 import type { RunningVigil } from '../src/vigil.ts';
@@ -175,8 +173,9 @@ async function vigilRun(vigil: RunningVigil, adminToken: string, root: string, a
   if (!invoke || outputs.length === 0) throw new Error(`${agent.adapterType} run ${row.id}: no adapter.invoke or no output event`);
   const spawned = row.processStartedAt!.getTime();
   const finished = row.finishedAt!.getTime();
-  const logFile = path.join(root, 'run-logs', row.logRef!);
-  const lines = (await readFile(logFile, 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as { ts: string });
+  // The run's stored log (run_log_chunks, in order), as the API serves it.
+  const chunks = await vigil.prisma.runLogChunk.findMany({ where: { runId: row.id }, orderBy: { seq: 'asc' }, select: { content: true } });
+  const lines = chunks.map((chunk) => chunk.content).join('').trim().split('\n').map((line) => JSON.parse(line) as { ts: string });
   return {
     spawnToFirstOutput: outputs[0].createdAt.getTime() - spawned,
     lastOutputToFinished: finished - outputs[outputs.length - 1].createdAt.getTime(),

@@ -24,6 +24,7 @@ import { startBenchServers } from './servers.ts';
 import { randomUUID } from 'node:crypto';
 import { createLogger } from '../src/logger.ts';
 import { generateAdminToken } from '../src/auth/tokens.ts';
+import { plainTemporalConnection } from '../src/temporal/temporalConnection.ts';
 import { startVigil, type RunningVigil, type StartVigilOptions } from '../src/vigil.ts';
 import { createRunExecutions } from '../src/temporal/runExecutions.ts';
 import { reconcileStrandedAssignedIssues } from '../src/activities/strandedSweep.ts';
@@ -74,9 +75,10 @@ function sweepDeps(vigil: RunningVigil): ActivityDeps {
   const logger = createLogger('warn');
   return {
     prisma: vigil.prisma,
-    logStore: new RunLogStore(os.tmpdir()),
+    logStore: new RunLogStore(vigil.prisma),
     runTokenSecret: 'bench',
     apiUrl: vigil.apiUrl,
+    workerId: 'bench',
     telemetry: { agentFirstHeartbeat: () => undefined },
     logger,
     executions: createRunExecutions(vigil.temporal, vigil.prisma, { taskQueue: `bench-idle-${randomUUID()}`, adapterHeartbeatTimeoutMs: 10_000 }),
@@ -287,8 +289,7 @@ async function main() {
   const adminToken = generateAdminToken();
   const base = {
     databaseUrl: servers.databaseUrl,
-    temporalAddress: temporal.address,
-    temporalNamespace: temporal.namespace,
+    temporal: plainTemporalConnection(temporal.address, temporal.namespace),
     temporalUiUrl: null,
     runTokenSecret: null,
     adapterHeartbeatTimeoutMs: 10_000,

@@ -1,15 +1,17 @@
 /**
- * Streams an adapter's output into the run log file, `heartbeat_run_events` (event type `log`, and
+ * Streams an adapter's output into the run's log (PostgreSQL, src/store/runLogStore.ts), `heartbeat_run_events` (event type `log`, and
  * `agent.message` for what a coding-agent CLI's parser read from its stream) and the run's
  * `lastOutput*` / `log*` columns. Chunks are batched so a chatty agent costs one
- * write every FLUSH_MS rather than one per line; the log's sha256 is kept as it grows.
+ * write every FLUSH_MS rather than one per line (the log: one INSERT per flush); the log's sha256
+ * is kept as it grows. Past the log's cap (VIGIL_RUN_LOG_MAX_BYTES) the log stops growing, while
+ * events and `lastOutput*` go on as before.
  */
 import { createHash } from 'node:crypto';
 import type { PrismaClient } from '../store/db.ts';
 import type { AdapterOutputChunk } from '../adapters/types.ts';
 import type { AgentStreamMessage } from '../adapters/agentStream.ts';
 import { tailUtf8 } from '../adapters/processOutput.ts';
-import type { RunLogStore } from '../store/runLogStore.ts';
+import type { RunLogStore, RunLogWriter } from '../store/runLogStore.ts';
 import { appendRunEvents } from '../store/runEvents.ts';
 
 const FLUSH_MS = 200;
@@ -23,13 +25,17 @@ export class RunOutputRecorder {
   private seq = 0;
   private failure: unknown = null;
   private readonly logHash = createHash('sha256');
+  private readonly log: RunLogWriter;
 
   constructor(
     private readonly prisma: PrismaClient,
-    private readonly logStore: RunLogStore,
-    private readonly run: { id: string; companyId: string; agentId: string; logRef: string },
+    logStore: RunLogStore,
+    /** `logRef` is informational: the store keys a run's log by its id. */
+    private readonly run: { id: string; companyId: string; agentId: string; logRef?: string },
     private readonly onFlushed: () => void,
-  ) {}
+  ) {
+    this.log = logStore.writer(run);
+  }
 
   record(chunk: AdapterOutputChunk): void {
     this.pending.push(chunk);
@@ -95,11 +101,8 @@ export class RunOutputRecorder {
       await appendRunEvents(this.prisma, events);
       return this.onFlushed();
     }
-    const { bytes, text } = await this.logStore.append(
-      this.run.logRef,
-      pieces.map((p) => ({ ts: p.ts, stream: p.stream, chunk: p.text })),
-    );
-    this.logHash.update(text);
+    const { bytes, text } = await this.log.append(pieces.map((p) => ({ ts: p.ts, stream: p.stream, chunk: p.text })));
+    if (text) this.logHash.update(text);
     await appendRunEvents(this.prisma, events);
     const last = pieces[pieces.length - 1];
     this.seq += pieces.length;

@@ -1,80 +1,183 @@
 /**
- * Full run logs as NDJSON files (`{ts, stream, chunk}` per line) under `<dataDir>/run-logs`.
- * `heartbeat_runs.logStore = 'local_file'` and `logRef` = the path relative to that folder.
+ * Full run logs in PostgreSQL (issue 11), so every API process reads every run's log, while the
+ * run runs and after it ended. `heartbeat_runs.logStore = 'postgres'`; `logRef` =
+ * `<companyId>/<runId>`, the key of the run's rows (reads go by the run's id).
+ *
+ * A log is NDJSON, one `{ts, stream, chunk}` line per output piece (already redacted by the
+ * adapter), kept in `run_log_chunks` rows of whole lines, each with the byte offset of its first
+ * byte, which is what `GET /heartbeat-runs/:runId/log` pages by.
+ * - Append: ONE statement per recorder flush, whatever its size (a big flush becomes several rows
+ *   of at most ROW_BYTES, in the same INSERT). The rows' seq and offset continue the run's last
+ *   row inside that statement, so offsets stay contiguous without any state in this process; two
+ *   appends of one run must not overlap (one recorder per run, its flushes chained): if they did,
+ *   one would fail on the primary key rather than corrupt the offsets.
+ * - Read: one statement over the (run_id, byte_offset) index: the log's end, the row holding
+ *   `offset`, and the rows after it up to `offset + limitBytes`; sliced as runLogSlice.ts says.
+ * - Cap: a run's writer stores at most `maxBytes`, then one marker line (domain/runLogBounds.ts).
+ * - Runs logged before issue 11 (`local_file`) are read from this process's `<dataDir>/run-logs`
+ *   when it has the file, else they have no log here (404): localFileRunLog.ts.
  */
-import { mkdir, open } from 'node:fs/promises';
-import path from 'node:path';
+import type { PrismaClient } from './db.ts';
+import { DEFAULT_RUN_LOG_MAX_BYTES, VIGIL_LOG_STREAM, fitRunLogCap, runLogTexts } from '../domain/runLogBounds.ts';
+import { LOCAL_FILE_LOG_STORE, readLocalFileRunLog } from './localFileRunLog.ts';
+import { runLogSlice, runLogWindowLength, UTF8_CARRY_BYTES, type RunLogSlice } from './runLogSlice.ts';
 
-export const LOG_STORE = 'local_file';
+export const LOG_STORE = 'postgres';
 
 export function runLogRef(companyId: string, runId: string): string {
-  return `${companyId}/${runId}.ndjson`;
+  return `${companyId}/${runId}`;
+}
+
+/** A flush's rows are cut (between lines) at about this size, so a read never fetches much more than it serves. */
+export const ROW_BYTES = 64 * 1024;
+
+export interface RunLogLine {
+  ts: Date;
+  stream: string;
+  chunk: string;
+}
+
+export interface RunLogStoreOptions {
+  /** Per-run cap (VIGIL_RUN_LOG_MAX_BYTES); default in domain/runLogBounds.ts. */
+  maxBytes?: number;
+  /** Where logs from before issue 11 are (`<dataDir>/run-logs`); none when null. */
+  localFileDir?: string | null;
 }
 
 export class RunLogStore {
-  constructor(private readonly root: string) {}
+  readonly maxBytes: number;
+  private readonly localFileDir: string | null;
 
-  resolve(logRef: string): string {
-    const full = path.resolve(this.root, logRef);
-    if (!full.startsWith(path.resolve(this.root) + path.sep)) throw new Error(`log ref escapes the log folder: ${logRef}`);
-    return full;
+  constructor(
+    private readonly prisma: PrismaClient,
+    options: RunLogStoreOptions = {},
+  ) {
+    this.maxBytes = options.maxBytes ?? DEFAULT_RUN_LOG_MAX_BYTES;
+    this.localFileDir = options.localFileDir ?? null;
   }
 
-  /** Appends lines; returns the file's new size in bytes and the text appended. */
-  async append(logRef: string, entries: Array<{ ts: Date; stream: string; chunk: string }>): Promise<{ bytes: number; text: string }> {
-    const file = this.resolve(logRef);
-    await mkdir(path.dirname(file), { recursive: true });
-    const handle = await open(file, 'a');
-    try {
-      const text = entries.map((e) => JSON.stringify({ ts: e.ts.toISOString(), stream: e.stream, chunk: e.chunk })).join('\n') + '\n';
-      await handle.write(text);
-      return { bytes: (await handle.stat()).size, text };
-    } finally {
-      await handle.close();
-    }
+  /** The appending side of one run's log (its recorder's). */
+  writer(run: { id: string; companyId: string }): RunLogWriter {
+    return new RunLogWriter(this.prisma, run, this.maxBytes);
   }
 
   /**
-   * Reads up to `limitBytes` from `offset`; `nextOffset` is null at the end of the file. A slice
-   * never ends inside a UTF-8 character (the next one starts with it), so paging never shows `\ufffd`.
+   * Up to `limitBytes` of the run's log from `offset` (runLogSlice.ts); null when the run has no
+   * log (yet), or only a local file this process does not have.
    */
-  async read(logRef: string, offset: number, limitBytes: number): Promise<{ content: string; nextOffset: number | null } | null> {
-    const file = this.resolve(logRef);
-    let handle;
-    try {
-      handle = await open(file, 'r');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw error;
+  async read(run: { id: string; logStore: string | null; logRef: string | null }, offset: number, limitBytes: number): Promise<RunLogSlice | null> {
+    if (run.logStore === LOCAL_FILE_LOG_STORE) {
+      return run.logRef && this.localFileDir ? readLocalFileRunLog(this.localFileDir, run.logRef, offset, limitBytes) : null;
     }
-    try {
-      const size = (await handle.stat()).size;
-      const length = Math.max(0, Math.min(limitBytes, size - offset));
-      // Up to 3 bytes more, to finish a character that `limitBytes` alone would cut.
-      const buffer = Buffer.alloc(Math.max(0, Math.min(length + 3, size - offset)));
-      if (buffer.length > 0) await handle.read(buffer, 0, buffer.length, offset);
-      const whole = offset + length < size ? completeUtf8Length(buffer.subarray(0, length)) || utf8CharLength(buffer[0]) : length;
-      const end = offset + whole;
-      return { content: buffer.toString('utf8', 0, whole), nextOffset: end < size ? end : null };
-    } finally {
-      await handle.close();
-    }
+    // Any other store (null included: output may land before `logStore` is written) is this one.
+    const rows = await this.prisma.$queryRaw<Array<{ log_end: bigint; byte_offset: bigint | null; content: string | null }>>`
+      SELECT tail.log_end, piece.byte_offset, piece.content
+      FROM (
+        SELECT byte_offset + byte_length AS log_end FROM run_log_chunks
+        WHERE run_id = ${run.id}::uuid ORDER BY seq DESC LIMIT 1
+      ) AS tail
+      LEFT JOIN LATERAL (
+        SELECT byte_offset, content FROM run_log_chunks
+        WHERE run_id = ${run.id}::uuid
+          AND ${offset}::int8 < tail.log_end
+          AND byte_offset >= coalesce((SELECT max(byte_offset) FROM run_log_chunks WHERE run_id = ${run.id}::uuid AND byte_offset <= ${offset}::int8), 0)
+          AND byte_offset < ${offset + limitBytes + UTF8_CARRY_BYTES}::int8
+      ) AS piece ON true
+      ORDER BY piece.byte_offset`;
+    if (rows.length === 0) return null;
+    const size = Number(rows[0].log_end);
+    const pieces = rows.filter((row): row is { log_end: bigint; byte_offset: bigint; content: string } => row.content !== null);
+    if (pieces.length === 0) return runLogSlice(Buffer.alloc(0), offset, limitBytes, size);
+    const bytes = Buffer.concat(pieces.map((piece) => Buffer.from(piece.content, 'utf8')));
+    const start = offset - Number(pieces[0].byte_offset);
+    return runLogSlice(bytes.subarray(start, start + runLogWindowLength(offset, limitBytes, size)), offset, limitBytes, size);
   }
 }
 
-/** Bytes of the UTF-8 character that starts with `first` (1 for a stray continuation byte). */
-function utf8CharLength(first: number): number {
-  return first >= 0xf0 ? 4 : first >= 0xe0 ? 3 : first >= 0xc0 ? 2 : 1;
+/**
+ * Appends one run's lines, one INSERT per call, up to the cap: the lines that would pass it are
+ * dropped, one marker line says where the log was cut, and later calls store nothing (no
+ * statement). The run itself is not affected.
+ */
+export class RunLogWriter {
+  private stored = 0;
+  private cut = false;
+
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly run: { id: string; companyId: string },
+    private readonly maxBytes: number,
+  ) {}
+
+  /** The log's size after the last append (0 before the first). */
+  get bytes(): number {
+    return this.stored;
+  }
+
+  get truncated(): boolean {
+    return this.cut;
+  }
+
+  /** Returns the log's size and the text this call stored ('' once the log was cut). */
+  async append(lines: RunLogLine[]): Promise<{ bytes: number; text: string }> {
+    if (this.cut || lines.length === 0) return { bytes: this.stored, text: '' };
+    const encoded = lines.map(ndjsonLine);
+    const sizes = encoded.map((line) => Buffer.byteLength(line));
+    const fit = fitRunLogCap(this.stored, sizes, this.maxBytes);
+    const kept = encoded.slice(0, fit.keep);
+    const keptSizes = sizes.slice(0, fit.keep);
+    if (fit.truncatedAt !== null) {
+      const marker = ndjsonLine({ ts: new Date(), stream: VIGIL_LOG_STREAM, chunk: runLogTexts.truncated(fit.truncatedAt, this.maxBytes) });
+      kept.push(marker);
+      keptSizes.push(Buffer.byteLength(marker));
+      this.cut = true;
+    }
+    this.stored = await this.insert(packRows(kept, keptSizes));
+    return { bytes: this.stored, text: kept.join('') };
+  }
+
+  private async insert(rows: { rel: number[]; len: number[]; content: string[] }): Promise<number> {
+    const [{ end_offset: end }] = await this.prisma.$queryRaw<Array<{ end_offset: bigint }>>`
+      WITH last AS (
+        SELECT seq, byte_offset + byte_length AS end_offset FROM run_log_chunks
+        WHERE run_id = ${this.run.id}::uuid ORDER BY seq DESC LIMIT 1
+      ), base AS (
+        SELECT coalesce((SELECT seq + 1 FROM last), 0) AS seq, coalesce((SELECT end_offset FROM last), 0) AS end_offset
+      ), inserted AS (
+        INSERT INTO run_log_chunks (run_id, company_id, seq, byte_offset, byte_length, content)
+        SELECT ${this.run.id}::uuid, ${this.run.companyId}::uuid, (base.seq + piece.n - 1)::int4, base.end_offset + piece.rel, piece.len, piece.content
+        FROM base, unnest(${rows.rel}::int8[], ${rows.len}::int4[], ${rows.content}::text[]) WITH ORDINALITY AS piece(rel, len, content, n)
+        RETURNING byte_offset + byte_length AS end_offset
+      )
+      SELECT max(end_offset) AS end_offset FROM inserted`;
+    return Number(end);
+  }
 }
 
-/**
- * How many leading bytes of `bytes` hold whole UTF-8 characters: a trailing character cut short
- * is left for the next slice (0 when `bytes` is shorter than its first character).
- */
-export function completeUtf8Length(bytes: Buffer): number {
-  if (bytes.length === 0) return 0;
-  let lead = bytes.length - 1;
-  // Step back over continuation bytes (10xxxxxx) to the byte that starts the last character.
-  while (lead > 0 && bytes.length - lead < 4 && (bytes[lead] & 0xc0) === 0x80) lead--;
-  return bytes.length - lead >= utf8CharLength(bytes[lead]) ? bytes.length : lead;
+function ndjsonLine(line: RunLogLine): string {
+  return JSON.stringify({ ts: line.ts.toISOString(), stream: line.stream, chunk: line.chunk }) + '\n';
+}
+
+/** Whole lines grouped into rows of about ROW_BYTES (a longer line is a row of its own); offsets relative to the first. */
+function packRows(lines: string[], sizes: number[]): { rel: number[]; len: number[]; content: string[] } {
+  const rows = { rel: [] as number[], len: [] as number[], content: [] as string[] };
+  let offset = 0;
+  let open: string[] = [];
+  let openBytes = 0;
+  const close = () => {
+    if (open.length === 0) return;
+    rows.rel.push(offset);
+    rows.len.push(openBytes);
+    rows.content.push(open.join(''));
+    offset += openBytes;
+    open = [];
+    openBytes = 0;
+  };
+  lines.forEach((line, i) => {
+    if (openBytes > 0 && openBytes + sizes[i] > ROW_BYTES) close();
+    open.push(line);
+    openBytes += sizes[i];
+  });
+  close();
+  return rows;
 }

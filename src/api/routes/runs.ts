@@ -61,7 +61,7 @@ export const runRoutes = defineRoutes('Runs', {
     path: '/heartbeat-runs/:runId/log',
     auth: ['board'],
     summary: "Read a slice of a run's full log",
-    description: 'Page with `nextOffset` until it is null. 404 when the run has no log (yet).',
+    description: 'Page with `nextOffset` until it is null. 404 when the run has no log (yet). Logs are in PostgreSQL (`store: postgres`), so any API process serves any run, running or ended; a run logged before that (`store: local_file`) is served only by a process that has its file.',
     query: logQuery,
     responses: {
       200: {
@@ -117,7 +117,7 @@ export function runsRouter(ctx: ApiContext): Router {
 
     readRunLog: async ({ actor, params, query, res }) => {
       const run = await loadRun(actor, params.runId);
-      const slice = run.logRef ? await ctx.logStore.read(run.logRef, query.offset, query.limitBytes) : null;
+      const slice = await ctx.logStore.read(run, query.offset, query.limitBytes);
       if (!slice) throw new NotFoundError('Run log');
       res.setHeader('Cache-Control', 'no-store');
       return { runId: run.id, store: run.logStore, logRef: run.logRef, content: slice.content, nextOffset: slice.nextOffset };
