@@ -1,8 +1,20 @@
-/** A Vigil on a benchmark's own servers (bench/servers.ts), and the admin's calls to its API. */
+/**
+ * A Vigil on a benchmark's own servers (bench/servers.ts), in this process or as OS processes
+ * started the way a user starts them (VIGIL_ROLE), and the admin's calls to its API.
+ */
 import { randomUUID } from 'node:crypto';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { findFreePorts } from '../src/platform/freePorts.ts';
+import { killOnExit } from '../src/platform/killOnExit.ts';
+import { plainTemporalConnection } from '../src/temporal/temporalConnection.ts';
 import { createLogger } from '../src/logger.ts';
 import { generateAdminToken } from '../src/auth/tokens.ts';
-import { startVigil, type RunningVigil } from '../src/vigil.ts';
+import { startVigil } from '../src/vigil.ts';
 import type { startBenchServers } from './servers.ts';
 
 type BenchServers = Awaited<ReturnType<typeof startBenchServers>>;
@@ -12,8 +24,7 @@ export async function startBenchVigil(servers: BenchServers, options: { name: st
   const adminToken = generateAdminToken();
   const vigil = await startVigil({
     databaseUrl: servers.databaseUrl,
-    temporalAddress: servers.temporal.address,
-    temporalNamespace: servers.temporal.namespace,
+    temporal: plainTemporalConnection(servers.temporal.address, servers.temporal.namespace),
     temporalUiUrl: null,
     taskQueue: `${options.name}-${randomUUID()}`,
     dataDir: options.dataDir ?? servers.root,
@@ -29,11 +40,71 @@ export async function startBenchVigil(servers: BenchServers, options: { name: st
 }
 
 /** `call(method, route, body)` as the admin: the answer's JSON, or a thrown error naming the status. */
-export function benchApi(vigil: RunningVigil, adminToken: string) {
+export function benchApi(vigil: { apiUrl: string }, adminToken: string) {
   return async (method: string, route: string, body: unknown) => {
     const response = await fetch(`${vigil.apiUrl}${route}`, { method, headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
     const json: any = await response.json();
     if (response.status >= 300) throw new Error(`${method} ${route} → ${response.status} ${JSON.stringify(json)}`);
     return json;
   };
+}
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/**
+ * Vigil as OS processes on the bench's servers: `all` (API and worker in one process) or `split`
+ * (an `api` process and a `worker` process), each `node --import tsx src/main.ts` with its role.
+ */
+export async function startVigilProcesses(servers: BenchServers, layout: 'all' | 'split') {
+  const adminToken = generateAdminToken();
+  const root = await mkdtemp(path.join(os.tmpdir(), `bench-${layout}-`));
+  const shared = {
+    DATABASE_URL: servers.databaseUrl,
+    TEMPORAL_ADDRESS: servers.temporal.address,
+    TEMPORAL_NAMESPACE: servers.temporal.namespace,
+    VIGIL_TASK_QUEUE: `bench-${layout}-${randomUUID()}`,
+    VIGIL_INSTANCE_ID: `bench-${layout}-${randomUUID().slice(0, 8)}`,
+    VIGIL_ADMIN_TOKEN: adminToken,
+    VIGIL_DB_POOL_SIZE: String(servers.dbPoolSize),
+    VIGIL_LOG_LEVEL: 'warn',
+    // The one-year sweeper interval keeps the recovery sweeps out of the measurement.
+    VIGIL_RECOVERY_INTERVAL_MS: String(365 * 24 * 3600 * 1000),
+  };
+  const children: ChildProcess[] = [];
+  const start = async (role: 'all' | 'api' | 'worker', env: Record<string, string>) => {
+    const [port] = await findFreePorts(1);
+    const dataDir = path.join(root, role);
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      cwd: ROOT,
+      env: { ...process.env, ...shared, ...env, VIGIL_ROLE: role, VIGIL_DATA_DIR: dataDir, HOST: '127.0.0.1', PORT: String(port) },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    children.push(child);
+    // A bench stopped mid-way (Ctrl-C, a thrown error) still ends its Vigils.
+    killOnExit({ pid: child.pid! }, 'SIGKILL');
+    let output = '';
+    child.stdout!.on('data', (chunk) => (output += chunk));
+    await new Promise<void>((resolve, reject) => {
+      const check = () => (output.includes('Ready.') ? resolve() : child.exitCode !== null ? reject(new Error(`vigil ${role} exited:\n${output}`)) : setTimeout(check, 100));
+      check();
+    });
+    return `http://127.0.0.1:${port}`;
+  };
+  const stop = async () => {
+    await Promise.all(children.filter((child) => child.exitCode === null).map(async (child) => {
+      const gone = once(child, 'exit');
+      child.kill('SIGTERM');
+      await gone;
+    }));
+    await rm(root, { recursive: true, force: true });
+  };
+  try {
+    if (layout === 'all') return { apiUrl: await start('all', {}), adminToken, stop };
+    const apiUrl = await start('api', {});
+    await start('worker', { VIGIL_API_URL: apiUrl, VIGIL_WORKER_ID: 'bench-worker' });
+    return { apiUrl, adminToken, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
 }

@@ -4,7 +4,9 @@
  * - latency: one run in flight at a time (what one run costs, no queueing);
  * - throughput: many in flight (what the machine sustains).
  * For each: runs/s and p50/p99 from the API call to the adapter process starting and to the run
- * being `succeeded`, as ratios to the baseline, and where Vigil's time goes.
+ * being `succeeded`, as ratios to the baseline, and where Vigil's time goes. Vigil is measured
+ * three ways in the same invocation: API and worker in this process (`startVigil`), in one OS
+ * process of its own (VIGIL_ROLE=all), and as an `api` process plus a `worker` process.
  *
  *   npm run bench -- --runs 200 --concurrency 20 --latency-runs 50
  */
@@ -14,8 +16,8 @@ import { startBenchServers } from './servers.ts';
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
-import { benchApi, startBenchVigil } from './benchVigil.ts';
-import type { RunningVigil } from '../src/vigil.ts';
+import { benchApi, startBenchVigil, startVigilProcesses } from './benchVigil.ts';
+import { createPrismaClient, type PrismaClient } from '../src/store/db.ts';
 import { baselineWorkflow } from './baseline.ts';
 
 function arg(name: string, fallback: number): number {
@@ -117,9 +119,9 @@ async function startBaseline(address: string, namespace: string) {
 }
 
 /** Vigil: a company with no-op `process` agents, woken through the API. */
-async function prepareVigil(vigil: RunningVigil, adminToken: string) {
+async function prepareVigil(vigil: { apiUrl: string }, adminToken: string, prisma: PrismaClient, issuePrefix: string) {
   const call = benchApi(vigil, adminToken);
-  const company = await call('POST', '/api/companies', { name: 'Bench', issuePrefix: 'BENCH' });
+  const company = await call('POST', '/api/companies', { name: `Bench ${issuePrefix}`, issuePrefix });
   const agents: Array<{ id: string }> = await Promise.all(
     Array.from({ length: AGENTS }, (_, i) =>
       call('POST', `/api/companies/${company.id}/agents`, {
@@ -132,13 +134,13 @@ async function prepareVigil(vigil: RunningVigil, adminToken: string) {
   );
 
   // One poller for every run in flight (one query per tick), so measuring does not load the DB.
-  type RunRow = Awaited<ReturnType<typeof vigil.prisma.heartbeatRun.findMany>>[number];
+  type RunRow = Awaited<ReturnType<typeof prisma.heartbeatRun.findMany>>[number];
   const waiting = new Map<string, (row: RunRow) => void>();
   let polling = true;
   const poller = (async () => {
     while (polling) {
       if (waiting.size > 0) {
-        const rows = await vigil.prisma.heartbeatRun.findMany({ where: { id: { in: [...waiting.keys()] }, status: { in: TERMINAL as never } } });
+        const rows = await prisma.heartbeatRun.findMany({ where: { id: { in: [...waiting.keys()] }, status: { in: TERMINAL as never } } });
         for (const row of rows) {
           waiting.get(row.id)?.(row);
           waiting.delete(row.id);
@@ -178,37 +180,61 @@ async function prepareVigil(vigil: RunningVigil, adminToken: string) {
   };
 }
 
-function report(name: string, vigil: Figures, base: Figures, breakdown: Record<string, number>) {
+type Measured = Awaited<ReturnType<Awaited<ReturnType<typeof prepareVigil>>['measure']>>;
+
+const VARIANTS = ['in this process', 'one process (all)', 'api + worker processes'] as const;
+type Variant = (typeof VARIANTS)[number];
+
+function report(name: string, measured: Map<Variant, Measured>, base: Figures) {
   const ratio = (a: number, b: number) => (a / b).toFixed(2);
-  console.log(`\n### ${name}\n\n| figure | Vigil | baseline | Vigil / baseline |\n|---|---|---|---|`);
-  console.log(`| runs/s | ${vigil.runsPerSec.toFixed(1)} | ${base.runsPerSec.toFixed(1)} | ${ratio(vigil.runsPerSec, base.runsPerSec)} |`);
-  for (const [label, key] of [['start p50', 'startP50'], ['start p99', 'startP99'], ['done p50', 'doneP50'], ['done p99', 'doneP99']] as const) {
-    console.log(`| ${label} | ${ms(vigil[key])} | ${ms(base[key])} | ${ratio(vigil[key], base[key])} |`);
+  const variants = [...measured.keys()];
+  console.log(`\n### ${name}\n\n| figure | ${variants.map((v) => `Vigil, ${v}`).join(' | ')} | baseline | ${variants.map((v) => `${v} / baseline`).join(' | ')} |`);
+  console.log(`|---|${variants.map(() => '---|').join('')}---|${variants.map(() => '---|').join('')}`);
+  const row = (label: string, value: (f: Figures) => number, format: (v: number) => string) =>
+    console.log(`| ${label} | ${variants.map((v) => format(value(measured.get(v)!.figures))).join(' | ')} | ${format(value(base))} | ${variants.map((v) => ratio(value(measured.get(v)!.figures), value(base))).join(' | ')} |`);
+  row('runs/s', (f) => f.runsPerSec, (v) => v.toFixed(1));
+  for (const [label, key] of [['start p50', 'startP50'], ['start p99', 'startP99'], ['done p50', 'doneP50'], ['done p99', 'doneP99']] as const) row(label, (f) => f[key], ms);
+  for (const variant of variants) {
+    console.log(`\nWhere a Vigil run spends its time (p50), ${variant}:`);
+    for (const [label, value] of Object.entries(measured.get(variant)!.breakdown)) console.log(`- ${label}: ${ms(value)}`);
   }
-  console.log('\nWhere a Vigil run spends its time (p50):');
-  for (const [label, value] of Object.entries(breakdown)) console.log(`- ${label}: ${ms(value)}`);
-  const met = vigil.runsPerSec / base.runsPerSec >= 0.8 && vigil.startP99 / base.startP99 <= 1.5;
-  console.log(`\nTargets (runs/s ≥ 0.8× baseline, start p99 ≤ 1.5× baseline): ${met ? 'met' : 'NOT met'}`);
+  const inProcess = measured.get('in this process')!.figures;
+  const met = inProcess.runsPerSec / base.runsPerSec >= 0.8 && inProcess.startP99 / base.startP99 <= 1.5;
+  console.log(`\nTargets, in this process (runs/s ≥ 0.8× baseline, start p99 ≤ 1.5× baseline): ${met ? 'met' : 'NOT met'}`);
 }
 
 async function main() {
   const servers = await startBenchServers('vigil-bench', log);
   const { temporal } = servers;
-  const { vigil, adminToken } = await startBenchVigil(servers, { name: 'bench-vigil' });
-  const vigilBench = await prepareVigil(vigil, adminToken);
+  const prisma = createPrismaClient(servers.databaseUrl, 4);
+  const inProcess = await startBenchVigil(servers, { name: 'bench-vigil' });
+  const combined = await startVigilProcesses(servers, 'all');
+  const split = await startVigilProcesses(servers, 'split');
+  const benches = new Map<Variant, Awaited<ReturnType<typeof prepareVigil>>>([
+    ['in this process', await prepareVigil(inProcess.vigil, inProcess.adminToken, inProcess.vigil.prisma, 'BENCH')],
+    ['one process (all)', await prepareVigil(combined, combined.adminToken, prisma, 'ALL')],
+    ['api + worker processes', await prepareVigil(split, split.adminToken, prisma, 'SPLIT')],
+  ]);
   const baseline = await startBaseline(temporal.address, temporal.namespace);
   try {
-    log(`${os.cpus().length} cores; ${AGENTS} no-op agents (maxConcurrentRuns 10 each)`);
+    log(`${os.cpus().length} cores; ${AGENTS} no-op agents per Vigil (maxConcurrentRuns 10 each)`);
     for (const phase of PHASES) {
-      log(`${phase.name}: ${phase.runs} Vigil runs, then ${phase.runs} baseline workflows`);
-      const measured = await vigilBench.measure(phase.runs, phase.concurrency);
+      const measured = new Map<Variant, Measured>();
+      for (const [variant, bench] of benches) {
+        log(`${phase.name}: ${phase.runs} runs, Vigil ${variant}`);
+        measured.set(variant, await bench.measure(phase.runs, phase.concurrency));
+      }
+      log(`${phase.name}: ${phase.runs} baseline workflows`);
       const base = await baseline.measure(phase.runs, phase.concurrency);
-      report(phase.name, measured.figures, base, measured.breakdown);
+      report(phase.name, measured, base);
     }
   } finally {
-    await vigilBench.stop();
+    for (const bench of benches.values()) await bench.stop();
     await baseline.stop();
-    await vigil.stop();
+    await split.stop();
+    await combined.stop();
+    await inProcess.vigil.stop();
+    await prisma.$disconnect();
     await servers.stop();
   }
 }

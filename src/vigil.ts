@@ -1,15 +1,20 @@
 /**
- * Vigil's running parts wired together: Prisma, the Temporal client, the worker and the API.
+ * Vigil's running parts wired together: Prisma, the Temporal client, and by role (VIGIL_ROLE) the
+ * API (REST, SSE, /metrics, workflow starts), the worker (runs and recovery activities, with a
+ * health/metrics port of its own when there is no API), or both (`all`).
  * `npm start` (src/main.ts) calls this after bringing up PostgreSQL and Temporal; the tests call
  * it against the servers their global setup started.
  */
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
+import { hostname } from 'node:os';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import { Client } from '@temporalio/client';
+import type { NativeConnection, Worker } from '@temporalio/worker';
+import { connectClient, connectNative, type TemporalConnectionSettings } from './temporal/temporalConnection.ts';
 import { createPrismaClient, type PrismaClient } from './store/db.ts';
 import { RunLogStore } from './store/runLogStore.ts';
+import { RunLogRetention } from './store/runLogRetention.ts';
 import { loadRunTokenSecret } from './auth/tokens.ts';
 import { createRunActivities } from './activities/index.ts';
 import type { ActivityDeps, Telemetry } from './activities/deps.ts';
@@ -19,6 +24,9 @@ import { ensureRecoverySweeper, runStartupRecovery, type RecoverySweeperOptions 
 import { HeartbeatSchedules, type HeartbeatScheduleOptions } from './temporal/heartbeatSchedules.ts';
 import { timerHeartbeatTexts } from './domain/texts.ts';
 import { createApp } from './api/app.ts';
+import { createWorkerStatusApp } from './api/workerStatusApp.ts';
+import type { VigilRole } from './config.ts';
+import type { WorkerState } from './metrics/vigilMetrics.ts';
 import { RunControl } from './api/runControl.ts';
 import { LiveEventHub, type LiveEventHubOptions } from './live/liveEventHub.ts';
 import type { Logger } from './logger.ts';
@@ -27,9 +35,15 @@ import { createVigilMetrics, type VigilMetrics } from './metrics/vigilMetrics.ts
 import type { LifecyclePhase, StartupInterrupt } from './platform/startupInterrupt.ts';
 
 export interface StartVigilOptions {
+  /** What this process runs (default `all`): see src/config.ts. */
+  role?: VigilRole;
+  /** VIGIL_WORKER_ID (default host name + data directory). */
+  workerId?: string;
+  /** VIGIL_API_URL handed to agents; required for role `worker`, default this process's own API. */
+  agentApiUrl?: string | null;
   databaseUrl: string;
-  temporalAddress: string;
-  temporalNamespace: string;
+  /** The Temporal both connections reach, with its namespace (src/temporal/temporalConnection.ts). */
+  temporal: TemporalConnectionSettings;
   temporalUiUrl: string | null;
   taskQueue: string;
   dataDir: string;
@@ -38,6 +52,7 @@ export interface StartVigilOptions {
   adapterHeartbeatTimeoutMs: number;
   /** PostgreSQL connections in the pool. */
   dbPoolSize?: number;
+  /** Where this process listens: the API, or for role `worker` its health/metrics port. */
   host: string;
   port: number;
   logger: Logger;
@@ -56,6 +71,8 @@ export interface StartVigilOptions {
   timerHeartbeats?: Omit<HeartbeatScheduleOptions, 'taskQueue'> & { reconcileAtStartup: boolean };
   /** The live channel's retention and read cadence (defaults in live/liveEventHub.ts). */
   liveEvents?: Omit<LiveEventHubOptions, 'prisma' | 'databaseUrl' | 'logger'>;
+  /** Issue 11: the per-run cap of run logs and how long logs of ended runs are kept (defaults in domain/runLogBounds.ts). */
+  runLogs?: { maxBytes?: number; retentionDays?: number };
   /**
    * `npm start`'s stop request: checked before the worker (and its workflow bundle); an
    * interrupted or failed start closes what it opened and throws.
@@ -71,9 +88,11 @@ export interface StartVigilOptions {
 export interface RunningVigil {
   prisma: PrismaClient;
   temporal: Client;
+  /** This process's HTTP base URL: the API, or for role `worker` its health/metrics port. */
   apiUrl: string;
   runControl: RunControl;
-  worker: Worker;
+  /** Null in role `api`. */
+  worker: Worker | null;
   metrics: VigilMetrics;
   liveEvents: LiveEventHub;
   /** The agents' heartbeat Schedules; null when `timerHeartbeats` was not given. */
@@ -100,6 +119,11 @@ export async function startVigil(options: StartVigilOptions): Promise<RunningVig
 }
 
 async function assembleVigil(options: StartVigilOptions, opened: Array<() => Promise<unknown>>): Promise<RunningVigil> {
+  const role = options.role ?? 'all';
+  const servesApi = role !== 'worker';
+  const runsWorker = role !== 'api';
+  if (role === 'worker' && !options.agentApiUrl) throw new Error('role worker needs agentApiUrl (VIGIL_API_URL): its agents call an API process back');
+  const workerId = options.workerId ?? `${hostname()}:${options.dataDir}`;
   // Lines about a run get its workflowId and companyId (runLogContext.ts).
   const logger = withRunContext(options.logger);
   const prisma = createPrismaClient(options.databaseUrl, options.dbPoolSize);
@@ -108,79 +132,118 @@ async function assembleVigil(options: StartVigilOptions, opened: Array<() => Pro
   const stopCompanyLookup = runCompanies.useLookup(async (runId) => (await prisma.heartbeatRun.findUnique({ where: { id: runId }, select: { companyId: true } }))?.companyId ?? null);
   opened.push(async () => stopCompanyLookup());
   const runTokenSecret = await loadRunTokenSecret(prisma, options.runTokenSecret);
-  const logStore = new RunLogStore(path.join(options.dataDir, 'run-logs'));
-  const clientConnection = await Connection.connect({ address: options.temporalAddress });
+  const logStore = new RunLogStore(prisma, { maxBytes: options.runLogs?.maxBytes, localFileDir: path.join(options.dataDir, 'run-logs') });
+  const runLogRetention = new RunLogRetention({ prisma, logger, retentionDays: options.runLogs?.retentionDays });
+  runLogRetention.start();
+  opened.push(() => runLogRetention.stop());
+  const clientConnection = await connectClient(options.temporal);
   opened.push(() => clientConnection.close());
-  const temporal = new Client({ connection: clientConnection, namespace: options.temporalNamespace });
+  const namespace = options.temporal.namespace;
+  const temporal = new Client({ connection: clientConnection, namespace });
   const telemetry: Telemetry = options.telemetry ?? {
     agentFirstHeartbeat: (event) => logger.info('agent first heartbeat', event),
   };
   const workflowSettings = { taskQueue: options.taskQueue, adapterHeartbeatTimeoutMs: options.adapterHeartbeatTimeoutMs };
 
-  // The API listens first: the activities hand its URL to every agent process.
   const executions = createRunExecutions(temporal, prisma, workflowSettings);
-  const activityDeps: ActivityDeps = { prisma, logStore, runTokenSecret, apiUrl: '', telemetry, logger, executions, metrics };
+  const activityDeps: ActivityDeps = { prisma, logStore, runTokenSecret, apiUrl: options.agentApiUrl ?? '', workerId, telemetry, logger, executions, metrics };
   const runControl = new RunControl({ prisma, temporal, workflowSettings, activityDeps, logger });
-  const heartbeatSchedules = options.timerHeartbeats
-    ? new HeartbeatSchedules({ client: temporal, prisma, logger }, { taskQueue: options.taskQueue, idPrefix: options.timerHeartbeats.idPrefix, companyId: options.timerHeartbeats.companyId })
-    : null;
+  const heartbeatSchedules =
+    servesApi && options.timerHeartbeats
+      ? new HeartbeatSchedules({ client: temporal, prisma, logger }, { taskQueue: options.taskQueue, idPrefix: options.timerHeartbeats.idPrefix, companyId: options.timerHeartbeats.companyId })
+      : null;
   const liveEvents = new LiveEventHub({ ...options.liveEvents, prisma, databaseUrl: options.databaseUrl, logger });
   opened.push(() => liveEvents.stop());
-  await liveEvents.start();
+  if (servesApi) await liveEvents.start();
+
   let assembled = false;
-  const app = createApp({
+  let workerState: WorkerState = 'stopped';
+  const setWorkerState = (state: WorkerState) => {
+    workerState = state;
+    metrics.workerState(state);
+  };
+  const health = {
     prisma,
-    activityDeps,
-    runControl,
-    logStore,
-    logger,
-    adminToken: options.adminToken,
-    runTokenSecret,
-    temporalNamespace: options.temporalNamespace,
-    temporalUiUrl: options.temporalUiUrl,
-    metrics,
-    temporalMetricsUrl: options.temporalMetricsUrl ?? null,
-    liveEvents,
-    heartbeatSchedules,
+    role,
     checkTemporal: async () => {
       await clientConnection.workflowService.getSystemInfo({});
       return true;
     },
     lifecyclePhase: options.phase ?? (() => (assembled ? 'ready' : 'starting')),
-  });
+    workerState: () => (runsWorker ? workerState : null),
+  };
+  // The API listens first: in role `all` the activities hand its URL to every agent process.
+  const app = servesApi
+    ? createApp({
+        ...health,
+        activityDeps,
+        runControl,
+        logStore,
+        logger,
+        adminToken: options.adminToken,
+        runTokenSecret,
+        temporalNamespace: namespace,
+        temporalUiUrl: options.temporalUiUrl,
+        metrics,
+        temporalMetricsUrl: options.temporalMetricsUrl ?? null,
+        liveEvents,
+        heartbeatSchedules,
+      })
+    : createWorkerStatusApp({ ...health, metrics, temporalMetricsUrl: options.temporalMetricsUrl ?? null, logger });
   const server = createServer(app);
   const address = await listen(server, options.host, options.port);
-  opened.push(() => {
+  const closeServer = () => {
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeAllConnections();
     return closed;
-  });
-  const agentHost = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host;
-  const apiUrl = `http://${agentHost.includes(':') ? `[${agentHost}]` : agentHost}:${address.port}`;
-  activityDeps.apiUrl = apiUrl;
+  };
+  opened.push(closeServer);
+  const listenHost = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host;
+  const apiUrl = `http://${listenHost.includes(':') ? `[${listenHost}]` : listenHost}:${address.port}`;
+  if (!options.agentApiUrl) activityDeps.apiUrl = apiUrl;
 
-  await options.interrupt?.checkpoint('worker');
-  const workerConnection = await NativeConnection.connect({ address: options.temporalAddress });
-  opened.push(() => workerConnection.close());
-  const worker = await createRunWorker({
-    connection: workerConnection,
-    namespace: options.temporalNamespace,
-    taskQueue: options.taskQueue,
-    activities: createRunActivities(activityDeps),
-    workflowBundlePath: options.workflowBundlePath,
-    maxConcurrentRuns: options.maxConcurrentRuns ?? 50,
-    shutdownGraceMs: options.shutdownGraceMs ?? 30_000,
-    logger,
-  });
-  // The bundle took seconds: a stop asked meanwhile ends the start before the worker polls.
-  options.interrupt?.signal.throwIfAborted();
-  const workerRun = worker.run().catch((error) => {
-    logger.error('worker stopped with an error', { error: error instanceof Error ? error.message : String(error) });
-  });
-  opened.push(async () => {
-    if (worker.getState() === 'RUNNING') worker.shutdown();
+  let worker: Worker | null = null;
+  let workerRun: Promise<void> = Promise.resolve();
+  let workerConnection: NativeConnection | null = null;
+  /**
+   * SIGTERM's drain: stop polling, let running agents finish within the shutdown grace, then end
+   * them as a worker shutdown (R21: process_lost, one retry on another worker).
+   */
+  const drainWorker = async () => {
+    if (worker?.getState() === 'RUNNING') {
+      setWorkerState('draining');
+      logger.info('worker draining: no new runs; running agents get the shutdown grace', { workerId, graceMs: options.shutdownGraceMs ?? 30_000 });
+      worker.shutdown();
+    }
     await workerRun;
-  });
+  };
+  if (runsWorker) {
+    await options.interrupt?.checkpoint('worker');
+    const connection = (workerConnection = await connectNative(options.temporal));
+    opened.push(() => connection.close());
+    const created = (worker = await createRunWorker({
+      connection,
+      namespace,
+      taskQueue: options.taskQueue,
+      identity: workerId,
+      activities: createRunActivities(activityDeps),
+      workflowBundlePath: options.workflowBundlePath,
+      maxConcurrentRuns: options.maxConcurrentRuns ?? 50,
+      shutdownGraceMs: options.shutdownGraceMs ?? 30_000,
+      logger,
+    }));
+    // The bundle took seconds: a stop asked meanwhile ends the start before the worker polls.
+    options.interrupt?.signal.throwIfAborted();
+    setWorkerState('running');
+    workerRun = created.run().then(
+      () => setWorkerState('stopped'),
+      (error) => {
+        setWorkerState('stopped');
+        logger.error('worker stopped with an error', { error: error instanceof Error ? error.message : String(error) });
+      },
+    );
+    opened.push(() => drainWorker());
+  }
   // The startup pass runs in the background and waits on the sweeper's answer; stop() aborts
   // that wait before closing the client, or its gRPC retry would fire on a closed channel and
   // throw out of a timer (seen as exit code 1 on Ctrl-C under load).
@@ -188,6 +251,7 @@ async function assembleVigil(options: StartVigilOptions, opened: Array<() => Pro
   let startupRecovery: Promise<void> = Promise.resolve();
   if (options.recoverySweeper) {
     const { runAtStartup, ...sweeper } = options.recoverySweeper;
+    // Idempotent: whichever process starts first creates the sweeper, the others signal it.
     await ensureRecoverySweeper(temporal, { taskQueue: options.taskQueue, ...sweeper }, logger);
     if (runAtStartup) {
       startupRecovery = temporal.withAbortSignal(startupAbort.signal, () => runStartupRecovery(temporal, sweeper.idPrefix)).then(
@@ -224,18 +288,17 @@ async function assembleVigil(options: StartVigilOptions, opened: Array<() => Pro
     heartbeatSchedules,
     stop: () =>
       (stopped ??= (async () => {
-        await liveEvents.stop(); // ends the SSE streams, which would keep the server open
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeAllConnections();
-        await closed;
-        if (worker.getState() === 'RUNNING') worker.shutdown();
-        await workerRun;
+        // The worker first: in role `all` its agents keep their API (VIGIL_API_URL) through the grace.
+        await drainWorker();
         startupAbort.abort();
         await startupRecovery;
         await startupReconcile;
-        await workerConnection.close();
+        await liveEvents.stop(); // ends the SSE streams, which would keep the server open
+        await closeServer();
+        await workerConnection?.close();
         await clientConnection.close();
         stopCompanyLookup();
+        await runLogRetention.stop();
         await prisma.$disconnect();
       })()),
   };

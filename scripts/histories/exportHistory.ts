@@ -44,7 +44,7 @@ export class HistoryExportError extends Error {
  */
 export async function vigilTemporalTarget(config: VigilConfig = loadConfig(), log: (line: string) => void = () => {}): Promise<TemporalTarget> {
   const binary = await temporalCliBinary(config, log);
-  if (config.temporalAddress) return { binary, address: config.temporalAddress, namespace: config.temporalNamespace };
+  if (config.temporal) return { binary, address: config.temporal.address, namespace: config.temporal.namespace };
   const dev = loadTemporalDevConfig();
   return { binary, address: `127.0.0.1:${config.temporalPort ?? dev.port}`, namespace: dev.namespace };
 }

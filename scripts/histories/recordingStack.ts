@@ -23,6 +23,7 @@ import { startTemporalDevServer } from '../../src/temporal/devServer.ts';
 import { temporalCliBinary } from './exportHistory.ts';
 import { startVigil, type RunningVigil, type StartVigilOptions } from '../../src/vigil.ts';
 import { WORKFLOWS_ENTRY } from '../../src/temporal/worker.ts';
+import { plainTemporalConnection } from '../../src/temporal/temporalConnection.ts';
 import { ApiClient } from '../../test/support/apiClient.ts';
 
 const VIGIL_PROCESS = fileURLToPath(new URL('../../test/support/workerProcess.ts', import.meta.url));
@@ -81,8 +82,7 @@ export async function startRecordingStack(log: (line: string) => void): Promise<
 
   const optionsFor = (taskQueue: string, adapterHeartbeatTimeoutMs: number): Omit<StartVigilOptions, 'logger'> => ({
     databaseUrl: servers.databaseUrl,
-    temporalAddress: servers.temporal.address,
-    temporalNamespace: servers.temporal.namespace,
+    temporal: plainTemporalConnection(servers.temporal.address, servers.temporal.namespace),
     temporalUiUrl: null,
     taskQueue,
     dataDir: servers.root,

@@ -25,6 +25,8 @@ export interface ActivityDeps {
   runTokenSecret: string;
   /** Base URL agents use to call Vigil's API (`VIGIL_API_URL`). */
   apiUrl: string;
+  /** This worker's identity (VIGIL_WORKER_ID), written on the runs whose agents it spawns. */
+  workerId: string;
   telemetry: Telemetry;
   logger: Logger;
   executions: RunExecutions;

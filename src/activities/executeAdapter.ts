@@ -61,7 +61,7 @@ export async function executeAdapter(deps: ActivityDeps, runId: string): Promise
         // Recorded at once so the reaper and a cancel from another host can find the child.
         await deps.prisma.heartbeatRun.update({
           where: { id: runId },
-          data: { processPid: pid, processGroupId, processStartedAt: startedAt, processHost: hostname(), logStore: LOG_STORE, logRef },
+          data: { processPid: pid, processGroupId, processStartedAt: startedAt, processHost: hostname(), workerId: deps.workerId, logStore: LOG_STORE, logRef },
         });
         await appendRunEvent(deps.prisma, {
           companyId: run.companyId,

@@ -6,10 +6,10 @@ import type { RunControl } from './runControl.ts';
 import type { ActivityDeps } from '../activities/deps.ts';
 import type { LiveEventHub } from '../live/liveEventHub.ts';
 import type { VigilMetrics } from '../metrics/vigilMetrics.ts';
-import type { LifecyclePhase } from '../platform/startupInterrupt.ts';
+import type { HealthContext } from './routes/health.ts';
 import type { HeartbeatSchedules } from '../temporal/heartbeatSchedules.ts';
 
-export interface ApiContext {
+export interface ApiContext extends HealthContext {
   prisma: PrismaClient;
   /** The recovery routes run the same activity code as the scheduled sweeps. */
   activityDeps: ActivityDeps;
@@ -29,8 +29,4 @@ export interface ApiContext {
   liveEvents: LiveEventHub;
   /** R70: the agents' heartbeat Schedules, kept in step by the agent routes; absent when timer heartbeats are off. */
   heartbeatSchedules?: HeartbeatSchedules | null;
-  /** `GET /api/health`'s probe of Temporal. */
-  checkTemporal(): Promise<boolean>;
-  /** Whether this process has finished starting (`GET /api/health` is `ok` only when `ready`). */
-  lifecyclePhase(): LifecyclePhase;
 }

@@ -39,6 +39,10 @@ export type SweepName = 'orphan_reaper' | 'scheduled_retry_promotion' | 'queue_r
  */
 export type ProcessLossPath = 'exit_signal' | 'heartbeat_timeout' | 'worker_shutdown' | 'reaper';
 
+/** A worker's state, as the `state` label of `vigil_worker_state`: polling, finishing its agents after a stop, or done. */
+export const WORKER_STATES = ['running', 'draining', 'stopped'] as const;
+export type WorkerState = (typeof WORKER_STATES)[number];
+
 /** Error codes Vigil itself writes; anything else (an agent's own result-line code) is `other`. */
 const KNOWN_ERROR_CODES = new Set([
   'process_lost',
@@ -92,6 +96,8 @@ export interface VigilMetrics {
   apiRequest(method: string, route: string, status: number, seconds: number): void;
   /** Whether the scrape could append the Temporal worker's metrics (the up gauge). */
   temporalScrape(up: boolean): void;
+  /** This process's worker changed state (processes without a worker never call it: no series). */
+  workerState(state: WorkerState): void;
 }
 
 /** Exits noted but never taken (a finalize on another worker) are dropped past this many. */
@@ -168,6 +174,13 @@ export function createVigilMetrics(options: { prisma?: PrismaClient; defaultMetr
     registers,
   });
 
+  const workerState = new Gauge({
+    name: 'vigil_worker_state',
+    help: 'This process\'s worker: 1 on its current state (running, draining, stopped), 0 on the others',
+    labelNames: ['state'] as const,
+    registers,
+  });
+
   const exits = new Map<string, Date>();
   return {
     registry,
@@ -202,5 +215,8 @@ export function createVigilMetrics(options: { prisma?: PrismaClient; defaultMetr
     apiRequest: (method, route, status, seconds) =>
       apiDuration.observe({ method, route, status_class: `${Math.floor(status / 100)}xx` }, seconds),
     temporalScrape: (up) => temporalUp.set(up ? 1 : 0),
+    workerState: (state) => {
+      for (const each of WORKER_STATES) workerState.set({ state: each }, each === state ? 1 : 0);
+    },
   };
 }

@@ -137,6 +137,7 @@ const AREAS: Record<string, () => Promise<void>> = {
   'companies, board keys, health': async () => {
     const admin = vigil.admin;
     await call(admin.as(null), 'get', '/api/health', { expect: 200 });
+    await call(admin.as(null), 'get', '/api/ready', { expect: 200 });
     await call(admin.as(null), 'get', '/api/openapi.json', { expect: 200 });
     const prefix = `O${randomBytes(3).toString('hex').toUpperCase()}`;
     const company = await call(admin, 'post', '/api/companies', { body: { name: 'Docs Inc', issuePrefix: prefix }, expect: 201 });

@@ -80,8 +80,8 @@ beforeAll(async () => {
   await vigil.vigil.prisma.$executeRaw`DELETE FROM live_events WHERE id = (SELECT min(id) FROM live_events)`;
 
   // No worker: nothing on this Vigil's task queue executes any more.
-  vigil.vigil.worker.shutdown();
-  await eventually(async () => vigil.vigil.worker.getState() === 'STOPPED', 30_000, 'the worker to stop');
+  vigil.vigil.worker!.shutdown();
+  await eventually(async () => vigil.vigil.worker!.getState() === 'STOPPED', 30_000, 'the worker to stop');
 }, 240_000);
 
 afterAll(async () => {

@@ -162,8 +162,8 @@ let holding: TestVigil | null = null;
 async function holdingVigil(): Promise<TestVigil> {
   if (!holding) {
     holding = await startTestVigil();
-    holding.vigil.worker.shutdown();
-    await eventually(async () => holding!.vigil.worker.getState() === 'STOPPED', 30_000, 'the holding worker to stop');
+    holding.vigil.worker!.shutdown();
+    await eventually(async () => holding!.vigil.worker!.getState() === 'STOPPED', 30_000, 'the holding worker to stop');
   }
   return holding;
 }

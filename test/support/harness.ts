@@ -12,6 +12,7 @@ import { generateAdminToken } from '../../src/auth/tokens.ts';
 import { createLogger, type Logger, type LogLevel } from '../../src/logger.ts';
 import { installTemporalRuntime } from '../../src/temporal/runtime.ts';
 import { findFreePorts } from '../../src/platform/freePorts.ts';
+import { plainTemporalConnection } from '../../src/temporal/temporalConnection.ts';
 import { ApiClient } from './apiClient.ts';
 
 export const TEST_TEMPORAL_UI_URL = 'http://127.0.0.1:8233';
@@ -82,8 +83,7 @@ export interface TestVigilOptions {
 export function testVigilSettings(own: { taskQueue: string; dataDir: string; adminToken: string; adapterHeartbeatTimeoutMs?: number; databaseUrl?: string }) {
   return {
     databaseUrl: own.databaseUrl ?? inject('databaseUrl'),
-    temporalAddress: inject('temporalAddress'),
-    temporalNamespace: inject('temporalNamespace'),
+    temporal: plainTemporalConnection(inject('temporalAddress'), inject('temporalNamespace'), 'the test setup'),
     temporalUiUrl: null as string | null,
     taskQueue: own.taskQueue,
     dataDir: own.dataDir,

@@ -9,6 +9,8 @@ import { z } from 'zod';
 import { RUN_STATUSES } from '../../domain/runStatus.ts';
 import { ISSUE_PRIORITIES, ISSUE_STATUSES } from '../../store/issues.ts';
 import { AGENT_ROLES, AGENT_STATUSES } from '../validation.ts';
+import { VIGIL_ROLES } from '../../config.ts';
+import { WORKER_STATES } from '../../metrics/vigilMetrics.ts';
 
 const id = z.uuid();
 const timestamp = z.iso.datetime();
@@ -34,6 +36,16 @@ export const Health = z.object({
   status: z.enum(['ok', 'degraded', 'starting', 'stopping']),
   db: z.enum(['ok', 'down']),
   temporal: z.enum(['ok', 'down']),
+});
+
+export const Readiness = z.object({
+  ready: z.boolean(),
+  role: z.enum(VIGIL_ROLES),
+  phase: z.enum(['starting', 'ready', 'stopping']),
+  db: z.enum(['ok', 'down']),
+  temporal: z.enum(['ok', 'down']),
+  // `none`: this process has no worker (role `api`).
+  worker: z.enum([...WORKER_STATES, 'none']),
 });
 
 export const Company = z.object({
@@ -120,6 +132,7 @@ export const Run = z
     processGroupId: int4.nullable(),
     processStartedAt: timestamp.nullable(),
     processHost: z.string().nullable(),
+    workerId: z.string().nullable().meta({ description: 'The worker (VIGIL_WORKER_ID) that ran the agent' }),
     lastOutputAt: timestamp.nullable(),
     lastOutputSeq: int4,
     lastOutputStream: z.string().nullable(),
@@ -323,7 +336,7 @@ export const RunEvent = z.object({
 
 export const RunLogSlice = z.object({
   runId: id,
-  store: z.string().nullable().meta({ description: 'Log storage kind (`local_file`)' }),
+  store: z.string().nullable().meta({ description: 'Log storage kind: `postgres` (runs since issue 11), `local_file` (older runs, readable only where the file is)' }),
   logRef: z.string().nullable(),
   content: z.string().meta({ description: 'NDJSON lines `{ts, stream, chunk}` from `offset`' }),
   nextOffset: int8.nullable().meta({ description: 'Byte offset of the next slice, or null at the end of the log' }),

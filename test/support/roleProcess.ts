@@ -1,0 +1,98 @@
+/**
+ * Vigil processes started the way a user starts them (`node --import tsx src/main.ts`, what
+ * `npm start` execs) with a VIGIL_ROLE, against one shared PostgreSQL and Temporal: for tests of
+ * several API and worker processes side by side. Every process is a child of the test, stopped by
+ * its pid; `stopAll` ends whatever is left, even after a failure.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { findFreePorts } from '../../src/platform/freePorts.ts';
+import { eventually } from './fixtures.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+export interface RoleProcess {
+  readonly name: string;
+  readonly role: 'all' | 'api' | 'worker';
+  child: ChildProcess;
+  /** The API (role api/all) or the worker's health/metrics port. */
+  url: string;
+  output(): string;
+  exited(): boolean;
+  /** SIGKILL, as a host crash would. */
+  kill(): Promise<void>;
+  /** SIGTERM (a deploy's stop), resolving with the exit code once the process is gone. */
+  terminate(): Promise<number | null>;
+}
+
+export interface RoleProcessOptions {
+  name: string;
+  role: 'all' | 'api' | 'worker';
+  /** DATABASE_URL, TEMPORAL_ADDRESS, VIGIL_TASK_QUEUE, VIGIL_ADMIN_TOKEN, ... shared by the group. */
+  env: Record<string, string>;
+  readyTimeoutMs?: number;
+}
+
+export class RoleProcesses {
+  private readonly started: RoleProcess[] = [];
+  private readonly dataDirs: string[] = [];
+
+  async start(options: RoleProcessOptions): Promise<RoleProcess> {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), `vigil-${options.name}-`));
+    this.dataDirs.push(dataDir);
+    const [port, metricsPort] = await findFreePorts(2);
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        VIGIL_LOG_LEVEL: 'warn',
+        ...options.env,
+        VIGIL_ROLE: options.role,
+        VIGIL_DATA_DIR: dataDir,
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        VIGIL_TEMPORAL_METRICS_PORT: String(metricsPort),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout!.on('data', (chunk) => (output += chunk));
+    child.stderr!.on('data', (chunk) => (output += chunk));
+    const exited = () => child.exitCode !== null || child.signalCode !== null;
+    const process_: RoleProcess = {
+      name: options.name,
+      role: options.role,
+      child,
+      url: `http://127.0.0.1:${port}`,
+      output: () => output,
+      exited,
+      kill: async () => {
+        if (exited()) return;
+        const gone = once(child, 'exit');
+        child.kill('SIGKILL');
+        await gone;
+      },
+      terminate: async () => {
+        if (!exited()) {
+          const gone = once(child, 'exit');
+          child.kill('SIGTERM');
+          await gone;
+        }
+        return child.exitCode;
+      },
+    };
+    this.started.push(process_);
+    await eventually(async () => output.includes('Ready.') || exited(), options.readyTimeoutMs ?? 120_000, `${options.name} to be ready`);
+    if (!output.includes('Ready.')) throw new Error(`${options.name} (${options.role}) did not start:\n${output}`);
+    return process_;
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all(this.started.map((each) => each.kill()));
+    await Promise.all(this.dataDirs.map((dir) => rm(dir, { recursive: true, force: true })));
+  }
+}
