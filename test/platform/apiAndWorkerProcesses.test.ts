@@ -13,16 +13,14 @@
  *   and no run is lost or duplicated.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { createPrismaClient, type PrismaClient } from '../../src/store/db.ts';
 import { generateAdminToken } from '../../src/auth/tokens.ts';
-import { recoverySweeperWorkflowId } from '../../src/domain/recoverySweeper.ts';
 import { TERMINAL_RUN_STATUSES } from '../../src/domain/runStatus.ts';
 import { ApiClient } from '../support/apiClient.ts';
 import { agentScript, eventually } from '../support/fixtures.ts';
 import { connectSse, type SseConnection } from '../support/sseClient.ts';
 import { createScratchDatabase } from '../support/scratchDatabase.ts';
-import { RoleProcesses, type RoleProcess } from '../support/roleProcess.ts';
+import { endInstanceSweeper, RoleProcesses, type RoleProcess } from '../support/roleProcess.ts';
 
 const INSTANCE = `chaos${Date.now().toString(36)}`;
 const processes = new RoleProcesses();
@@ -88,14 +86,7 @@ afterAll(async () => {
   await prisma?.$disconnect();
   await scratch?.drop();
   // This instance's sweeper has no worker any more.
-  const connection = await Connection.connect({ address: inject('temporalAddress') });
-  await new Client({ connection, namespace: inject('temporalNamespace') }).workflow
-    .getHandle(recoverySweeperWorkflowId(`${INSTANCE}-`))
-    .terminate('test over')
-    .catch((error) => {
-      if (!(error instanceof WorkflowNotFoundError)) throw error;
-    });
-  await connection.close();
+  await endInstanceSweeper(inject('temporalAddress'), inject('temporalNamespace'), INSTANCE);
 }, 120_000);
 
 /** `count` issues, each assigned to an agent of its own that works 5–15 s; half woken through each API. */

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { chmod, lstat, mkdir, mkdtemp, readFile, readlink, realpath, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
+import { withClient } from '../support/scratchDatabase.ts';
 import { afterEach, describe, expect, it } from 'vitest';
 import { findFreePorts } from '../../src/platform/freePorts.ts';
 import { isPidAlive, isPortAnswering, processWorkingDirectory } from '../../src/platform/processes.ts';
@@ -68,13 +68,7 @@ async function started(server: Promise<EmbeddedPostgres>): Promise<EmbeddedPostg
 }
 
 async function query<T extends object>(databaseUrl: string, sql: string): Promise<T[]> {
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  try {
-    return (await client.query(sql)).rows as T[];
-  } finally {
-    await client.end();
-  }
+  return withClient(databaseUrl, async (client) => (await client.query(sql)).rows as T[]);
 }
 
 function postgresUid(): number {

@@ -8,13 +8,11 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { generateAdminToken } from '../../src/auth/tokens.ts';
-import { recoverySweeperWorkflowId } from '../../src/domain/recoverySweeper.ts';
 import { ApiClient } from '../support/apiClient.ts';
 import { agentScript, eventually } from '../support/fixtures.ts';
 import { createScratchDatabase } from '../support/scratchDatabase.ts';
-import { RoleProcesses } from '../support/roleProcess.ts';
+import { endInstanceSweeper, RoleProcesses } from '../support/roleProcess.ts';
 import { generateTestCertificates, type TestCertificates } from '../support/testCertificates.ts';
 import { startMtlsProxy, type TlsEndpoint } from '../support/tlsProxies.ts';
 
@@ -53,14 +51,7 @@ afterAll(async () => {
   await processes.stopAll();
   await endpoint?.close();
   await scratch?.drop();
-  const connection = await Connection.connect({ address: inject('temporalAddress') });
-  await new Client({ connection, namespace: inject('temporalNamespace') }).workflow
-    .getHandle(recoverySweeperWorkflowId(`${INSTANCE}-`))
-    .terminate('test over')
-    .catch((error) => {
-      if (!(error instanceof WorkflowNotFoundError)) throw error;
-    });
-  await connection.close();
+  await endInstanceSweeper(inject('temporalAddress'), inject('temporalNamespace'), INSTANCE);
   if (dir) await rm(dir, { recursive: true, force: true });
 }, 60_000);
 

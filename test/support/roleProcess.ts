@@ -10,6 +10,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { recoverySweeperWorkflowId } from '../../src/domain/recoverySweeper.ts';
 import { findFreePorts } from '../../src/platform/freePorts.ts';
 import { eventually } from './fixtures.ts';
 
@@ -94,5 +96,20 @@ export class RoleProcesses {
   async stopAll(): Promise<void> {
     await Promise.all(this.started.map((each) => each.kill()));
     await Promise.all(this.dataDirs.map((dir) => rm(dir, { recursive: true, force: true })));
+  }
+}
+
+/**
+ * Ends the recovery sweeper that processes of `VIGIL_INSTANCE_ID=instanceId` left on Temporal once
+ * no worker of theirs polls its task queue (the test's Temporal outlives the test file).
+ */
+export async function endInstanceSweeper(temporalAddress: string, namespace: string, instanceId: string): Promise<void> {
+  const connection = await Connection.connect({ address: temporalAddress });
+  try {
+    await new Client({ connection, namespace }).workflow.getHandle(recoverySweeperWorkflowId(`${instanceId}-`)).terminate('test over');
+  } catch (error) {
+    if (!(error instanceof WorkflowNotFoundError)) throw error;
+  } finally {
+    await connection.close();
   }
 }
