@@ -7,7 +7,7 @@
 import { hostname } from 'node:os';
 import { ApplicationFailure, Context, CancelledFailure } from '@temporalio/activity';
 import type { ActivityDeps } from './deps.ts';
-import { WORKER_SHUTDOWN_FAILURE, type AdapterResultPayload } from '../domain/runOutcome.ts';
+import { WORKER_SHUTDOWN_BEFORE_START_FAILURE, WORKER_SHUTDOWN_FAILURE, type AdapterResultPayload } from '../domain/runOutcome.ts';
 import { parseProcessAdapterConfig, runProcessAdapter } from '../adapters/process.ts';
 import { parseAgentCliConfig, runAgentCli } from '../adapters/agentCli.ts';
 import { agentCliFor } from '../adapters/agentClis.ts';
@@ -52,12 +52,14 @@ export async function executeAdapter(deps: ActivityDeps, runId: string): Promise
   const heartbeat = () => ctx.heartbeat();
   const recorder = new RunOutputRecorder(deps.prisma, deps.logStore, { id: runId, companyId: run.companyId, agentId: agent.id, logRef }, heartbeat);
   const ticker = setInterval(heartbeat, LIVENESS_TICK_MS);
+  let spawned = false;
   try {
     const hooks: Omit<AdapterInvocation, 'config'> = {
       env,
       secrets: [token],
       signal: ctx.cancellationSignal,
       onSpawn: async ({ pid, processGroupId, startedAt }) => {
+        spawned = true;
         // Recorded at once so the reaper and a cancel from another host can find the child.
         await deps.prisma.heartbeatRun.update({
           where: { id: runId },
@@ -109,6 +111,10 @@ export async function executeAdapter(deps: ActivityDeps, runId: string): Promise
       // The group is gone. A worker shutting down is not a cancel anyone asked for: the run's
       // process was lost (R21). Otherwise let the workflow see the cancellation it requested.
       const reason = await ctx.cancelled.catch((failure: unknown) => (failure instanceof Error ? failure.message : String(failure)));
+      if (reason === 'WORKER_SHUTDOWN' && !spawned) {
+        // A draining worker got the task but never started the agent: nothing was lost.
+        throw ApplicationFailure.create({ type: WORKER_SHUTDOWN_BEFORE_START_FAILURE, message: runTexts.workerShutDownBeforeStart, nonRetryable: true });
+      }
       if (reason === 'WORKER_SHUTDOWN') {
         throw ApplicationFailure.create({ type: WORKER_SHUTDOWN_FAILURE, message: runTexts.workerShutDown, nonRetryable: true });
       }

@@ -37,6 +37,15 @@ export interface TerminalWrite {
 /** Failure type of an adapter activity that ended because its worker shut down (a lost process). */
 export const WORKER_SHUTDOWN_FAILURE = 'WorkerShutdown';
 
+/**
+ * Failure type of an adapter activity whose worker began shutting down before the agent started:
+ * no process existed, so nothing was lost; the run workflow hands the run to another worker.
+ */
+export const WORKER_SHUTDOWN_BEFORE_START_FAILURE = 'WorkerShutdownBeforeStart';
+
+/** How many times one run is handed to another worker that way before it counts as a lost process. */
+export const MAX_WORKER_HANDOVERS = 5;
+
 interface RunContext {
   adapterType: string;
   adapterConfig: Record<string, unknown>;

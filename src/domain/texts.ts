@@ -16,6 +16,7 @@ export const runTexts = {
   // R15: a cost event crossed a hard budget limit.
   cancelledByBudgetPause: 'Cancelled due to budget pause',
   workerShutDown: 'Worker shut down while the agent process was running',
+  workerShutDownBeforeStart: 'Worker began shutting down before the agent process started; another worker starts it',
   // R26
   detachedWarningCleared: 'Detached child process reported activity; cleared detached warning',
   // lifecycle events (R8 step 3)

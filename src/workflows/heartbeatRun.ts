@@ -25,7 +25,7 @@ import {
 } from '@temporalio/workflow';
 import type { RunActivities, ClaimResult } from '../activities/index.ts';
 import type { ExecutionOutcome } from '../domain/runOutcome.ts';
-import { WORKER_SHUTDOWN_FAILURE } from '../domain/runOutcome.ts';
+import { MAX_WORKER_HANDOVERS, WORKER_SHUTDOWN_BEFORE_START_FAILURE, WORKER_SHUTDOWN_FAILURE } from '../domain/runOutcome.ts';
 import { runTexts } from '../domain/texts.ts';
 
 export interface HeartbeatRunInput {
@@ -93,6 +93,10 @@ function adapterActivities(claim: Extract<ClaimResult, { kind: 'claimed' }>, hea
   });
 }
 
+function isShutdownBeforeStart(error: unknown): boolean {
+  return error instanceof ActivityFailure && error.cause instanceof ApplicationFailure && error.cause.type === WORKER_SHUTDOWN_BEFORE_START_FAILURE;
+}
+
 function outcomeOfFailure(error: unknown, cancelReason: string | null): ExecutionOutcome {
   if (cancelReason !== null && isCancellation(error)) return { kind: 'cancelled', reason: cancelReason };
   if (error instanceof ActivityFailure && error.cause instanceof TimeoutFailure) {
@@ -103,7 +107,7 @@ function outcomeOfFailure(error: unknown, cancelReason: string | null): Executio
     return { kind: 'adapter_threw', message: `Adapter activity timed out (${timeout.timeoutType})` };
   }
   const cause = error instanceof ActivityFailure && error.cause ? error.cause : error;
-  if (cause instanceof ApplicationFailure && cause.type === WORKER_SHUTDOWN_FAILURE) {
+  if (cause instanceof ApplicationFailure && (cause.type === WORKER_SHUTDOWN_FAILURE || cause.type === WORKER_SHUTDOWN_BEFORE_START_FAILURE)) {
     return { kind: 'worker_lost', detail: 'worker shut down while the agent process was running' };
   }
   return { kind: 'adapter_threw', message: cause instanceof Error ? cause.message : String(cause) };
@@ -183,11 +187,17 @@ export async function heartbeatRunWorkflow(input: HeartbeatRunInput): Promise<Ru
   state.status = 'running';
   upsertSearchAttributes({ VigilRunStatus: ['running'] });
   let outcome: ExecutionOutcome;
-  try {
-    const result = await executionScope.run(() => adapterActivities(claim, input.adapterHeartbeatTimeoutMs).executeAdapter(input.runId));
-    outcome = { kind: 'adapter_result', result };
-  } catch (error) {
-    outcome = outcomeOfFailure(error, cancelReason);
+  for (let handovers = 0; ; handovers++) {
+    try {
+      const result = await executionScope.run(() => adapterActivities(claim, input.adapterHeartbeatTimeoutMs).executeAdapter(input.runId));
+      outcome = { kind: 'adapter_result', result };
+    } catch (error) {
+      // A worker that began draining before the agent started: no process existed, so the same
+      // run goes to another worker (a new activity, not a retry of a lost one), a few times at most.
+      if (cancelReason === null && handovers < MAX_WORKER_HANDOVERS && isShutdownBeforeStart(error)) continue;
+      outcome = outcomeOfFailure(error, cancelReason);
+    }
+    break;
   }
   const result = await finalize(outcome);
   // Let a pending cancel update answer with the final state before the workflow closes.

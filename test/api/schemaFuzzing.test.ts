@@ -121,6 +121,11 @@ function configFor(caller: 'board' | 'admin'): string {
     'max-stream-events = 10',
     '[operations.generation]',
     'max-examples = 5',
+    // This Vigil's worker is stopped (above), so readiness answers its documented 503, which the
+    // not_a_server_error check counts as a failure; test/api/openapi.test.ts checks its shapes.
+    '[[operations]]',
+    'include-operation-id = "getReady"',
+    'enabled = false',
     ...(caller === 'admin' ? ['[[operations]]', 'include-operation-id = "createAgent"', 'enabled = false'] : []),
   ].join('\n');
 }
