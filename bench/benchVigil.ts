@@ -20,10 +20,10 @@ import type { startBenchServers } from './servers.ts';
 type BenchServers = Awaited<ReturnType<typeof startBenchServers>>;
 
 /** API + worker in one process, on a task queue of its own, quiet below warnings. */
-export async function startBenchVigil(servers: BenchServers, options: { name: string; dataDir?: string }) {
+export async function startBenchVigil(servers: BenchServers, options: { name: string; dataDir?: string; databaseUrl?: string }) {
   const adminToken = generateAdminToken();
   const vigil = await startVigil({
-    databaseUrl: servers.databaseUrl,
+    databaseUrl: options.databaseUrl ?? servers.databaseUrl,
     temporal: plainTemporalConnection(servers.temporal.address, servers.temporal.namespace),
     temporalUiUrl: null,
     taskQueue: `${options.name}-${randomUUID()}`,

@@ -18,6 +18,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { benchApi, startBenchVigil, startVigilProcesses } from './benchVigil.ts';
 import { createPrismaClient, type PrismaClient } from '../src/store/db.ts';
+import { countStatements, withApplicationName } from './statementCounter.ts';
 import { baselineWorkflow } from './baseline.ts';
 
 function arg(name: string, fallback: number): number {
@@ -207,7 +208,9 @@ async function main() {
   const servers = await startBenchServers('vigil-bench', log);
   const { temporal } = servers;
   const prisma = createPrismaClient(servers.databaseUrl, 4);
-  const inProcess = await startBenchVigil(servers, { name: 'bench-vigil' });
+  // The in-process Vigil's connections carry their own application_name, so its statements can be counted.
+  const statements = countStatements('vigil-bench');
+  const inProcess = await startBenchVigil(servers, { name: 'bench-vigil', databaseUrl: withApplicationName(servers.databaseUrl, 'vigil-bench') });
   const combined = await startVigilProcesses(servers, 'all');
   const split = await startVigilProcesses(servers, 'split');
   const benches = new Map<Variant, Awaited<ReturnType<typeof prepareVigil>>>([
@@ -218,15 +221,19 @@ async function main() {
   const baseline = await startBaseline(temporal.address, temporal.namespace);
   try {
     log(`${os.cpus().length} cores; ${AGENTS} no-op agents per Vigil (maxConcurrentRuns 10 each)`);
+    const perRun = new Map<string, number>();
     for (const phase of PHASES) {
       const measured = new Map<Variant, Measured>();
       for (const [variant, bench] of benches) {
         log(`${phase.name}: ${phase.runs} runs, Vigil ${variant}`);
+        statements.reset();
         measured.set(variant, await bench.measure(phase.runs, phase.concurrency));
+        if (variant === 'in this process') perRun.set(phase.name, statements.count / phase.runs);
       }
       log(`${phase.name}: ${phase.runs} baseline workflows`);
       const base = await baseline.measure(phase.runs, phase.concurrency);
       report(phase.name, measured, base);
+      console.log(`\nSQL statements per run, Vigil in this process (enqueue → claim → execute → finalize, BEGIN/COMMIT included, with the live-event hub's reads): ${perRun.get(phase.name)!.toFixed(1)} (issue 12's budget: ≤ 20)`);
     }
   } finally {
     for (const bench of benches.values()) await bench.stop();
