@@ -10,16 +10,7 @@
  * not exist or no database is registered.
  */
 import type { Logger, LogLevel } from './logger.ts';
-import { runWorkflowId } from './workflows/heartbeatRun.ts';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** The run a workflow id belongs to (`run-<uuid>`), or null for other workflows (the sweeps). */
-export function runIdOfWorkflowId(workflowId: unknown): string | null {
-  if (typeof workflowId !== 'string' || !workflowId.startsWith('run-')) return null;
-  const runId = workflowId.slice('run-'.length);
-  return UUID.test(runId) && runWorkflowId(runId) === workflowId ? runId : null;
-}
+import { runWorkflowId } from './domain/runWorkflowId.ts';
 
 type CompanyLookup = (runId: string) => Promise<string | null>;
 

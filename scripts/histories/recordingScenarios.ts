@@ -13,7 +13,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { runWorkflowId } from '../../src/workflows/heartbeatRun.ts';
+import { runWorkflowId } from '../../src/domain/runWorkflowId.ts';
+import { LIVE_RUN_STATUSES } from '../../src/domain/runStatus.ts';
 import { ensureRecoverySweeper, runStartupRecovery } from '../../src/temporal/recoverySweeperClient.ts';
 import { pauseSweepsSignal, recoverySweeperStatusQuery, resumeSweepsSignal, sweepNowUpdate } from '../../src/workflows/recoverySweeper.ts';
 import { sleep } from '../../src/platform/processes.ts';
@@ -47,7 +48,6 @@ interface Run {
 }
 
 const agentScript = (name: string) => fileURLToPath(new URL(`../../test/fixtures/agents/${name}`, import.meta.url));
-const LIVE = ['queued', 'running', 'scheduled_retry'] as const;
 
 async function call<T = any>(client: ApiClient, method: 'GET' | 'POST', route: string, body?: unknown): Promise<T> {
   const response = await client.request<T>(method, route, body);
@@ -108,7 +108,7 @@ async function workflowClosed(ctx: RecordingContext, workflowId: string) {
 
 /** Cancels whatever the company still has live, so nothing outlives the recording. */
 async function stopCompanyWork(ctx: RecordingContext, companyId: string) {
-  const live = await call<Run[]>(ctx.admin, 'GET', `/api/companies/${companyId}/heartbeat-runs?status=${LIVE.join(',')}`);
+  const live = await call<Run[]>(ctx.admin, 'GET', `/api/companies/${companyId}/heartbeat-runs?status=${LIVE_RUN_STATUSES.join(',')}`);
   for (const run of live) await call(ctx.admin, 'POST', `/api/heartbeat-runs/${run.id}/cancel`, {});
 }
 
@@ -120,7 +120,7 @@ export async function stopAllWork(ctx: RecordingContext) {
   let quietSince = Date.now();
   for (const deadline = Date.now() + 60_000; Date.now() - quietSince < 1_000; await sleep(200)) {
     if (Date.now() > deadline) throw new Error('Runs kept appearing after the scenarios ended');
-    const live = await ctx.vigil.prisma.heartbeatRun.findMany({ where: { status: { in: [...LIVE] } }, select: { id: true } });
+    const live = await ctx.vigil.prisma.heartbeatRun.findMany({ where: { status: { in: [...LIVE_RUN_STATUSES] } }, select: { id: true } });
     if (live.length > 0) quietSince = Date.now();
     for (const run of live) await call(ctx.admin, 'POST', `/api/heartbeat-runs/${run.id}/cancel`, {});
   }

@@ -5,7 +5,7 @@
  * the CLI reports no money). Returns the run columns that go with the terminal write.
  */
 import type { Prisma } from '../store/db.ts';
-import type { AgentCliReport } from '../adapters/types.ts';
+import type { AgentCliReport } from '../domain/adapterResult.ts';
 import { clearTaskSession, saveTaskSession } from '../store/taskSessions.ts';
 import { recordRunUsage, type RecordRunUsageResult } from '../store/runCosts.ts';
 import { taskKeyOf } from '../domain/sessionResume.ts';

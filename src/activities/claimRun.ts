@@ -9,7 +9,7 @@
 import type { Prisma } from '../store/db.ts';
 import type { ActivityDeps } from './deps.ts';
 import { heartbeatPolicyOf, agentNameKey, isCommentInteractionWake } from '../domain/heartbeatPolicy.ts';
-import { isInvokableAgentStatus, NON_INVOKABLE_AGENT_STATUSES } from '../domain/runStatus.ts';
+import { isInvokableAgentStatus, isLiveRunStatus, NON_INVOKABLE_AGENT_STATUSES } from '../domain/runStatus.ts';
 import { buildStopMetadata, type StopReason } from '../domain/stopMetadata.ts';
 import { runTexts } from '../domain/texts.ts';
 import { getInvocationBlock } from '../store/budget.ts';
@@ -22,7 +22,8 @@ import { acquireRunLease } from './leases.ts';
 import { activeQuotaWall, type ProviderQuotaWall } from '../domain/providerQuota.ts';
 import { PROVIDER_QUOTA_RETRY } from '../domain/recoveryKinds.ts';
 import { recoveryEventTexts } from '../domain/recoveryTexts.ts';
-import { effectiveGraceSec, effectiveTimeoutSec, parseProcessAdapterConfig } from '../adapters/process.ts';
+import { parseProcessAdapterConfig } from '../adapters/process.ts';
+import { effectiveGraceSec, effectiveTimeoutSec } from '../domain/runTimeouts.ts';
 import { lockAgent } from '../store/locks.ts';
 import { releaseExecutionLock } from '../store/systemRuns.ts';
 import { claimableQueuedRunIds } from '../store/agentSlots.ts';
@@ -241,7 +242,7 @@ async function lockAndCheckOut(
 /** A stale checkout (terminal or missing run) is adopted; a live one is a tolerated conflict (R9). */
 async function isLiveRun(tx: Tx, runId: string): Promise<boolean> {
   const holder = await tx.heartbeatRun.findUnique({ where: { id: runId }, select: { status: true } });
-  return holder !== null && ['queued', 'running', 'scheduled_retry'].includes(holder.status);
+  return holder !== null && isLiveRunStatus(holder.status);
 }
 
 /** R27: one lease per run (acquired once, however often the claim is retried), and the start event. */

@@ -14,6 +14,7 @@ import { asObject, boundIssueId, stringOrNull, toJson } from '../store/json.ts';
 import { createSystemRun, moveExecutionLock, releaseExecutionLock } from '../store/systemRuns.ts';
 import { lockIssue } from '../store/locks.ts';
 import { activePauseHoldFor } from '../store/treeHolds.ts';
+import { LIVE_RUN_STATUS_LIST } from '../store/runStatusSql.ts';
 import { isInvokableAgentStatus, UNSUCCESSFUL_TERMINAL_RUN_STATUSES } from '../domain/runStatus.ts';
 import { isCommentInteractionWake } from '../domain/heartbeatPolicy.ts';
 import { recoveryKindFor, STRANDED_ISSUE_RECOVERY } from '../domain/recoveryKinds.ts';
@@ -86,7 +87,7 @@ async function immediateRecovery(tx: Tx, run: TerminalRun, issue: Issue): Promis
   const otherLive = await tx.$queryRaw<Array<{ id: string }>>`
     SELECT id FROM heartbeat_runs
     WHERE company_id = ${issue.companyId}::uuid AND context_snapshot->>'issueId' = ${issue.id}
-      AND status IN ('queued', 'running', 'scheduled_retry') AND id <> ${run.id}::uuid
+      AND status IN ${LIVE_RUN_STATUS_LIST} AND id <> ${run.id}::uuid
     LIMIT 1`;
   if (otherLive.length > 0) return none;
   if (await activePauseHoldFor(tx, issue.id)) return none;

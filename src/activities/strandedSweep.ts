@@ -14,8 +14,10 @@ import { getInvocationBlock } from '../store/budget.ts';
 import { enqueueWakeup, type EnqueueResult } from '../store/wakeups.ts';
 import { logActivity } from '../store/activityLog.ts';
 import { CLEARED_EXECUTION } from '../store/issues.ts';
+import { LIVE_RUN_STATUS_LIST } from '../store/runStatusSql.ts';
 import { decideStrandedAction, type StrandedCandidateFacts, type StrandedDecision } from '../domain/strandedWork.ts';
 import { isInvokableAgentStatus } from '../domain/runStatus.ts';
+import { MAX_ISSUE_TREE_DEPTH } from '../domain/issueTree.ts';
 import { orphanBlockerComment } from '../domain/recoveryTexts.ts';
 import { escalateStrandedIssue } from './escalation.ts';
 import { mapBounded } from '../platform/concurrency.ts';
@@ -76,7 +78,7 @@ function loadCandidates(deps: ActivityDeps, companyId: string | null) {
   return deps.prisma.$queryRaw<CandidateRow[]>`
     WITH live_issues AS (
       SELECT DISTINCT context_snapshot->>'issueId' AS issue_id FROM heartbeat_runs
-      WHERE status IN ('queued', 'running', 'scheduled_retry')
+      WHERE status IN ${LIVE_RUN_STATUS_LIST}
         AND (${companyId}::uuid IS NULL OR company_id = ${companyId}::uuid)
       UNION
       SELECT DISTINCT payload->>'issueId' FROM agent_wakeup_requests
@@ -99,7 +101,7 @@ function loadCandidates(deps: ActivityDeps, companyId: string | null) {
               WITH RECURSIVE lineage(id, parent_id, depth) AS (
                 SELECT c.id, c.parent_id, 0
                 UNION ALL
-                SELECT p.id, p.parent_id, l.depth + 1 FROM issues p JOIN lineage l ON p.id = l.parent_id WHERE l.depth < 100)
+                SELECT p.id, p.parent_id, l.depth + 1 FROM issues p JOIN lineage l ON p.id = l.parent_id WHERE l.depth < ${MAX_ISSUE_TREE_DEPTH}::int)
               SELECT 1 FROM lineage JOIN hold_roots h ON h.root_issue_id = lineage.id)) AS held,
            lr.id AS latest_run_id, lr.status::text AS latest_run_status,
            lr.context_snapshot->>'retryReason' AS latest_retry_reason, lr.liveness_state::text AS latest_liveness_state,

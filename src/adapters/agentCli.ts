@@ -9,9 +9,11 @@
  */
 import path from 'node:path';
 import { buildAdapterResult, type ProcessOutcomeFacts } from './processOutput.ts';
-import { DEFAULT_GRACE_SEC, effectiveGraceSec, effectiveTimeoutSec, superviseProcess, type SupervisionHooks } from './superviseProcess.ts';
+import { superviseProcess, type SupervisionHooks } from './superviseProcess.ts';
+import { DEFAULT_GRACE_SEC, effectiveGraceSec, effectiveTimeoutSec } from '../domain/runTimeouts.ts';
 import type { AgentStreamMessage, AgentStreamParser, AgentStreamReport } from './agentStream.ts';
-import type { AdapterOutputChunk, AdapterResult, AgentCliReport } from './types.ts';
+import type { AdapterOutputChunk } from './types.ts';
+import type { AdapterResult, AgentCliReport } from '../domain/adapterResult.ts';
 import { classifyAgentFailure, type AgentFailure } from '../domain/agentFailure.ts';
 import { agentCliTexts } from '../domain/texts.ts';
 import { runUsageOf, type SessionUsageTotals, type UsageScope } from '../domain/sessionUsage.ts';

@@ -4,11 +4,11 @@
  * the last `"type":"result"` stdout line, else the last stdout text (`processOutput.ts`).
  */
 import { buildAdapterResult, initialOutcomeFacts } from './processOutput.ts';
-import { DEFAULT_GRACE_SEC, effectiveGraceSec, effectiveTimeoutSec, superviseProcess } from './superviseProcess.ts';
+import { superviseProcess } from './superviseProcess.ts';
+import { DEFAULT_GRACE_SEC, effectiveGraceSec, effectiveTimeoutSec } from '../domain/runTimeouts.ts';
 import { redactSecrets } from '../domain/redaction.ts';
-import type { AdapterInvocation, AdapterResult, ProcessAdapterConfig } from './types.ts';
-
-export { effectiveGraceSec, effectiveTimeoutSec };
+import type { AdapterInvocation, ProcessAdapterConfig } from './types.ts';
+import type { AdapterResult } from '../domain/adapterResult.ts';
 
 /** An agent's stored `adapterConfig` (validated by the API on write) as the adapter reads it. */
 export function parseProcessAdapterConfig(adapterConfig: unknown): ProcessAdapterConfig {

@@ -8,7 +8,7 @@
  */
 import { redactJson } from '../domain/redaction.ts';
 import { processTexts } from '../domain/texts.ts';
-import type { AdapterResult } from './types.ts';
+import type { AdapterResult } from '../domain/adapterResult.ts';
 
 export const EXCERPT_MAX_BYTES = 8 * 1024;
 export const SUMMARY_MAX_BYTES = 4 * 1024;

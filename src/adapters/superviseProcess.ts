@@ -15,7 +15,6 @@ import { initialOutcomeFacts, RedactingLineBuffer, type ProcessOutcomeFacts } fr
 import { processTexts } from '../domain/texts.ts';
 import type { AdapterInvocation, AdapterOutputChunk } from './types.ts';
 
-export const DEFAULT_GRACE_SEC = 20;
 /** Descendants left behind by a leader that exited on its own get the reaper's grace (R19). */
 const DESCENDANT_GRACE_MS = 2_000;
 /** After the group is gone, a process that escaped it (setsid) may still hold our pipes. */
@@ -69,18 +68,6 @@ export function buildChildEnv(
     if (value !== undefined && value !== null) env[key] = String(value);
   }
   return env;
-}
-
-/** R12/R13: `timeoutSec` floored and clamped to ≥ 0; 0 means no timeout. */
-export function effectiveTimeoutSec(config: { timeoutSec?: number }): number {
-  const raw = Number(config.timeoutSec ?? 0);
-  return Number.isFinite(raw) && raw > 0 ? Math.floor(raw) : 0;
-}
-
-/** R13/R14: default 20 s, at least 1 s. */
-export function effectiveGraceSec(config: { graceSec?: number }): number {
-  const raw = Number(config.graceSec ?? DEFAULT_GRACE_SEC);
-  return Number.isFinite(raw) ? Math.max(1, raw) : DEFAULT_GRACE_SEC;
 }
 
 /**

@@ -3,7 +3,7 @@
  * hold a secret (adapter env, run output) is redacted on the way out.
  */
 import { REDACTED, redactJson, redactSecrets } from '../domain/redaction.ts';
-import { runWorkflowId } from '../workflows/heartbeatRun.ts';
+import { runWorkflowId } from '../domain/runWorkflowId.ts';
 import { sessionParamsOf } from '../store/taskSessions.ts';
 
 /** Express `json replacer`: bigint → number. */

@@ -14,6 +14,10 @@ export function isTerminalRunStatus(status: string): boolean {
   return (TERMINAL_RUN_STATUSES as readonly string[]).includes(status);
 }
 
+export function isLiveRunStatus(status: string): boolean {
+  return (LIVE_RUN_STATUSES as readonly string[]).includes(status);
+}
+
 export function isCancellableRunStatus(status: string): boolean {
   return (LIVE_RUN_STATUSES as readonly string[]).includes(status);
 }

@@ -2,6 +2,7 @@
  * R12: the stop metadata merged into `resultJson` on every terminal write.
  */
 import type { RunStatus } from './runStatus.ts';
+import { reportedTimeout } from './runTimeouts.ts';
 
 export type StopReason =
   | 'completed'
@@ -24,23 +25,6 @@ export interface StopMetadata {
   timeoutSource: 'config' | 'default' | 'dependency_gate' | 'stale_queued_run_gate';
   timeoutFired: boolean;
   effectiveTimeoutMs?: number;
-}
-
-/** Default `timeoutSec` when the adapter config has none (R12: 0 = no timeout, openclaw_gateway 120). */
-function defaultTimeoutSec(adapterType: string): number {
-  return adapterType === 'openclaw_gateway' ? 120 : 0;
-}
-
-function effectiveTimeout(adapterType: string, adapterConfig: Record<string, unknown>) {
-  if (adapterType === 'http') {
-    const present = 'timeoutMs' in adapterConfig;
-    const ms = Math.max(0, Math.floor(Number(adapterConfig.timeoutMs ?? 0) || 0));
-    return { sec: Math.floor(ms / 1000), ms, source: present ? ('config' as const) : ('default' as const) };
-  }
-  const present = 'timeoutSec' in adapterConfig;
-  const raw = present ? Number(adapterConfig.timeoutSec) : defaultTimeoutSec(adapterType);
-  const sec = Math.max(0, Math.floor(Number.isFinite(raw) ? raw : 0));
-  return { sec, ms: undefined, source: present ? ('config' as const) : ('default' as const) };
 }
 
 export function stopReasonFor(status: RunStatus, errorCode: string | null, cancelMessage: string | null): StopReason {
@@ -68,7 +52,7 @@ export function buildStopMetadata(input: {
   stopReason: StopReason;
   timeoutSource?: StopMetadata['timeoutSource'];
 }): StopMetadata {
-  const timeout = effectiveTimeout(input.adapterType, input.adapterConfig);
+  const timeout = reportedTimeout(input.adapterType, input.adapterConfig);
   const metadata: StopMetadata = {
     stopReason: input.stopReason,
     effectiveTimeoutSec: timeout.sec,

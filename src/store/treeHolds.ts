@@ -3,6 +3,8 @@
  * One recursive query walks the issue's ancestors (including itself) and finds the nearest hold.
  */
 import type { Prisma, PrismaClient } from './db.ts';
+import { LIVE_RUN_STATUS_LIST } from './runStatusSql.ts';
+import { MAX_ISSUE_TREE_DEPTH } from '../domain/issueTree.ts';
 
 type Db = PrismaClient | Prisma.TransactionClient;
 
@@ -17,7 +19,7 @@ export async function activePauseHoldFor(db: Db, issueId: string): Promise<Activ
     WITH RECURSIVE lineage(id, parent_id, depth) AS (
       SELECT id, parent_id, 0 FROM issues WHERE id = ${issueId}::uuid
       UNION ALL
-      SELECT i.id, i.parent_id, l.depth + 1 FROM issues i JOIN lineage l ON i.id = l.parent_id WHERE l.depth < 1024
+      SELECT i.id, i.parent_id, l.depth + 1 FROM issues i JOIN lineage l ON i.id = l.parent_id WHERE l.depth < ${MAX_ISSUE_TREE_DEPTH}::int
     )
     SELECT h.id AS hold_id, h.root_issue_id, h.reason
     FROM lineage l
@@ -55,7 +57,7 @@ export async function createPauseHold(
       WITH RECURSIVE subtree(id, depth) AS (
         SELECT id, 0 FROM issues WHERE id = ${input.rootIssueId}::uuid
         UNION ALL
-        SELECT i.id, s.depth + 1 FROM issues i JOIN subtree s ON i.parent_id = s.id WHERE s.depth < 1024
+        SELECT i.id, s.depth + 1 FROM issues i JOIN subtree s ON i.parent_id = s.id WHERE s.depth < ${MAX_ISSUE_TREE_DEPTH}::int
       )
       INSERT INTO issue_tree_hold_members (company_id, hold_id, issue_id, parent_issue_id, depth, issue_identifier,
                                            issue_title, issue_status, assignee_agent_id, assignee_user_id,
@@ -63,7 +65,7 @@ export async function createPauseHold(
       SELECT i.company_id, ${hold.id}::uuid, i.id, i.parent_id, s.depth, i.identifier, i.title, i.status,
              i.assignee_agent_id, i.assignee_user_id, r.id, r.status
       FROM subtree s JOIN issues i ON i.id = s.id
-      LEFT JOIN heartbeat_runs r ON r.id = i.execution_run_id AND r.status IN ('queued', 'running', 'scheduled_retry')`;
+      LEFT JOIN heartbeat_runs r ON r.id = i.execution_run_id AND r.status IN ${LIVE_RUN_STATUS_LIST}`;
     return hold;
   });
 }

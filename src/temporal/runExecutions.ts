@@ -6,7 +6,8 @@
 import { WorkflowNotFoundError, WorkflowUpdateStage, type Client } from '@temporalio/client';
 import type { PrismaClient } from '../store/db.ts';
 import type { RunExecutions } from '../activities/deps.ts';
-import { cancelRunUpdate, runWorkflowId } from '../workflows/heartbeatRun.ts';
+import { cancelRunUpdate } from '../workflows/heartbeatRun.ts';
+import { runWorkflowId } from '../domain/runWorkflowId.ts';
 import { startOrNudgeRunWorkflow, type RunWorkflowSettings } from './runWorkflows.ts';
 import { boundIssueId } from '../store/json.ts';
 import { mapBounded } from '../platform/concurrency.ts';

@@ -3,7 +3,8 @@
  * first; starting `run-<runId>` is idempotent, so a retry after a crash never starts a second one.
  */
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { heartbeatRunWorkflow, cancelRunUpdate, runWorkflowId, slotFreedSignal } from '../workflows/heartbeatRun.ts';
+import { heartbeatRunWorkflow, cancelRunUpdate, slotFreedSignal } from '../workflows/heartbeatRun.ts';
+import { runWorkflowId } from '../domain/runWorkflowId.ts';
 import { asObject, stringOrNull } from '../store/json.ts';
 
 export interface RunWorkflowSettings {

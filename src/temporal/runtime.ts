@@ -14,7 +14,8 @@
 import { Runtime } from '@temporalio/worker';
 import type { Logger as SdkLogger, LogLevel as SdkLogLevel, LogMetadata } from '@temporalio/common';
 import type { Logger, LogLevel } from '../logger.ts';
-import { runIdOfWorkflowId, withRunContext } from '../runLogContext.ts';
+import { withRunContext } from '../runLogContext.ts';
+import { runIdOfWorkflowId } from '../domain/runWorkflowId.ts';
 
 const LEVELS: Record<SdkLogLevel, LogLevel> = { TRACE: 'debug', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' };
 

@@ -7,7 +7,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { eventually, isPidAlive } from '../support/fixtures.ts';
 import { isProcessGroupAlive, terminateProcessGroup } from '../../src/adapters/processGroup.ts';
 import { runProcessAdapter } from '../../src/adapters/process.ts';
-import type { AdapterOutputChunk, AdapterResult, AdapterSpawnInfo, ProcessAdapterConfig } from '../../src/adapters/types.ts';
+import type { AdapterOutputChunk, AdapterSpawnInfo, ProcessAdapterConfig } from '../../src/adapters/types.ts';
+import type { AdapterResult } from '../../src/domain/adapterResult.ts';
 
 const AGENTS = fileURLToPath(new URL('../fixtures/agents/', import.meta.url));
 const agentPath = (name: string): string => path.join(AGENTS, name);

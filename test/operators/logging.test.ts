@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createLogger, type Logger } from '../../src/logger.ts';
-import { runCompanies, runIdOfWorkflowId, withRunContext } from '../../src/runLogContext.ts';
+import { runCompanies, withRunContext } from '../../src/runLogContext.ts';
+import { runIdOfWorkflowId } from '../../src/domain/runWorkflowId.ts';
 import { fieldsOfSdkMetadata, sdkLoggerFor } from '../../src/temporal/runtime.ts';
 
 const RUN_TOKEN = 'vgr_123e4567-e89b-12d3-a456-426614174000.Zm9vYmFyLXNpZ25hdHVyZS1oZXJl';

@@ -11,7 +11,7 @@ import { Agent, Run, WakeSkipped } from '../openapi/responseSchemas.ts';
 import { findWakeByIdempotencyKey } from '../../store/wakeups.ts';
 import { toJson } from '../../store/json.ts';
 import { runTexts, wakeTexts } from '../../domain/texts.ts';
-import { LOCAL_CHILD_ADAPTER_TYPES, tracksLocalChild } from '../../domain/runStatus.ts';
+import { LIVE_RUN_STATUSES, LOCAL_CHILD_ADAPTER_TYPES, tracksLocalChild } from '../../domain/runStatus.ts';
 import { AGENT_CLI_ADAPTER_TYPES } from '../../adapters/agentClis.ts';
 import { adapterConfigSchemaFor, claudeAdapterConfig, codexAdapterConfig, processAdapterConfig } from '../adapterConfigSchemas.ts';
 
@@ -200,7 +200,7 @@ export function agentsRouter(ctx: ApiContext): Router {
       await ctx.heartbeatSchedules?.afterAgentChange(agent, paused);
       // R15: pausing cancels the agent's cancellable runs, so their stopReason is `paused`.
       const active = await ctx.prisma.heartbeatRun.findMany({
-        where: { agentId: agent.id, status: { in: ['queued', 'running', 'scheduled_retry'] } },
+        where: { agentId: agent.id, status: { in: [...LIVE_RUN_STATUSES] } },
         select: { id: true },
       });
       await Promise.all(active.map((run) => ctx.runControl.cancel(run.id, runTexts.cancelledByAgentPause)));
