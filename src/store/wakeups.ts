@@ -1,27 +1,38 @@
 /**
  * R71: enqueue a wakeup request. Every way work reaches an agent (API wakeup, issue assignment,
- * recovery paths) comes through `enqueueWakeup`, which decides between a new queued run,
- * coalescing into a live run, parking behind another agent's run, or skipping — atomically
+ * recovery paths) comes through `enqueueWakeup`. Whether the wake becomes a new queued run,
+ * coalesces into a live run, parks behind another agent's run or is skipped is decided in
+ * `domain/wakeAdmission.ts`; this module reads the facts and writes the outcome — atomically
  * under the issue row lock.
  */
 import { randomUUID } from 'node:crypto';
 import type { Prisma, PrismaClient } from './db.ts';
 import { ConflictError, NotFoundError } from '../errors.ts';
-import { agentTexts, wakeTexts } from '../domain/texts.ts';
-import { agentNameKey, heartbeatPolicyOf, isCommentInteractionWake } from '../domain/heartbeatPolicy.ts';
-import { isInvokableAgentStatus, LIVE_RUN_STATUSES } from '../domain/runStatus.ts';
+import { agentTexts } from '../domain/texts.ts';
+import { agentNameKey, heartbeatPolicyOf } from '../domain/heartbeatPolicy.ts';
+import { LIVE_RUN_STATUSES } from '../domain/runStatus.ts';
 import { getInvocationBlock } from './budget.ts';
 import { activePauseHoldFor } from './treeHolds.ts';
+import { LIVE_RUN_STATUS_LIST } from './runStatusSql.ts';
 import { logActivity } from './activityLog.ts';
 import { asObject, stringOrNull, toJson, type JsonObject } from './json.ts';
 import { unresolvedBlockerIds } from './issueRelations.ts';
 import { lockAgent, lockIssue } from './locks.ts';
+import {
+  admitByAgentGates,
+  admitIssueWake,
+  admitUnboundWake,
+  admitUnderPauseHold,
+  blockerGateApplies,
+  interactionCommentId,
+  type WakeSource,
+} from '../domain/wakeAdmission.ts';
 
 type Tx = Prisma.TransactionClient;
 type Run = Awaited<ReturnType<PrismaClient['heartbeatRun']['findUniqueOrThrow']>>;
 export type AgentRow = Awaited<ReturnType<PrismaClient['agent']['findUniqueOrThrow']>>;
 
-export type WakeSource = 'timer' | 'assignment' | 'on_demand' | 'automation';
+export type { WakeSource };
 
 export interface WakeRequest {
   source: WakeSource;
@@ -139,7 +150,7 @@ async function activeExecutionRun(tx: Tx, issue: { id: string; companyId: string
   const rows = await tx.$queryRaw<Array<{ id: string }>>`
     SELECT id FROM heartbeat_runs
     WHERE company_id = ${issue.companyId}::uuid AND context_snapshot->>'issueId' = ${issue.id}
-      AND status IN ('running', 'queued', 'scheduled_retry')
+      AND status IN ${LIVE_RUN_STATUS_LIST}
     ORDER BY (status = 'running') DESC, created_at ASC LIMIT 1`;
   return rows[0] ? tx.heartbeatRun.findUnique({ where: { id: rows[0].id } }) : null;
 }
@@ -152,19 +163,18 @@ async function enqueueIssueBound(
   issueId: string,
 ): Promise<EnqueueResult> {
   const companyId = agent.companyId;
-  const interaction = isCommentInteractionWake(request.reason);
   const skip = async (db: Tx | PrismaClient, reason: string, message: string, payload?: JsonObject) => {
     const wake = await createWake(db, { companyId, agentId: agent.id, request, status: 'skipped', reason, error: message, payload });
     return { kind: 'skipped' as const, wakeId: wake.id, reason, message, issueId };
   };
-  // R67: the pause-hold gate; only verified comment interactions pass.
+  // R67: the pause-hold gate, before the issue transaction.
   const hold = await activePauseHoldFor(prisma, issueId);
   if (hold) {
-    const commentId = stringOrNull(context.wakeCommentId) ?? stringOrNull(context.commentId);
-    const verified =
-      interaction && commentId !== null && (await prisma.issueComment.count({ where: { id: commentId, issueId } })) > 0;
-    if (!verified) {
-      const skipped = await skip(prisma, 'issue_tree_hold_active', wakeTexts.pauseHoldActive);
+    const commentId = interactionCommentId(request.reason, context);
+    const interactionCommentVerified = commentId !== null && (await prisma.issueComment.count({ where: { id: commentId, issueId } })) > 0;
+    const holdPlan = admitUnderPauseHold({ heldByPause: true, interactionCommentVerified });
+    if (holdPlan.kind === 'skip') {
+      const skipped = await skip(prisma, holdPlan.reason, holdPlan.message);
       await logActivity(prisma, {
         companyId,
         action: 'issue.tree_hold_wakeup_deferred',
@@ -180,80 +190,91 @@ async function enqueueIssueBound(
   }
 
   return prisma.$transaction(async (tx) => {
-    const issue = await lockIssue(tx, issueId);
-    if (!issue || issue.companyId !== companyId) return skip(tx, 'issue_execution_issue_not_found', wakeTexts.issueNotFound);
-    const active = await activeExecutionRun(tx, issue);
-    if (!active) {
-      const unresolved = interaction ? [] : await unresolvedBlockerIds(tx, issue.id);
-      if (unresolved.length > 0) {
-        return skip(tx, 'issue_dependencies_blocked', wakeTexts.dependenciesBlocked, { ...(request.payload ?? {}), unresolvedBlockerIssueIds: unresolved });
-      }
-      return createQueuedRun(tx, companyId, agent.id, request, context, issue.identifier);
-    }
-    const activeAgent = await tx.agent.findUnique({ where: { id: active.agentId } });
-    if (issue.executionRunId !== active.id) {
-      // The live run found without the lock becomes the lock holder (R71).
-      await tx.issue.update({
-        where: { id: issue.id },
-        data: { executionRunId: active.id, executionAgentNameKey: activeAgent ? agentNameKey(activeAgent.name) : null, executionLockedAt: new Date() },
-      });
-    }
-    const sameName = activeAgent !== null && agentNameKey(activeAgent.name) === agentNameKey(agent.name);
-    const followUpNeeded = interaction && active.status === 'running';
-    if (sameName && !followUpNeeded) {
-      return coalesceInto(tx, active, companyId, agent.id, request, context, 'issue_execution_same_name');
-    }
-    // Park the wake until the active run finishes (promotion, R29).
-    const parked = await tx.agentWakeupRequest.findFirst({
-      where: { companyId, agentId: agent.id, status: 'deferred_issue_execution', payload: { path: ['issueId'], equals: issueId } },
-      orderBy: { requestedAt: 'asc' },
+    // R71.6: the facts, read under the issue row lock, each only when the admission can use it.
+    const locked = await lockIssue(tx, issueId);
+    const issue = locked && locked.companyId === companyId ? locked : null;
+    const active = issue ? await activeExecutionRun(tx, issue) : null;
+    const activeAgent = active ? await tx.agent.findUnique({ where: { id: active.agentId } }) : null;
+    const unresolved =
+      issue && blockerGateApplies({ hasActiveRun: active !== null, wakeReason: request.reason }) ? await unresolvedBlockerIds(tx, issue.id) : [];
+    const plan = admitIssueWake({
+      issueFound: issue !== null,
+      executionRunId: issue?.executionRunId ?? null,
+      activeRun: active ? { id: active.id, status: active.status, agentName: activeAgent?.name ?? null } : null,
+      requestingAgentName: agent.name,
+      wakeReason: request.reason,
+      unresolvedBlockerIds: unresolved,
     });
-    let wakeId: string;
-    if (parked) {
-      const payload = asObject(parked.payload);
-      const storedContext = asObject(payload._paperclipWakeContext);
-      await tx.agentWakeupRequest.update({
-        where: { id: parked.id },
-        data: {
-          coalescedCount: { increment: 1 },
-          payload: toJson({ ...payload, _paperclipWakeContext: { ...context, ...storedContext } }),
-        },
-      });
-      wakeId = parked.id;
-    } else {
-      const wake = await createWake(tx, {
-        companyId, agentId: agent.id, request, status: 'deferred_issue_execution', reason: 'issue_execution_deferred',
-        payload: { ...(request.payload ?? {}), issueId, _paperclipWakeContext: context },
-      });
-      wakeId = wake.id;
+    if (plan.kind === 'skip') {
+      const payload = plan.reason === 'issue_dependencies_blocked' ? { ...(request.payload ?? {}), unresolvedBlockerIssueIds: [...plan.unresolvedBlockerIds] } : undefined;
+      return skip(tx, plan.reason, plan.message, payload);
     }
+    if (plan.kind === 'create_run') return createQueuedRun(tx, companyId, agent.id, request, context, issue?.identifier ?? null);
+    const live = active!; // coalesce and defer name the active run
+    if (plan.stampLock) {
+      await tx.issue.update({
+        where: { id: issueId },
+        data: { executionRunId: live.id, executionAgentNameKey: activeAgent ? agentNameKey(activeAgent.name) : null, executionLockedAt: new Date() },
+      });
+    }
+    if (plan.kind === 'coalesce') return coalesceInto(tx, live, companyId, agent.id, request, context, plan.reason);
+    const wakeId = await parkWake(tx, { companyId, agentId: agent.id, issueId, request, context });
     return {
       kind: 'deferred' as const,
       wakeId,
       issueId,
-      executionRunId: active.id,
-      executionAgentId: active.agentId,
+      executionRunId: live.id,
+      executionAgentId: live.agentId,
       executionAgentName: activeAgent?.name ?? null,
     };
   });
+}
+
+/**
+ * R71: parks a deferred wake until the issue's active run finishes (promotion, R29): merged into
+ * the agent's parked wake for the issue (its stored context keys win), else a new one.
+ */
+async function parkWake(tx: Tx, input: { companyId: string; agentId: string; issueId: string; request: WakeRequest; context: JsonObject }): Promise<string> {
+  const { companyId, agentId, issueId, request, context } = input;
+  const parked = await tx.agentWakeupRequest.findFirst({
+    where: { companyId, agentId, status: 'deferred_issue_execution', payload: { path: ['issueId'], equals: issueId } },
+    orderBy: { requestedAt: 'asc' },
+  });
+  if (parked) {
+    const payload = asObject(parked.payload);
+    const storedContext = asObject(payload._paperclipWakeContext);
+    await tx.agentWakeupRequest.update({
+      where: { id: parked.id },
+      data: {
+        coalescedCount: { increment: 1 },
+        payload: toJson({ ...payload, _paperclipWakeContext: { ...context, ...storedContext } }),
+      },
+    });
+    return parked.id;
+  }
+  const wake = await createWake(tx, {
+    companyId, agentId, request, status: 'deferred_issue_execution', reason: 'issue_execution_deferred',
+    payload: { ...(request.payload ?? {}), issueId, _paperclipWakeContext: context },
+  });
+  return wake.id;
 }
 
 async function enqueueUnbound(prisma: PrismaClient, agent: { id: string; companyId: string }, request: WakeRequest, context: JsonObject, followUpNeeded: boolean) {
   return prisma.$transaction(async (tx) => {
     // Serialize enqueues per agent so two wakes never both create a run for one task scope.
     await lockAgent(tx, agent.id);
-    const taskKey = stringOrNull(context.taskKey);
     const candidates = await tx.heartbeatRun.findMany({
-      where: { agentId: agent.id, status: { in: ['queued', 'scheduled_retry', 'running'] } },
+      where: { agentId: agent.id, status: { in: [...LIVE_RUN_STATUSES] } },
       orderBy: { createdAt: 'asc' },
     });
-    const sameScope = candidates.filter((run) => stringOrNull(asObject(run.contextSnapshot).taskKey) === taskKey);
-    const target =
-      sameScope.find((run) => run.status === 'queued') ??
-      sameScope.find((run) => run.status === 'scheduled_retry') ??
-      (followUpNeeded ? undefined : sameScope.find((run) => run.status === 'running'));
-    if (target) return coalesceInto(tx, target, agent.companyId, agent.id, request, context, null);
-    return createQueuedRun(tx, agent.companyId, agent.id, request, context, null);
+    const plan = admitUnboundWake({
+      taskKey: stringOrNull(context.taskKey),
+      liveRuns: candidates.map((run) => ({ id: run.id, status: run.status, taskKey: stringOrNull(asObject(run.contextSnapshot).taskKey) })),
+      followUpNeeded,
+    });
+    if (plan.kind === 'create_run') return createQueuedRun(tx, agent.companyId, agent.id, request, context, null);
+    const target = candidates.find((run) => run.id === plan.into)!;
+    return coalesceInto(tx, target, agent.companyId, agent.id, request, context, null);
   });
 }
 
@@ -274,20 +295,20 @@ export async function enqueueWakeup(prisma: PrismaClient, agentOrId: string | Ag
   const companyId = agent.companyId;
   const issueId = stringOrNull(context.issueId);
 
-  const block = options.budgetChecked ? null : await getInvocationBlock(prisma, { companyId, agentId, issueId, projectId: stringOrNull(context.projectId) });
-  if (block) {
-    await createWake(prisma, { companyId, agentId, request, status: 'skipped', reason: 'budget.blocked', error: block.reason });
-    throw new ConflictError(block.reason, { scope: block.scope }, 'budget_blocked');
-  }
-  if (!isInvokableAgentStatus(agent.status)) {
-    throw new ConflictError(agentTexts.notInvokable, { agentStatus: agent.status }, 'agent_not_invokable');
-  }
-  const policy = heartbeatPolicyOf(agent.runtimeConfig);
-  if (request.source === 'timer' ? !policy.enabled : !policy.wakeOnDemand) {
-    const reason = request.source === 'timer' ? 'heartbeat.disabled' : 'heartbeat.wakeOnDemand.disabled';
-    const message = request.source === 'timer' ? wakeTexts.timerDisabled : wakeTexts.onDemandDisabled;
-    const wake = await createWake(prisma, { companyId, agentId, request, status: 'skipped', reason, error: message });
-    return { kind: 'skipped', wakeId: wake.id, reason, message, issueId };
+  const budgetBlock = options.budgetChecked ? null : await getInvocationBlock(prisma, { companyId, agentId, issueId, projectId: stringOrNull(context.projectId) });
+  const gate = admitByAgentGates({ source: request.source, agentStatus: agent.status, policy: heartbeatPolicyOf(agent.runtimeConfig), budgetBlock });
+  switch (gate.kind) {
+    case 'refuse_budget_blocked':
+      await createWake(prisma, { companyId, agentId, request, status: 'skipped', reason: gate.reason, error: gate.message });
+      throw new ConflictError(gate.message, { scope: gate.scope }, 'budget_blocked');
+    case 'refuse_not_invokable':
+      throw new ConflictError(agentTexts.notInvokable, { agentStatus: gate.agentStatus }, 'agent_not_invokable');
+    case 'skip': {
+      const wake = await createWake(prisma, { companyId, agentId, request, status: 'skipped', reason: gate.reason, error: gate.message });
+      return { kind: 'skipped', wakeId: wake.id, reason: gate.reason, message: gate.message, issueId };
+    }
+    case 'admit':
+      break;
   }
   if (issueId) return enqueueIssueBound(prisma, agent, request, context, issueId);
   return enqueueUnbound(prisma, agent, request, context, false);
