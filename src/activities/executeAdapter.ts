@@ -2,16 +2,25 @@
  * Runs the agent's adapter process for a claimed run. The activity heartbeats while the child
  * lives (on output and on a 1 s tick), so a dead worker surfaces to the workflow as a heartbeat
  * timeout, and a cancellation reaches the child through the heartbeat response: the whole
- * process group is killed before the activity reports the cancellation.
+ * process group is killed before the activity reports the cancellation. Each heartbeat says when
+ * it was sent, and a lost process's result or failure says when it was lost: the moment travels
+ * in the value to finalize's detection-time histogram.
  */
 import { hostname } from 'node:os';
 import { ApplicationFailure, Context, CancelledFailure } from '@temporalio/activity';
 import type { ActivityDeps } from './deps.ts';
-import { WORKER_SHUTDOWN_BEFORE_START_FAILURE, WORKER_SHUTDOWN_FAILURE, type AdapterResultPayload } from '../domain/runOutcome.ts';
+import {
+  WORKER_SHUTDOWN_BEFORE_START_FAILURE,
+  WORKER_SHUTDOWN_FAILURE,
+  type AdapterHeartbeat,
+  type AdapterResultPayload,
+  type WorkerShutdownDetails,
+} from '../domain/runOutcome.ts';
 import { parseProcessAdapterConfig, runProcessAdapter } from '../adapters/process.ts';
 import { parseAgentCliConfig, runAgentCli } from '../adapters/agentCli.ts';
 import { agentCliFor } from '../adapters/agentClis.ts';
-import type { AdapterInvocation, AdapterResult } from '../adapters/types.ts';
+import type { AdapterInvocation } from '../adapters/types.ts';
+import type { AdapterResult } from '../domain/adapterResult.ts';
 import { prepareAgentCliRun } from './agentCliPreparation.ts';
 import { mintRunToken } from '../auth/tokens.ts';
 import { appendRunEvent } from '../store/runEvents.ts';
@@ -49,7 +58,8 @@ export async function executeAdapter(deps: ActivityDeps, runId: string): Promise
 
   const log = deps.logger.child(runLogFields(run));
   const logRef = runLogRef(run.companyId, runId);
-  const heartbeat = () => ctx.heartbeat();
+  // The last one Temporal records is the moment a worker that dies was last known alive.
+  const heartbeat = () => ctx.heartbeat({ aliveAt: new Date().toISOString() } satisfies AdapterHeartbeat);
   const recorder = new RunOutputRecorder(deps.prisma, deps.logStore, { id: runId, companyId: run.companyId, agentId: agent.id, logRef }, heartbeat);
   const ticker = setInterval(heartbeat, LIVENESS_TICK_MS);
   let spawned = false;
@@ -95,8 +105,6 @@ export async function executeAdapter(deps: ActivityDeps, runId: string): Promise
     } else {
       result = await runProcessAdapter({ ...hooks, config: parseProcessAdapterConfig(agent.adapterConfig) });
     }
-    // R21: the moment a lost process was lost, for the detection-time histogram (finalize takes it).
-    if (result.processLost) deps.metrics.noteProcessExit(runId, result.finishedAt);
     log.info('agent process ended', {
       exitCode: result.exitCode,
       signal: result.signal,
@@ -111,17 +119,20 @@ export async function executeAdapter(deps: ActivityDeps, runId: string): Promise
       // The group is gone. A worker shutting down is not a cancel anyone asked for: the run's
       // process was lost (R21). Otherwise let the workflow see the cancellation it requested.
       const reason = await ctx.cancelled.catch((failure: unknown) => (failure instanceof Error ? failure.message : String(failure)));
+      // When the group was ended (before a start: when this worker gave the run up), for finalize.
+      const lost: WorkerShutdownDetails = { lostAt: result.finishedAt.toISOString() };
       if (reason === 'WORKER_SHUTDOWN' && !spawned) {
         // A draining worker got the task but never started the agent: nothing was lost.
-        throw ApplicationFailure.create({ type: WORKER_SHUTDOWN_BEFORE_START_FAILURE, message: runTexts.workerShutDownBeforeStart, nonRetryable: true });
+        throw ApplicationFailure.create({ type: WORKER_SHUTDOWN_BEFORE_START_FAILURE, message: runTexts.workerShutDownBeforeStart, nonRetryable: true, details: [lost] });
       }
       if (reason === 'WORKER_SHUTDOWN') {
-        throw ApplicationFailure.create({ type: WORKER_SHUTDOWN_FAILURE, message: runTexts.workerShutDown, nonRetryable: true });
+        throw ApplicationFailure.create({ type: WORKER_SHUTDOWN_FAILURE, message: runTexts.workerShutDown, nonRetryable: true, details: [lost] });
       }
       throw new CancelledFailure('Run cancelled; adapter process group terminated');
     }
-    const { startedAt: _started, finishedAt: _finished, ...payload } = result;
-    return payload;
+    const { startedAt: _started, finishedAt, ...payload } = result;
+    // R21: the moment a lost process was lost travels with the result to finalize.
+    return { ...payload, lostAt: result.processLost ? finishedAt.toISOString() : null };
   } finally {
     clearInterval(ticker);
     await recorder.flush();

@@ -108,10 +108,15 @@ function nextQueuedRunIds(tx: Tx, agent: Agent | null): Promise<string[]> {
 export async function finalizeRun(deps: ActivityDeps, input: FinalizeInput): Promise<FinalizeResult> {
   if (input.outcome.kind === 'worker_lost') await killLeftoverGroup(deps, input.runId);
   const { result, firstHeartbeatOf, observed } = await finalizeInTransaction(deps, input);
-  // Not awaited, and never fails the finalize: the detection time of a lost worker reads the
-  // workflow history, which the retry must not wait for; a failed finalize would be retried, find
-  // the run terminal and lose its follow-ups. Counters move before the first await inside.
-  if (!result.alreadyTerminal) void recordFinish(deps, input, result, observed).catch(() => undefined);
+  // Never fails the finalize: a failed finalize would be retried, find the run terminal and lose
+  // its follow-ups.
+  if (!result.alreadyTerminal) {
+    try {
+      recordFinish(deps, input, result, observed);
+    } catch {
+      // Counting and logging are best effort.
+    }
+  }
   if (firstHeartbeatOf) await deps.telemetry.agentFirstHeartbeat(firstHeartbeatOf);
   // R15: the run's cost may have reached a hard budget limit; stop the scope's other work.
   if (observed.costRecordedFor) {
@@ -134,14 +139,15 @@ interface FinalizeObservation {
 }
 
 /** After the commit, so a rolled-back or retried transaction counts nothing. */
-async function recordFinish(deps: ActivityDeps, input: FinalizeInput, result: FinalizeResult, observed: FinalizeObservation) {
+function recordFinish(deps: ActivityDeps, input: FinalizeInput, result: FinalizeResult, observed: FinalizeObservation) {
   const log = deps.logger.child(runLogFields({ id: input.runId, companyId: observed.companyId }));
   const committedAt = Date.now();
   deps.metrics.runFinished(result.status, result.errorCode);
   for (const kind of observed.recoveryActions) deps.metrics.recoveryAction(kind);
   log.info('run finished', { status: result.status, errorCode: result.errorCode, outcome: input.outcome.kind, recoveryActions: observed.recoveryActions });
   if (result.errorCode !== 'process_lost') return;
-  const loss = await processLossMoment(deps, input.runId, input.outcome, observed.runUpdatedAt);
+  // The moment travels in the outcome (processLossDetection.ts).
+  const loss = processLossMoment(input.outcome, observed.runUpdatedAt);
   const detectionSeconds = loss.lostAt ? (committedAt - loss.lostAt.getTime()) / 1000 : null;
   if (detectionSeconds !== null) deps.metrics.processLossDetected(loss.path, detectionSeconds);
   log.warn('agent process lost', { path: loss.path, lostAt: loss.lostAt?.toISOString() ?? null, detectionSeconds, retryRunId: observed.retryRunId });

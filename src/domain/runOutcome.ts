@@ -3,21 +3,32 @@
  * Pure: the finalize activity persists what this returns.
  */
 import type { RunStatus } from './runStatus.ts';
-import type { AdapterResult } from '../adapters/types.ts';
+import type { AdapterResult } from './adapterResult.ts';
 import { buildStopMetadata, stopReasonFor } from './stopMetadata.ts';
 import { redactSecrets } from './redaction.ts';
 import { processLostMessage, runTexts, workerLostMessage } from './texts.ts';
 
 /** What the adapter reported, in a form that crosses the activity boundary (JSON, no Dates). */
-export type AdapterResultPayload = Omit<AdapterResult, 'startedAt' | 'finishedAt'>;
+export type AdapterResultPayload = Omit<AdapterResult, 'startedAt' | 'finishedAt'> & {
+  /**
+   * R21 exit path: ISO time the adapter saw its child die, when `processLost`; else null. Absent
+   * from results of older builds (then the moment is unknown).
+   */
+  lostAt: string | null;
+};
 
 /** How an execution ended, as the run workflow observed it. */
 export type ExecutionOutcome =
   | { kind: 'adapter_result'; result: AdapterResultPayload }
   /** Cancelled through the workflow (manual cancel, agent pause, budget stop) with the cancel reason. */
   | { kind: 'cancelled'; reason: string }
-  /** The adapter activity stopped heartbeating: its worker (and so its child) is gone. */
-  | { kind: 'worker_lost'; detail: string }
+  /**
+   * The adapter activity stopped heartbeating, or its worker shut down under it: its child is gone.
+   * `lostAt` (ISO) is the last moment the process was known alive — the last heartbeat Temporal
+   * recorded, or the moment the shutting-down worker ended the group — null when the failure does
+   * not say (an activity of an older build).
+   */
+  | { kind: 'worker_lost'; via: 'heartbeat_timeout' | 'worker_shutdown'; detail: string; lostAt: string | null }
   /** The adapter or the code preparing it threw (R6, R7). */
   | { kind: 'adapter_threw'; message: string }
   /** The orphan reaper found the run's process gone (R19–R21). */
@@ -45,6 +56,35 @@ export const WORKER_SHUTDOWN_BEFORE_START_FAILURE = 'WorkerShutdownBeforeStart';
 
 /** How many times one run is handed to another worker that way before it counts as a lost process. */
 export const MAX_WORKER_HANDOVERS = 5;
+
+/**
+ * The adapter activity's heartbeat details: when it was last alive. A heartbeat timeout carries the
+ * last one Temporal recorded (`TimeoutFailure.lastHeartbeatDetails`), so the run workflow reads the
+ * moment its worker was last known alive from its own history, deterministically.
+ */
+export interface AdapterHeartbeat {
+  aliveAt: string;
+}
+
+/** The details of a `WORKER_SHUTDOWN_FAILURE` (or `..._BEFORE_START_`): when the group was ended. */
+export interface WorkerShutdownDetails {
+  lostAt: string;
+}
+
+function isoField(value: unknown, key: string): string | null {
+  const at = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined;
+  return typeof at === 'string' && Number.isFinite(Date.parse(at)) ? at : null;
+}
+
+/** The `aliveAt` of a heartbeat timeout's last recorded heartbeat, null when it has none. */
+export function lastAliveAt(lastHeartbeatDetails: unknown): string | null {
+  return isoField(lastHeartbeatDetails, 'aliveAt');
+}
+
+/** The `lostAt` of a worker-shutdown failure's details, null when it has none. */
+export function shutdownLostAt(failureDetails: readonly unknown[] | undefined | null): string | null {
+  return isoField(failureDetails?.[0], 'lostAt');
+}
 
 interface RunContext {
   adapterType: string;

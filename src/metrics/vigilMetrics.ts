@@ -9,6 +9,8 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { PrismaClient } from '../store/db.ts';
+import { LIVE_RUN_STATUS_LIST } from '../store/runStatusSql.ts';
+import { LIVE_RUN_STATUSES } from '../domain/runStatus.ts';
 
 /** Every recovery step Vigil takes on its own (RECOVERY.md), as the `kind` label. */
 export type RecoveryActionKind =
@@ -70,9 +72,6 @@ export function errorCodeLabel(errorCode: string | null): string {
   return KNOWN_ERROR_CODES.has(errorCode) ? errorCode : 'other';
 }
 
-/** Live run statuses the `vigil_runs_current` gauge reports (terminal ones only grow). */
-const LIVE_RUN_STATUSES = ['queued', 'running', 'scheduled_retry'] as const;
-
 const SECONDS_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 const DETECTION_BUCKETS = [0.1, 0.25, 0.5, 1, 2, 5, 10, 15, 20, 30, 60, 120, 300, 600, 1800];
 const API_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -84,12 +83,6 @@ export interface VigilMetrics {
   recoveryAction(kind: RecoveryActionKind): void;
   /** Seconds from the moment the process was lost to the commit of its `process_lost` write. */
   processLossDetected(path: ProcessLossPath, seconds: number): void;
-  /**
-   * R21 exit path: the adapter noticed its child's exit at `at`. The finalize that writes the run
-   * `process_lost` (normally on this same worker) takes it back with `takeProcessExit`.
-   */
-  noteProcessExit(runId: string, at: Date): void;
-  takeProcessExit(runId: string): Date | null;
   /** Runs a sweep, recording its duration and whether it threw. */
   timeSweep<T>(sweep: SweepName, body: () => Promise<T>): Promise<T>;
   sweepItems(sweep: SweepName, outcome: string, count?: number): void;
@@ -99,9 +92,6 @@ export interface VigilMetrics {
   /** This process's worker changed state (processes without a worker never call it: no series). */
   workerState(state: WorkerState): void;
 }
-
-/** Exits noted but never taken (a finalize on another worker) are dropped past this many. */
-const MAX_NOTED_EXITS = 1_000;
 
 export function createVigilMetrics(options: { prisma?: PrismaClient; defaultMetrics?: boolean } = {}): VigilMetrics {
   const registry = new Registry();
@@ -124,8 +114,9 @@ export function createVigilMetrics(options: { prisma?: PrismaClient; defaultMetr
       if (!prisma) return;
       const rows = await prisma.$queryRaw<Array<{ status: string; count: bigint }>>`
         SELECT status, count(*) AS count FROM heartbeat_runs
-        WHERE status IN ('queued', 'running', 'scheduled_retry') GROUP BY status`;
+        WHERE status IN ${LIVE_RUN_STATUS_LIST} GROUP BY status`;
       const counts = new Map(rows.map((row) => [row.status, Number(row.count)]));
+      // Live statuses only: terminal ones only grow.
       for (const status of LIVE_RUN_STATUSES) this.set({ status }, counts.get(status) ?? 0);
     },
   });
@@ -181,21 +172,11 @@ export function createVigilMetrics(options: { prisma?: PrismaClient; defaultMetr
     registers,
   });
 
-  const exits = new Map<string, Date>();
   return {
     registry,
     runFinished: (status, errorCode) => runsFinished.inc({ status, error_code: errorCodeLabel(errorCode) }),
     recoveryAction: (kind) => recoveryActions.inc({ kind }),
     processLossDetected: (path, seconds) => detection.observe({ path }, Math.max(0, seconds)),
-    noteProcessExit: (runId, at) => {
-      if (exits.size >= MAX_NOTED_EXITS) exits.delete(exits.keys().next().value!);
-      exits.set(runId, at);
-    },
-    takeProcessExit: (runId) => {
-      const at = exits.get(runId) ?? null;
-      exits.delete(runId);
-      return at;
-    },
     timeSweep: async (sweep, body) => {
       const stop = sweepDuration.startTimer({ sweep });
       try {

@@ -25,8 +25,10 @@ import {
 } from '@temporalio/workflow';
 import type { RunActivities, ClaimResult } from '../activities/index.ts';
 import type { ExecutionOutcome } from '../domain/runOutcome.ts';
-import { MAX_WORKER_HANDOVERS, WORKER_SHUTDOWN_BEFORE_START_FAILURE, WORKER_SHUTDOWN_FAILURE } from '../domain/runOutcome.ts';
+import { MAX_WORKER_HANDOVERS, WORKER_SHUTDOWN_BEFORE_START_FAILURE, WORKER_SHUTDOWN_FAILURE, lastAliveAt, shutdownLostAt } from '../domain/runOutcome.ts';
 import { runTexts } from '../domain/texts.ts';
+import { runWorkflowId } from '../domain/runWorkflowId.ts';
+import { adapterActivityTimeout } from '../domain/runTimeouts.ts';
 
 export interface HeartbeatRunInput {
   runId: string;
@@ -76,16 +78,11 @@ const lifecycle = {
 /** How long a run waits for a free agent slot (or a paused agent) before re-checking on its own. */
 const SLOT_RECHECK = '30 seconds';
 
-export function runWorkflowId(runId: string): string {
-  return `run-${runId}`;
-}
-
 function adapterActivities(claim: Extract<ClaimResult, { kind: 'claimed' }>, heartbeatTimeoutMs: number) {
-  // The adapter enforces timeoutSec itself (R13); this bound only catches a wedged activity.
-  const bound = claim.timeoutSec > 0 ? `${claim.timeoutSec + claim.graceSec + 120} seconds` : '30 days';
   return proxyActivities<RunActivities>({
     summary: 'execute agent process',
-    startToCloseTimeout: bound,
+    // The adapter enforces timeoutSec itself (R13); this bound only catches a wedged activity.
+    startToCloseTimeout: adapterActivityTimeout(claim),
     heartbeatTimeout: heartbeatTimeoutMs,
     // One attempt: a lost process is recovered by Vigil's own rules (a new run), never a blind replay.
     retry: { maximumAttempts: 1 },
@@ -102,13 +99,14 @@ function outcomeOfFailure(error: unknown, cancelReason: string | null): Executio
   if (error instanceof ActivityFailure && error.cause instanceof TimeoutFailure) {
     const timeout = error.cause;
     if (timeout.timeoutType === 'HEARTBEAT') {
-      return { kind: 'worker_lost', detail: 'adapter activity heartbeat timed out' };
+      // Lost at its last heartbeat Temporal recorded: read from this failure, so replay sees the same moment.
+      return { kind: 'worker_lost', via: 'heartbeat_timeout', detail: 'adapter activity heartbeat timed out', lostAt: lastAliveAt(timeout.lastHeartbeatDetails) };
     }
     return { kind: 'adapter_threw', message: `Adapter activity timed out (${timeout.timeoutType})` };
   }
   const cause = error instanceof ActivityFailure && error.cause ? error.cause : error;
   if (cause instanceof ApplicationFailure && (cause.type === WORKER_SHUTDOWN_FAILURE || cause.type === WORKER_SHUTDOWN_BEFORE_START_FAILURE)) {
-    return { kind: 'worker_lost', detail: 'worker shut down while the agent process was running' };
+    return { kind: 'worker_lost', via: 'worker_shutdown', detail: 'worker shut down while the agent process was running', lostAt: shutdownLostAt(cause.details) };
   }
   return { kind: 'adapter_threw', message: cause instanceof Error ? cause.message : String(cause) };
 }

@@ -119,6 +119,7 @@ describe('GET /metrics', () => {
 
   it('records an on-demand reaper sweep: its duration, its result and how the orphan was detected', async () => {
     const before = (await scrape()).text;
+    const seededAt = Date.now();
     const orphan = await seedOrphanedRun(vigil.vigil.prisma, { processPid: DEAD_PID, processGroupId: DEAD_PID });
     const reaped = await vigil.admin.post('/api/recovery/reap', { companyId: orphan.company.id });
     expect(reaped.status, JSON.stringify(reaped.body)).toBe(200);
@@ -129,6 +130,10 @@ describe('GET /metrics', () => {
     expect(delta('vigil_sweep_runs_total', { sweep: 'orphan_reaper', result: 'ok' })).toBe(1);
     expect(delta('vigil_sweep_items_total', { sweep: 'orphan_reaper', outcome: 'reaped' })).toBe(1);
     expect(delta('vigil_process_loss_detection_seconds_count', { path: 'reaper' })).toBe(1);
+    // From the run's last write (the seed) to the reaper's commit.
+    const seconds = delta('vigil_process_loss_detection_seconds_sum', { path: 'reaper' });
+    expect(seconds).toBeGreaterThan(0);
+    expect(seconds).toBeLessThanOrEqual((Date.now() - seededAt) / 1000);
     expect(delta('vigil_runs_finished_total', { status: 'failed', error_code: 'process_lost' })).toBe(1);
     expect(sample(after, 'vigil_api_request_duration_seconds_count', { method: 'POST', route: '/api/recovery/reap', status_class: '2xx' })).toBeGreaterThanOrEqual(1);
   });

@@ -1,6 +1,7 @@
 /** R5, R12, R10: the pure decisions behind a run's terminal write and its agent's status. */
 import { describe, expect, it } from 'vitest';
-import { terminalWriteFor, type AdapterResultPayload } from '../../src/domain/runOutcome.ts';
+import { lastAliveAt, shutdownLostAt, terminalWriteFor, type AdapterResultPayload } from '../../src/domain/runOutcome.ts';
+import { processLossMoment } from '../../src/activities/processLossDetection.ts';
 import { processLostMessage } from '../../src/domain/texts.ts';
 import { buildStopMetadata, stopReasonFor } from '../../src/domain/stopMetadata.ts';
 import { decideAgentFinalize } from '../../src/domain/agentStatus.ts';
@@ -9,7 +10,7 @@ import { heartbeatPolicyOf } from '../../src/domain/heartbeatPolicy.ts';
 const run = { adapterType: 'process', adapterConfig: {}, priorResultJson: { earlier: true }, processPid: 41, processGroupId: 41 };
 const result = (overrides: Partial<AdapterResultPayload>): AdapterResultPayload => ({
   exitCode: 0, signal: null, timedOut: false, cancelled: false, processLost: false, summary: null, resultJson: {},
-  errorMessage: null, errorCode: null, errorFamily: null, retryNotBefore: null, stdoutExcerpt: '', stderrExcerpt: '', agentCli: null,
+  errorMessage: null, errorCode: null, errorFamily: null, retryNotBefore: null, stdoutExcerpt: '', stderrExcerpt: '', agentCli: null, lostAt: null,
   ...overrides,
 });
 
@@ -72,5 +73,24 @@ describe('heartbeat policy (R69, R70)', () => {
     expect(heartbeatPolicyOf({ heartbeat: { maxConcurrentRuns: 50 } }).maxConcurrentRuns).toBe(10);
     expect(heartbeatPolicyOf({ heartbeat: { maxConcurrentRuns: 0.5 } }).maxConcurrentRuns).toBe(1);
     expect(heartbeatPolicyOf({ heartbeat: { wakeOnAssignment: false } }).wakeOnDemand).toBe(false);
+  });
+});
+
+describe('the moment a process was lost (R21), carried by the execution outcome', () => {
+  const at = '2026-12-05T10:00:00.000Z';
+  const updatedAt = new Date('2026-12-05T09:59:00.000Z');
+  it('reads the last heartbeat of a heartbeat timeout and the details of a worker shutdown', () => {
+    expect(lastAliveAt({ aliveAt: at })).toBe(at);
+    expect(shutdownLostAt([{ lostAt: at }])).toBe(at);
+    // An activity of an older build heartbeat without details: the moment is unknown.
+    for (const nothing of [null, undefined, {}, { aliveAt: 'soon' }, 'x']) expect(lastAliveAt(nothing)).toBeNull();
+    expect(shutdownLostAt(undefined)).toBeNull();
+    expect(shutdownLostAt([])).toBeNull();
+  });
+  it('gives each path its moment: the exit, the last heartbeat, the shutdown, the run\'s last write', () => {
+    expect(processLossMoment({ kind: 'adapter_result', result: result({ processLost: true, lostAt: at }) }, updatedAt)).toEqual({ path: 'exit_signal', lostAt: new Date(at) });
+    expect(processLossMoment({ kind: 'worker_lost', via: 'heartbeat_timeout', detail: '', lostAt: at }, updatedAt)).toEqual({ path: 'heartbeat_timeout', lostAt: new Date(at) });
+    expect(processLossMoment({ kind: 'worker_lost', via: 'worker_shutdown', detail: '', lostAt: null }, updatedAt)).toEqual({ path: 'worker_shutdown', lostAt: null });
+    expect(processLossMoment({ kind: 'reaped', descendantOnly: false }, updatedAt)).toEqual({ path: 'reaper', lostAt: updatedAt });
   });
 });

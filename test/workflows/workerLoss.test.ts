@@ -5,12 +5,13 @@
 import { afterAll, describe, expect, it, inject } from 'vitest';
 import { once } from 'node:events';
 import { randomUUID } from 'node:crypto';
-import { startTestVigil } from '../support/harness.ts';
+import { startTestVigil, type TestVigil } from '../support/harness.ts';
 import { startVigilProcess } from '../support/vigilProcess.ts';
 import { eventually, givenAgent, givenCompany, isGroupAlive, waitForRunStatus } from '../support/fixtures.ts';
 import { terminateProcessGroup } from '../../src/adapters/processGroup.ts';
 import { generateAdminToken } from '../../src/auth/tokens.ts';
 import { createPrismaClient } from '../../src/store/db.ts';
+import type { MetricValueWithName } from 'prom-client';
 
 const HEARTBEAT_TIMEOUT_MS = 2_000;
 const prisma = createPrismaClient(inject('databaseUrl'));
@@ -26,6 +27,13 @@ async function startDoomedVigil(taskQueue: string, adminToken: string) {
   const doomed = await startVigilProcess({ taskQueue, adminToken, adapterHeartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS, label: 'vigil-doomed' });
   cleanups.push(doomed.stop);
   return doomed;
+}
+
+/** The detection-time histogram of one loss path, as a Vigil's own registry holds it. */
+async function lossDetection(vigil: TestVigil, path: string): Promise<{ count: number; sum: number }> {
+  const { values } = await vigil.vigil.metrics.registry.getSingleMetric('vigil_process_loss_detection_seconds')!.get();
+  const of = (name: string) => (values as MetricValueWithName<string>[]).find((value) => value.metricName === name && value.labels.path === path)?.value ?? 0;
+  return { count: of('vigil_process_loss_detection_seconds_count'), sum: of('vigil_process_loss_detection_seconds_sum') };
 }
 
 describe('a worker that dies mid-run', () => {
@@ -59,6 +67,16 @@ describe('a worker that dies mid-run', () => {
     expect(run.finishedAt!.getTime()).toBeGreaterThan(killedAt);
     const workflowResult = await replacement.vigil.temporal.workflow.getHandle(`run-${run.id}`).result();
     expect(workflowResult).toEqual({ runId: run.id, status: 'failed', errorCode: 'process_lost' });
+    // Measured from the last heartbeat Temporal recorded (its own timestamp, carried by the timeout):
+    // at least the heartbeat timeout, and that heartbeat was at most one throttle interval
+    // (0.8 × the timeout) plus one 1 s tick older than the kill.
+    const detected = await eventually(async () => {
+      const histogram = await lossDetection(replacement, 'heartbeat_timeout');
+      return histogram.count > 0 ? histogram : null;
+    }, 10_000, 'the detection time to be recorded');
+    expect(detected.count).toBe(1);
+    expect(detected.sum).toBeGreaterThanOrEqual(HEARTBEAT_TIMEOUT_MS / 1000);
+    expect(detected.sum).toBeLessThanOrEqual((Date.now() - killedAt + 2 * HEARTBEAT_TIMEOUT_MS) / 1000);
 
     // Exactly one retry run (R22/R23), its own workflow, named after the run it retries.
     const retries = await prisma.heartbeatRun.findMany({ where: { agentId: agent.id, id: { not: run.id } } });
@@ -84,12 +102,23 @@ describe('a worker that dies mid-run', () => {
     }, 30_000, 'the agent to start');
 
     // A deploy: the worker shuts down; after its grace period the agent's group is killed.
+    const stopStartedAt = Date.now();
     await stopping.stop();
+    const stoppedAt = Date.now();
     expect(await isGroupAlive(running.processGroupId!)).toBe(false);
     const replacement = await startTestVigil({ adapterHeartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS, taskQueue });
     cleanups.push(() => replacement.stop());
     const run = await waitForRunStatus(prisma, running.id, ['succeeded', 'failed', 'cancelled', 'timed_out'], 60_000);
     expect(run).toMatchObject({ status: 'failed', errorCode: 'process_lost' });
     expect(run.resultJson).toMatchObject({ stopReason: 'process_lost', workerLost: 'worker shut down while the agent process was running' });
+    // Measured from the moment the shutting-down worker ended the group (carried by its failure):
+    // inside the shutdown, so the span is at least from its end to the write, at most from its start.
+    const detected = await eventually(async () => {
+      const histogram = await lossDetection(replacement, 'worker_shutdown');
+      return histogram.count > 0 ? histogram : null;
+    }, 10_000, 'the detection time to be recorded');
+    expect(detected.count).toBe(1);
+    expect(detected.sum).toBeGreaterThanOrEqual((run.finishedAt!.getTime() - stoppedAt) / 1000);
+    expect(detected.sum).toBeLessThanOrEqual((Date.now() - stopStartedAt) / 1000);
   });
 });
