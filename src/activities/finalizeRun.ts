@@ -5,25 +5,12 @@
  */
 import type { Prisma } from '../store/db.ts';
 import type { ActivityDeps } from './deps.ts';
-import { terminalWriteFor, type ExecutionOutcome } from '../domain/runOutcome.ts';
-import { isTerminalRunStatus, wakeStatusForRunOutcome } from '../domain/runStatus.ts';
-import { decideAgentFinalize } from '../domain/agentStatus.ts';
+import type { ExecutionOutcome } from '../domain/runOutcome.ts';
+import { isTerminalRunStatus } from '../domain/runStatus.ts';
 import { heartbeatPolicyOf } from '../domain/heartbeatPolicy.ts';
-import { runTexts } from '../domain/texts.ts';
-import { appendRunEvent } from '../store/runEvents.ts';
-import { logActivity } from '../store/activityLog.ts';
-import { asObject, boundIssueId, stringOrNull, toJson } from '../store/json.ts';
 import { releaseRunLeases } from './leases.ts';
-import { releaseAndPromote, type EscalationRequest } from './releaseAndPromote.ts';
-import { classifyFinishedRun } from './runLiveness.ts';
-import { processLossRetryAllowed, queueProcessLossRetry } from './processLossRetry.ts';
-import { scheduleTransientRetry } from './scheduleTransientRetry.ts';
-import { scheduleQuotaRetry } from './scheduleQuotaRetry.ts';
-import { applyIssueCommentPolicy } from './issueCommentFollowUp.ts';
-import { recordAgentCliRun, usageOf } from './agentCliBookkeeping.ts';
+import type { EscalationRequest } from './releaseAndPromote.ts';
 import { enforceBudgetHardStop } from './budgetHardStop.ts';
-import { stopReasonFor } from '../domain/stopMetadata.ts';
-import { recoveryEventTexts } from '../domain/recoveryTexts.ts';
 import { lockAgentOfRun } from '../store/locks.ts';
 import { isProcessGroupAlive, spawnedOnThisHost, terminateProcessGroup } from '../adapters/processGroup.ts';
 import { escalateStrandedIssue } from './escalation.ts';
@@ -32,9 +19,11 @@ import { claimableQueuedRunIds } from '../store/agentSlots.ts';
 import { runLogFields } from '../runLogContext.ts';
 import type { RecoveryActionKind } from '../metrics/vigilMetrics.ts';
 import { processLossMoment } from './processLossDetection.ts';
+import { writeTerminalStatus, type AgentRow } from './runEnding/terminalWrite.ts';
+import { chooseRecovery } from './runEnding/recoveryChoice.ts';
+import { settleAgentAfterRun } from './runEnding/agentBookkeeping.ts';
 
 type Tx = Prisma.TransactionClient;
-type Agent = NonNullable<Awaited<ReturnType<Tx['agent']['findUnique']>>>;
 
 export interface FinalizeInput {
   runId: string;
@@ -61,47 +50,8 @@ export interface FinalizeResult {
   livenessContinuation: boolean;
 }
 
-/** R8 step 5: a succeeded issue-bound run posts its summary once, authored by the agent. */
-async function postSuccessComment(tx: Tx, run: { id: string; companyId: string; agentId: string }, issueId: string, resultJson: Record<string, unknown>) {
-  const body = [resultJson.summary, resultJson.result, resultJson.message].map(stringOrNull).find((text) => text !== null);
-  if (!body) return;
-  const already = await tx.issueComment.count({ where: { issueId, createdByRunId: run.id } });
-  if (already > 0) return;
-  // The issue may have been deleted meanwhile: then there is nothing to comment on.
-  const touched = await tx.issue.updateMany({ where: { id: issueId, companyId: run.companyId }, data: { updatedAt: new Date() } });
-  if (touched.count === 0) return;
-  await tx.issueComment.create({
-    data: { companyId: run.companyId, issueId, authorAgentId: run.agentId, createdByRunId: run.id, body },
-  });
-}
-
-/**
- * R10/R11: agent status after the run. Returns true when this was the agent's first heartbeat;
- * the telemetry hook is then called after the transaction commits, so a retried finalize
- * never reports it twice.
- */
-async function finalizeAgent(tx: Tx, agent: Agent, outcome: 'succeeded' | 'failed' | 'cancelled' | 'timed_out', providerQuota: boolean): Promise<boolean> {
-  const agentId = agent.id;
-  const otherRunningRuns = await tx.heartbeatRun.count({ where: { agentId, status: 'running' } });
-  const decision = decideAgentFinalize({ agentStatus: agent.status, lastHeartbeatAt: agent.lastHeartbeatAt, otherRunningRuns, outcome, providerQuota });
-  if (!decision.update) return false;
-  await tx.agent.update({ where: { id: agentId }, data: { status: decision.status, lastHeartbeatAt: new Date() } });
-  if (decision.firstHeartbeat) {
-    // R11: the role, never the adapter type.
-    await logActivity(tx, {
-      companyId: agent.companyId,
-      action: 'telemetry.agent_first_heartbeat',
-      entityType: 'agent',
-      entityId: agent.id,
-      agentId: agent.id,
-      details: { agentRole: agent.role, agentId: agent.id },
-    });
-  }
-  return decision.firstHeartbeat;
-}
-
 /** The queued runs that now hold a free slot of the agent (R69): their workflows are told so. */
-function nextQueuedRunIds(tx: Tx, agent: Agent | null): Promise<string[]> {
+function nextQueuedRunIds(tx: Tx, agent: AgentRow | null): Promise<string[]> {
   return agent ? claimableQueuedRunIds(tx, agent.id, heartbeatPolicyOf(agent.runtimeConfig).maxConcurrentRuns) : Promise.resolve([]);
 }
 
@@ -181,13 +131,23 @@ export async function afterRunFinalized(deps: ActivityDeps, input: AftercareInpu
 }
 
 /**
- * The whole end of a run for callers outside its workflow (the direct cancel): finalize,
- * aftercare, and start whatever runs that produced. Returns the finalize result.
+ * A run's whole ending for callers outside its workflow (the API's direct cancel, the orphan
+ * reaper): finalize, then the aftercare the commit asked for. Returns the finalize result and every
+ * run the ending created; the caller starts them (with the queued runs that got the slot).
+ * The run workflow takes the same stages as its own steps (finalizeRun, afterRunFinalized,
+ * startRuns), so Temporal UI shows each one.
  */
-export async function finishRunOutsideWorkflow(deps: ActivityDeps, input: FinalizeInput): Promise<FinalizeResult> {
+export async function endRun(deps: ActivityDeps, input: FinalizeInput): Promise<{ result: FinalizeResult; followUpRunIds: string[] }> {
   const result = await finalizeRun(deps, input);
-  const followUps = [...result.followUpRunIds, ...(await afterRunFinalized(deps, { runId: input.runId, escalation: result.escalation, livenessContinuation: result.livenessContinuation }))];
-  await deps.executions.start([...followUps, ...result.nextQueuedRunIds]);
+  if (result.alreadyTerminal) return { result, followUpRunIds: [] };
+  const aftercare = await afterRunFinalized(deps, { runId: input.runId, escalation: result.escalation, livenessContinuation: result.livenessContinuation });
+  return { result, followUpRunIds: [...result.followUpRunIds, ...aftercare] };
+}
+
+/** The direct cancel's ending: endRun, then the workflows of the runs it created and of the queued runs that got the slot. */
+export async function finishRunOutsideWorkflow(deps: ActivityDeps, input: FinalizeInput): Promise<FinalizeResult> {
+  const { result, followUpRunIds } = await endRun(deps, input);
+  await deps.executions.start([...followUpRunIds, ...result.nextQueuedRunIds]);
   return result;
 }
 
@@ -216,150 +176,24 @@ async function finalizeInTransaction(
       };
       return { result, firstHeartbeatOf: null, observed };
     }
-    const write = terminalWriteFor(
-      {
-        adapterType: agent?.adapterType ?? 'process',
-        adapterConfig: asObject(agent?.adapterConfig),
-        priorResultJson: run.resultJson ? asObject(run.resultJson) : null,
-        processPid: run.processPid,
-        processGroupId: run.processGroupId,
-      },
-      input.outcome,
-    );
-    const now = new Date();
-    const processLost = write.errorCode === 'process_lost';
-    // R22: decided up front, because the stored error says so (R20 "; retrying once").
-    const retryOnce = processLost && agent !== null && processLossRetryAllowed(run, agent.adapterType);
-    const baseError = write.error;
-    const error = retryOnce ? `${baseError}${recoveryEventTexts.retryingOnce}` : baseError;
-    const issueId = boundIssueId(run.contextSnapshot);
-    const stdoutExcerpt = write.stdoutExcerpt ?? run.stdoutExcerpt;
-    const stderrExcerpt = write.stderrExcerpt ?? run.stderrExcerpt;
-    // R8 step 2 (R42): liveness is classified on every path except cancellation (R14); it is
-    // computed first so that step 1 and step 2 are one write.
-    const liveness = input.outcome.kind === 'cancelled'
-      ? null
-      : await classifyFinishedRun(tx, { id: run.id, status: write.status, errorCode: write.errorCode, error, resultJson: write.resultJson, stdoutExcerpt, stderrExcerpt }, issueId);
-    // What a coding-agent CLI reported: its session (R72) and usage, written with the terminal status.
-    const cliReport = input.outcome.kind === 'adapter_result' ? input.outcome.result.agentCli ?? null : null;
-    const usage = cliReport ? usageOf(cliReport) : null;
-    // R8 step 1 (R5): the terminal write.
-    const updated = await tx.heartbeatRun.update({
-      where: { id: run.id },
-      data: {
-        status: write.status,
-        finishedAt: now,
-        error,
-        errorCode: write.errorCode,
-        exitCode: write.exitCode,
-        signal: write.signal,
-        resultJson: toJson(write.resultJson),
-        stdoutExcerpt,
-        stderrExcerpt,
-        ...liveness,
-        ...(cliReport ? { sessionIdBefore: cliReport.sessionIdBefore, sessionIdAfter: cliReport.sessionIdAfter } : {}),
-        ...(usage ? { usageJson: toJson(usage) } : {}),
-      },
-    });
-    if (cliReport && agent) {
-      const { cost } = await recordAgentCliRun(tx, run, agent, cliReport, { error, finishedAt: now });
-      if (cost?.recorded) observed.costRecordedFor = { companyId: run.companyId, agentId: run.agentId };
-    }
-    // R8 step 3: wake status and the lifecycle event.
-    if (run.wakeupRequestId) {
-      await tx.agentWakeupRequest.update({
-        where: { id: run.wakeupRequestId },
-        data: { status: wakeStatusForRunOutcome(write.status), finishedAt: now, error },
-      });
-    }
-    await appendRunEvent(tx, {
-      companyId: run.companyId,
-      runId: run.id,
-      agentId: run.agentId,
-      eventType: 'lifecycle',
-      level: write.status === 'succeeded' ? 'info' : write.status === 'cancelled' ? 'warn' : 'error',
-      message: runTexts.runFinished(write.status),
-      payload: { status: write.status, errorCode: write.errorCode, exitCode: write.exitCode, signal: write.signal },
-    });
-    // R8 step 5.
-    if (write.status === 'succeeded' && issueId) await postSuccessComment(tx, run, issueId, write.resultJson);
-    // R8 step 6 (R35–R39): must come before the release, which it makes a no-op by moving the lock.
-    const followUpRunIds: string[] = [];
-    // A usage limit parks one retry until the reset, and is never escalated (domain/providerQuota.ts).
-    const quota = agent ? await scheduleQuotaRetry(tx, updated, agent, now) : { kind: 'not_quota' as const };
-    if (quota.kind === 'parked') followUpRunIds.push(quota.runId);
-    if (quota.kind !== 'not_quota') observed.recoveryActions.push(quota.kind === 'parked' ? 'provider_quota_retry_parked' : 'provider_quota_retry_exhausted');
-    if (agent && quota.kind === 'not_quota') {
-      const transient = await scheduleTransientRetry(tx, updated, agent, now);
-      if (transient.kind === 'scheduled') followUpRunIds.push(transient.runId);
-      if (transient.kind !== 'not_transient') observed.recoveryActions.push(transient.kind === 'scheduled' ? 'transient_retry_scheduled' : 'transient_retry_exhausted');
-    }
-    // R8 step 7 (R73): a succeeded run that owed its issue a comment and left none gets one
-    // follow-up run, which takes the lock — step 8 then releases nothing for this run.
-    const commentPolicy = await applyIssueCommentPolicy(tx, updated, agent, now);
-    if (commentPolicy.followUpRunId) {
-      followUpRunIds.push(commentPolicy.followUpRunId);
-      observed.recoveryActions.push('missing_issue_comment_follow_up');
-    }
-    let escalation: EscalationRequest | null = null;
-    if (retryOnce && agent) {
-      // R23 + R25: one retry, and the lost run's error event names it.
-      const retryRunId = await queueProcessLossRetry(tx, run, agent);
-      followUpRunIds.push(retryRunId);
-      observed.recoveryActions.push('process_loss_retry');
-      observed.retryRunId = retryRunId;
-      await appendRunEvent(tx, {
-        companyId: run.companyId,
-        runId: run.id,
-        agentId: run.agentId,
-        eventType: 'error',
-        level: 'error',
-        message: `${baseError}${recoveryEventTexts.queuedRetry(retryRunId)}`,
-        payload: { processPid: run.processPid, processGroupId: run.processGroupId, retryRunId },
-      });
-    } else {
-      if (processLost) {
-        await appendRunEvent(tx, {
-          companyId: run.companyId,
-          runId: run.id,
-          agentId: run.agentId,
-          eventType: 'error',
-          level: 'error',
-          message: baseError,
-          payload: { processPid: run.processPid, processGroupId: run.processGroupId },
-        });
-      }
-      // R8 step 8 (R28–R34; R24 for a lost process without retry). The bulk cancels of R15
-      // (agent pause, budget stop) release without recovering.
-      const stopReason = stopReasonFor(write.status, write.errorCode, write.error);
-      const released = await releaseAndPromote(tx, updated, {
-        immediateRecovery: stopReason !== 'paused' && stopReason !== 'budget_paused' && quota.kind === 'not_quota',
-      });
-      followUpRunIds.push(...released.followUpRunIds);
-      if (released.recoveryAction) observed.recoveryActions.push(released.recoveryAction);
-      escalation = released.escalation;
-    }
-    // R8 step 10: the agent's runtime state.
-    if (agent) {
-      await tx.agentRuntimeState.upsert({
-        where: { agentId: agent.id },
-        create: { agentId: agent.id, companyId: agent.companyId, adapterType: agent.adapterType, lastRunId: run.id, lastRunStatus: write.status, lastError: error },
-        update: { lastRunId: run.id, lastRunStatus: write.status, lastError: error },
-      });
-    }
-    // R8 step 11 (R10, R11).
-    const firstHeartbeat = agent ? await finalizeAgent(tx, agent, write.status, quota.kind !== 'not_quota') : false;
+    // R8's stages, in order: steps 1–5, then 6–8, then 10–11 (step 9 follows the commit).
+    const ended = await writeTerminalStatus(tx, run, agent, input.outcome);
+    if (ended.costRecorded) observed.costRecordedFor = { companyId: run.companyId, agentId: run.agentId };
+    const recovery = await chooseRecovery(tx, ended, agent);
+    observed.recoveryActions.push(...recovery.recoveryActions);
+    observed.retryRunId = recovery.retryRunId;
+    const firstHeartbeat = agent ? await settleAgentAfterRun(tx, agent, ended, recovery.providerQuota) : false;
     // R8 finally: leases (R27).
-    await releaseRunLeases(tx, updated);
+    await releaseRunLeases(tx, ended.updated);
     const result: FinalizeResult = {
-      status: write.status,
-      errorCode: write.errorCode,
+      status: ended.write.status,
+      errorCode: ended.write.errorCode,
       alreadyTerminal: false,
       nextQueuedRunIds: input.findNextQueued === false ? [] : await nextQueuedRunIds(tx, agent),
-      followUpRunIds,
-      escalation,
+      followUpRunIds: recovery.followUpRunIds,
+      escalation: recovery.escalation,
       // R8 step 9 (R46) runs after the commit, in `afterRunFinalized`.
-      livenessContinuation: issueId !== null && (liveness?.livenessState === 'plan_only' || liveness?.livenessState === 'empty_response'),
+      livenessContinuation: ended.issueId !== null && (ended.livenessState === 'plan_only' || ended.livenessState === 'empty_response'),
     };
     return { result, firstHeartbeatOf: firstHeartbeat && agent ? { agentRole: agent.role, agentId: agent.id, companyId: agent.companyId } : null, observed };
   });

@@ -13,7 +13,7 @@
  * this host): elsewhere they would name other processes.
  */
 import type { ActivityDeps } from './deps.ts';
-import { finalizeRun, afterRunFinalized } from './finalizeRun.ts';
+import { endRun } from './finalizeRun.ts';
 import { appendRunEvent } from '../store/runEvents.ts';
 import { tracksLocalChild } from '../domain/runStatus.ts';
 import { recoveryEventTexts } from '../domain/recoveryTexts.ts';
@@ -96,10 +96,8 @@ async function settleOrphan(deps: ActivityDeps, run: Candidate): Promise<{ reape
   }
   const descendantOnly = trustPids && run.process_group_id !== null && (await isProcessGroupAlive(run.process_group_id));
   if (descendantOnly) await terminateProcessGroup(run.process_group_id!, { graceMs: DESCENDANT_GRACE_MS });
-  const result = await finalizeRun(deps, { runId: run.id, outcome: { kind: 'reaped', descendantOnly }, findNextQueued: false });
-  if (result.alreadyTerminal) return { reaped: false, followUps: [] };
-  const aftercare = await afterRunFinalized(deps, { runId: run.id, escalation: result.escalation, livenessContinuation: result.livenessContinuation });
-  return { reaped: true, followUps: [...result.followUpRunIds, ...aftercare] };
+  const { result, followUpRunIds } = await endRun(deps, { runId: run.id, outcome: { kind: 'reaped', descendantOnly }, findNextQueued: false });
+  return { reaped: !result.alreadyTerminal, followUps: followUpRunIds };
 }
 
 async function queuedRunsWithFreeSlot(deps: ActivityDeps, agentId: string): Promise<string[]> {
