@@ -143,7 +143,9 @@ function isRunning(pid: number): boolean {
   }
 }
 
-const postmasters = (found: FoundProcess[]) => found.filter((p) => p.commandLine.includes(`-D ${path.join(dataDir, 'postgres')}`));
+// The postmaster leads its own process group; a backend it has just forked still shows the same
+// command line until it sets its title, but is not a group leader (seen as a second match).
+const postmasters = (found: FoundProcess[]) => found.filter((p) => p.commandLine.includes(`-D ${path.join(dataDir, 'postgres')}`) && p.pid === p.processGroup);
 const temporalServers = (found: FoundProcess[]) => found.filter((p) => p.commandLine.includes('server start-dev'));
 const exists = (file: string) => access(path.join(dataDir, file)).then(() => true, () => false);
 

@@ -53,23 +53,8 @@ export async function chooseRecovery(tx: Tx, ended: EndedRun, agent: AgentRow | 
     choice.followUpRunIds.push(commentPolicy.followUpRunId);
     choice.recoveryActions.push('missing_issue_comment_follow_up');
   }
-  if (ended.retryOnce && agent) {
-    // R23 + R25: one retry, and the lost run's error event names it.
-    const retryRunId = await queueProcessLossRetry(tx, run, agent);
-    choice.followUpRunIds.push(retryRunId);
-    choice.recoveryActions.push('process_loss_retry');
-    choice.retryRunId = retryRunId;
-    await appendRunEvent(tx, {
-      companyId: run.companyId,
-      runId: run.id,
-      agentId: run.agentId,
-      eventType: 'error',
-      level: 'error',
-      message: `${ended.baseError}${recoveryEventTexts.queuedRetry(retryRunId)}`,
-      payload: { processPid: run.processPid, processGroupId: run.processGroupId, retryRunId },
-    });
-    return choice;
-  }
+  // R23 + R25: a lost process gets its one retry, and the run's error event names it (R24: or not).
+  const retryRunId = ended.retryOnce && agent ? await queueProcessLossRetry(tx, run, agent) : null;
   if (ended.processLost) {
     await appendRunEvent(tx, {
       companyId: run.companyId,
@@ -77,9 +62,15 @@ export async function chooseRecovery(tx: Tx, ended: EndedRun, agent: AgentRow | 
       agentId: run.agentId,
       eventType: 'error',
       level: 'error',
-      message: ended.baseError,
-      payload: { processPid: run.processPid, processGroupId: run.processGroupId },
+      message: retryRunId ? `${ended.baseError}${recoveryEventTexts.queuedRetry(retryRunId)}` : ended.baseError,
+      payload: { processPid: run.processPid, processGroupId: run.processGroupId, ...(retryRunId ? { retryRunId } : {}) },
     });
+  }
+  if (retryRunId) {
+    choice.followUpRunIds.push(retryRunId);
+    choice.recoveryActions.push('process_loss_retry');
+    choice.retryRunId = retryRunId;
+    return choice;
   }
   // R8 step 8 (R28–R34; R24 for a lost process without retry). The bulk cancels of R15 (agent
   // pause, budget stop) release without recovering.
