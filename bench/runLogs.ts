@@ -84,7 +84,9 @@ async function pageAll(read: (offset: number) => Promise<{ content: string; next
 
 const root = await mkdtemp(path.join(os.tmpdir(), 'vigil-bench-logs-'));
 const [port] = await findFreePorts(1);
-const server = await startEmbeddedPostgres({ dataDir: path.join(root, 'pg'), port, log: () => undefined });
+// The temp folder itself is the data dir (as bench/servers.ts does): a folder below it would be
+// out of the postgres user's reach when run as root, and its cluster would go to /var/lib/vigil.
+const server = await startEmbeddedPostgres({ dataDir: root, port, log: () => undefined });
 try {
   await applyMigrations(server.databaseUrl);
   const prisma = createPrismaClient(server.databaseUrl, 4);
