@@ -62,6 +62,9 @@ export async function executeAdapter(deps: ActivityDeps, runId: string): Promise
   const heartbeat = () => ctx.heartbeat({ aliveAt: new Date().toISOString() } satisfies AdapterHeartbeat);
   const recorder = new RunOutputRecorder(deps.prisma, deps.logStore, { id: runId, companyId: run.companyId, agentId: agent.id, logRef }, heartbeat);
   const ticker = setInterval(heartbeat, LIVENESS_TICK_MS);
+  // At once (the SDK sends a first heartbeat unthrottled): a worker that dies in the first second
+  // still leaves Temporal a moment it was alive.
+  heartbeat();
   let spawned = false;
   try {
     const hooks: Omit<AdapterInvocation, 'config'> = {

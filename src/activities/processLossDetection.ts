@@ -6,7 +6,9 @@
  * - `exit_signal` (R21, the adapter returned `processLost`): the child's exit as the adapter saw it
  *   (the result's `lostAt`);
  * - `heartbeat_timeout` (the adapter activity's worker died): the last heartbeat Temporal recorded,
- *   which says when it was sent (the run workflow reads it from the timeout failure);
+ *   which says when it was sent (the run workflow reads it from the timeout failure); when the
+ *   worker died before its first heartbeat reached Temporal, the run row's last write (the pid
+ *   record at spawn), as for the reaper;
  * - `worker_shutdown` (the worker shut down under the agent and killed its group): when the group
  *   was ended (the failure's details);
  * - `reaper` (R19–R21, the orphan reaper found the pid dead): the run row's last write while it was
@@ -36,7 +38,7 @@ export function processLossMoment(outcome: ExecutionOutcome, runUpdatedAt: Date)
     case 'reaped':
       return { path: 'reaper', lostAt: runUpdatedAt };
     case 'worker_lost':
-      return { path: outcome.via, lostAt: dateOf(outcome.lostAt) };
+      return { path: outcome.via, lostAt: dateOf(outcome.lostAt) ?? (outcome.via === 'heartbeat_timeout' ? runUpdatedAt : null) };
     case 'adapter_result':
       return { path: 'exit_signal', lostAt: dateOf(outcome.result.lostAt) };
     default:

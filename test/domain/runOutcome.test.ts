@@ -91,6 +91,8 @@ describe('the moment a process was lost (R21), carried by the execution outcome'
     expect(processLossMoment({ kind: 'adapter_result', result: result({ processLost: true, lostAt: at }) }, updatedAt)).toEqual({ path: 'exit_signal', lostAt: new Date(at) });
     expect(processLossMoment({ kind: 'worker_lost', via: 'heartbeat_timeout', detail: '', lostAt: at }, updatedAt)).toEqual({ path: 'heartbeat_timeout', lostAt: new Date(at) });
     expect(processLossMoment({ kind: 'worker_lost', via: 'worker_shutdown', detail: '', lostAt: null }, updatedAt)).toEqual({ path: 'worker_shutdown', lostAt: null });
+    // A worker that died before its first heartbeat reached Temporal: the run's last write (the pid record).
+    expect(processLossMoment({ kind: 'worker_lost', via: 'heartbeat_timeout', detail: '', lostAt: null }, updatedAt)).toEqual({ path: 'heartbeat_timeout', lostAt: updatedAt });
     expect(processLossMoment({ kind: 'reaped', descendantOnly: false }, updatedAt)).toEqual({ path: 'reaper', lostAt: updatedAt });
   });
 });
