@@ -74,6 +74,8 @@ export interface TestVigilOptions {
   recoverySweeper?: StartVigilOptions['recoverySweeper'];
   /** R70's per-agent heartbeat Schedules (off by default: a schedule outlives its test's worker). */
   timerHeartbeats?: StartVigilOptions['timerHeartbeats'];
+  /** How long a stop lets running agents finish (default 1 s: tests rarely wait on a drain). */
+  shutdownGraceMs?: number;
 }
 
 /**
@@ -112,6 +114,7 @@ export async function startTestVigil(options: TestVigilOptions = {}): Promise<Te
     liveEvents: options.liveEvents,
     recoverySweeper: options.recoverySweeper,
     timerHeartbeats: options.timerHeartbeats,
+    ...(options.shutdownGraceMs !== undefined ? { shutdownGraceMs: options.shutdownGraceMs } : {}),
   });
   return {
     vigil,
