@@ -3,19 +3,12 @@
  * started the way a user starts them (VIGIL_ROLE), and the admin's calls to its API.
  */
 import { randomUUID } from 'node:crypto';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { findFreePorts } from '../src/platform/freePorts.ts';
-import { killOnExit } from '../src/platform/killOnExit.ts';
 import { plainTemporalConnection } from '../src/temporal/temporalConnection.ts';
 import { createLogger } from '../src/logger.ts';
 import { generateAdminToken } from '../src/auth/tokens.ts';
 import { startVigil } from '../src/vigil.ts';
 import type { startBenchServers } from './servers.ts';
+import { RoleProcesses } from '../test/support/roleProcess.ts';
 
 type BenchServers = Awaited<ReturnType<typeof startBenchServers>>;
 
@@ -49,16 +42,13 @@ export function benchApi(vigil: { apiUrl: string }, adminToken: string) {
   };
 }
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-
 /**
  * Vigil as OS processes on the bench's servers: `all` (API and worker in one process) or `split`
  * (an `api` process and a `worker` process), each `node --import tsx src/main.ts` with its role.
  */
 export async function startVigilProcesses(servers: BenchServers, layout: 'all' | 'split') {
   const adminToken = generateAdminToken();
-  const root = await mkdtemp(path.join(os.tmpdir(), `bench-${layout}-`));
-  const shared = {
+  const env = {
     DATABASE_URL: servers.databaseUrl,
     TEMPORAL_ADDRESS: servers.temporal.address,
     TEMPORAL_NAMESPACE: servers.temporal.namespace,
@@ -66,43 +56,16 @@ export async function startVigilProcesses(servers: BenchServers, layout: 'all' |
     VIGIL_INSTANCE_ID: `bench-${layout}-${randomUUID().slice(0, 8)}`,
     VIGIL_ADMIN_TOKEN: adminToken,
     VIGIL_DB_POOL_SIZE: String(servers.dbPoolSize),
-    VIGIL_LOG_LEVEL: 'warn',
     // The one-year sweeper interval keeps the recovery sweeps out of the measurement.
     VIGIL_RECOVERY_INTERVAL_MS: String(365 * 24 * 3600 * 1000),
   };
-  const children: ChildProcess[] = [];
-  const start = async (role: 'all' | 'api' | 'worker', env: Record<string, string>) => {
-    const [port] = await findFreePorts(1);
-    const dataDir = path.join(root, role);
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      cwd: ROOT,
-      env: { ...process.env, ...shared, ...env, VIGIL_ROLE: role, VIGIL_DATA_DIR: dataDir, HOST: '127.0.0.1', PORT: String(port) },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    children.push(child);
-    // A bench stopped mid-way (Ctrl-C, a thrown error) still ends its Vigils.
-    killOnExit({ pid: child.pid! }, 'SIGKILL');
-    let output = '';
-    child.stdout!.on('data', (chunk) => (output += chunk));
-    await new Promise<void>((resolve, reject) => {
-      const check = () => (output.includes('Ready.') ? resolve() : child.exitCode !== null ? reject(new Error(`vigil ${role} exited:\n${output}`)) : setTimeout(check, 100));
-      check();
-    });
-    return `http://127.0.0.1:${port}`;
-  };
-  const stop = async () => {
-    await Promise.all(children.filter((child) => child.exitCode === null).map(async (child) => {
-      const gone = once(child, 'exit');
-      child.kill('SIGTERM');
-      await gone;
-    }));
-    await rm(root, { recursive: true, force: true });
-  };
+  const processes = new RoleProcesses();
+  const stop = () => processes.stopAll('SIGTERM');
   try {
-    if (layout === 'all') return { apiUrl: await start('all', {}), adminToken, stop };
-    const apiUrl = await start('api', {});
-    await start('worker', { VIGIL_API_URL: apiUrl, VIGIL_WORKER_ID: 'bench-worker' });
-    return { apiUrl, adminToken, stop };
+    if (layout === 'all') return { apiUrl: (await processes.start({ name: 'bench-all', role: 'all', env })).url, adminToken, stop };
+    const api = await processes.start({ name: 'bench-api', role: 'api', env });
+    await processes.start({ name: 'bench-worker', role: 'worker', env: { ...env, VIGIL_API_URL: api.url, VIGIL_WORKER_ID: 'bench-worker' } });
+    return { apiUrl: api.url, adminToken, stop };
   } catch (error) {
     await stop();
     throw error;

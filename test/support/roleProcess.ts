@@ -1,8 +1,9 @@
 /**
  * Vigil processes started the way a user starts them (`node --import tsx src/main.ts`, what
  * `npm start` execs) with a VIGIL_ROLE, against one shared PostgreSQL and Temporal: for tests of
- * several API and worker processes side by side. Every process is a child of the test, stopped by
- * its pid; `stopAll` ends whatever is left, even after a failure.
+ * several API and worker processes side by side, and for `npm run bench` (no vitest import here).
+ * Every process is a child of the caller, stopped by its pid; `stopAll` ends whatever is left,
+ * even after a failure, and an exiting caller takes them along (killOnExit).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -13,7 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { recoverySweeperWorkflowId } from '../../src/domain/recoverySweeper.ts';
 import { findFreePorts } from '../../src/platform/freePorts.ts';
-import { eventually } from './fixtures.ts';
+import { killOnExit } from '../../src/platform/killOnExit.ts';
+import { sleep } from '../../src/platform/processes.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -61,6 +63,8 @@ export class RoleProcesses {
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    const untrack = killOnExit({ pid: child.pid! }, 'SIGKILL');
+    child.once('exit', untrack);
     let output = '';
     child.stdout!.on('data', (chunk) => (output += chunk));
     child.stderr!.on('data', (chunk) => (output += chunk));
@@ -88,13 +92,15 @@ export class RoleProcesses {
       },
     };
     this.started.push(process_);
-    await eventually(async () => output.includes('Ready.') || exited(), options.readyTimeoutMs ?? 120_000, `${options.name} to be ready`);
+    const deadline = Date.now() + (options.readyTimeoutMs ?? 120_000);
+    while (!output.includes('Ready.') && !exited() && Date.now() < deadline) await sleep(100);
     if (!output.includes('Ready.')) throw new Error(`${options.name} (${options.role}) did not start:\n${output}`);
     return process_;
   }
 
-  async stopAll(): Promise<void> {
-    await Promise.all(this.started.map((each) => each.kill()));
+  /** SIGKILL by default (tests); SIGTERM lets each stop cleanly (benchmarks). */
+  async stopAll(signal: 'SIGKILL' | 'SIGTERM' = 'SIGKILL'): Promise<void> {
+    await Promise.all(this.started.map((each) => (signal === 'SIGKILL' ? each.kill() : each.terminate())));
     await Promise.all(this.dataDirs.map((dir) => rm(dir, { recursive: true, force: true })));
   }
 }
