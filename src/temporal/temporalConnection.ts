@@ -8,16 +8,15 @@
  *
  * Certificates and keys are read and checked here, once, so a wrong path or a key that does not
  * match its certificate stops Vigil at start-up with the variable (or TOML key) named, instead of
- * a TLS failure deep inside a worker. The client (`Connection`, grpc-js) and the worker
- * (`NativeConnection`, Core) get address, TLS, API key and metadata from one function.
+ * a TLS failure deep inside a worker. Opening the connections is temporalConnect.ts's, so that
+ * reading the configuration (src/config.ts, every script) loads neither gRPC stack.
  */
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { inspect } from 'node:util';
 import os from 'node:os';
 import path from 'node:path';
-import { Connection, type ConnectionOptions } from '@temporalio/client';
-import { NativeConnection, type NativeConnectionOptions, type TLSConfig } from '@temporalio/worker';
+import type { TLSConfig } from '@temporalio/worker';
 import {
   loadClientConfigProfile,
   toClientOptions,
@@ -324,24 +323,4 @@ export function describeTemporalConnection(settings: TemporalConnectionSettings)
   ]
     .filter((part) => part !== null)
     .join(', ');
-}
-
-/** The one place address, TLS, API key and metadata become connection options, for both connections. */
-function connectionOptionsOf(settings: TemporalConnectionSettings): ConnectionOptions & NativeConnectionOptions {
-  return {
-    address: settings.address,
-    tls: settings.tls,
-    apiKey: settings.apiKey ?? undefined,
-    metadata: { ...settings.metadata },
-  };
-}
-
-/** The client connection (starting and querying workflows); the caller's `Client` takes `settings.namespace`. */
-export function connectClient(settings: TemporalConnectionSettings, extra: Pick<ConnectionOptions, 'connectTimeout'> = {}): Promise<Connection> {
-  return Connection.connect({ ...connectionOptionsOf(settings), ...extra });
-}
-
-/** The worker's connection (Core); the caller's `Worker` takes `settings.namespace`. */
-export function connectNative(settings: TemporalConnectionSettings): Promise<NativeConnection> {
-  return NativeConnection.connect(connectionOptionsOf(settings));
 }

@@ -13,12 +13,11 @@ import { Client, type Connection } from '@temporalio/client';
 import { DefaultLogger, type NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
-  connectClient,
-  connectNative,
   describeTemporalConnection,
   loadTemporalConnectionSettings,
   type TemporalConnectionSettings,
 } from '../../src/temporal/temporalConnection.ts';
+import { connectClient, connectNative } from '../../src/temporal/temporalConnect.ts';
 import { generateTestCertificates, type TestCertificates } from '../support/testCertificates.ts';
 import { startMtlsProxy, startRecordingGrpcProxy, type RecordingEndpoint, type TlsEndpoint } from '../support/tlsProxies.ts';
 
