@@ -7,7 +7,8 @@
  * transaction that holds that share lock and later updates the agent would deadlock against a
  * waiter for FOR UPDATE. NO KEY UPDATE serializes the writers without either problem.
  */
-import type { Prisma } from './db.ts';
+import type { Issue, Prisma } from './db.ts';
+import { modelRow } from './modelRows.ts';
 
 type Tx = Prisma.TransactionClient;
 
@@ -22,8 +23,8 @@ export async function lockAgentOfRun(tx: Tx, runId: string): Promise<void> {
     WHERE r.id = ${runId}::uuid FOR NO KEY UPDATE OF a`;
 }
 
-/** Locks an issue row and reads it; null when it does not exist. */
-export async function lockIssue(tx: Tx, issueId: string) {
-  const rows = await tx.$queryRaw<Array<{ id: string }>>`SELECT id FROM issues WHERE id = ${issueId}::uuid FOR NO KEY UPDATE`;
-  return rows.length > 0 ? tx.issue.findUnique({ where: { id: issueId } }) : null;
+/** Locks an issue row and reads it, in one statement; null when it does not exist. */
+export async function lockIssue(tx: Tx, issueId: string): Promise<Issue | null> {
+  const rows = await tx.$queryRaw<Array<Record<string, unknown>>>`SELECT * FROM issues WHERE id = ${issueId}::uuid FOR NO KEY UPDATE`;
+  return rows.length > 0 ? modelRow<Issue>(rows[0]) : null;
 }

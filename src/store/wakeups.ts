@@ -13,11 +13,10 @@ import { agentNameKey, heartbeatPolicyOf } from '../domain/heartbeatPolicy.ts';
 import { LIVE_RUN_STATUSES } from '../domain/runStatus.ts';
 import { getInvocationBlock } from './budget.ts';
 import { activePauseHoldFor } from './treeHolds.ts';
-import { LIVE_RUN_STATUS_LIST } from './runStatusSql.ts';
 import { logActivity } from './activityLog.ts';
 import { asObject, stringOrNull, toJson, type JsonObject } from './json.ts';
-import { unresolvedBlockerIds } from './issueRelations.ts';
 import { lockAgent, lockIssue } from './locks.ts';
+import { insertQueuedRun, readIssueExecutionFacts } from './wakeStatements.ts';
 import {
   admitByAgentGates,
   admitIssueWake,
@@ -114,45 +113,31 @@ function createWake(db: Tx | PrismaClient, row: WakeRowInput) {
 
 async function createQueuedRun(tx: Tx, companyId: string, agentId: string, request: WakeRequest, context: JsonObject, issueIdentifier: string | null) {
   // The run's id is chosen here so the wake can point at it from its first write.
-  const runId = randomUUID();
-  const wake = await createWake(tx, { companyId, agentId, request, status: 'queued', runId });
-  const run = await tx.heartbeatRun.create({
-    data: {
-      id: runId,
-      companyId,
-      agentId,
-      invocationSource: request.source,
-      triggerDetail: request.triggerDetail ?? null,
-      status: 'queued',
-      wakeupRequestId: wake.id,
-      contextSnapshot: toJson(context),
-      retryOfRunId: request.retryOfRunId ?? null,
-      continuationAttempt: Number(context.livenessContinuationAttempt ?? 0) || 0,
-    },
+  const { run, wakeId } = await insertQueuedRun(tx, {
+    runId: randomUUID(),
+    companyId,
+    agentId,
+    source: request.source,
+    triggerDetail: request.triggerDetail ?? null,
+    reason: request.reason ?? null,
+    payload: request.payload ?? {},
+    requestedByActorType: request.requestedByActorType ?? null,
+    requestedByActorId: request.requestedByActorId ?? null,
+    idempotencyKey: request.idempotencyKey ?? null,
+    contextSnapshot: context,
+    retryOfRunId: request.retryOfRunId ?? null,
+    continuationAttempt: Number(context.livenessContinuationAttempt ?? 0) || 0,
+    now: new Date(),
   });
-  return { kind: 'queued' as const, run, wakeId: wake.id, issueIdentifier };
+  return { kind: 'queued' as const, run, wakeId, issueIdentifier };
 }
 
 /** Merges new context keys into a live run without overwriting its task binding. */
-async function coalesceInto(tx: Tx, run: Run, companyId: string, agentId: string, request: WakeRequest, context: JsonObject, reason: string | null) {
+async function coalesceInto(tx: Tx, run: { id: string; contextSnapshot: unknown }, companyId: string, agentId: string, request: WakeRequest, context: JsonObject, reason: string | null) {
   const merged = { ...context, ...asObject(run.contextSnapshot) };
   const updated = await tx.heartbeatRun.update({ where: { id: run.id }, data: { contextSnapshot: toJson(merged) } });
   const wake = await createWake(tx, { companyId, agentId, request, status: 'coalesced', reason: reason ?? request.reason, runId: run.id });
   return { kind: 'coalesced' as const, run: updated, wakeId: wake.id };
-}
-
-/** The run that currently executes an issue: its lock if live, else the oldest live run (running first). */
-async function activeExecutionRun(tx: Tx, issue: { id: string; companyId: string; executionRunId: string | null }) {
-  if (issue.executionRunId) {
-    const locked = await tx.heartbeatRun.findUnique({ where: { id: issue.executionRunId } });
-    if (locked && (LIVE_RUN_STATUSES as readonly string[]).includes(locked.status)) return locked;
-  }
-  const rows = await tx.$queryRaw<Array<{ id: string }>>`
-    SELECT id FROM heartbeat_runs
-    WHERE company_id = ${issue.companyId}::uuid AND context_snapshot->>'issueId' = ${issue.id}
-      AND status IN ${LIVE_RUN_STATUS_LIST}
-    ORDER BY (status = 'running') DESC, created_at ASC LIMIT 1`;
-  return rows[0] ? tx.heartbeatRun.findUnique({ where: { id: rows[0].id } }) : null;
 }
 
 async function enqueueIssueBound(
@@ -193,14 +178,14 @@ async function enqueueIssueBound(
     // R71.6: the facts, read under the issue row lock, each only when the admission can use it.
     const locked = await lockIssue(tx, issueId);
     const issue = locked && locked.companyId === companyId ? locked : null;
-    const active = issue ? await activeExecutionRun(tx, issue) : null;
-    const activeAgent = active ? await tx.agent.findUnique({ where: { id: active.agentId } }) : null;
+    const facts = issue ? await readIssueExecutionFacts(tx, issue) : null;
+    const active = facts?.activeRun ?? null;
     const unresolved =
-      issue && blockerGateApplies({ hasActiveRun: active !== null, wakeReason: request.reason }) ? await unresolvedBlockerIds(tx, issue.id) : [];
+      facts && blockerGateApplies({ hasActiveRun: active !== null, wakeReason: request.reason }) ? facts.unresolvedBlockerIds : [];
     const plan = admitIssueWake({
       issueFound: issue !== null,
       executionRunId: issue?.executionRunId ?? null,
-      activeRun: active ? { id: active.id, status: active.status, agentName: activeAgent?.name ?? null } : null,
+      activeRun: active ? { id: active.id, status: active.status, agentName: active.agentName } : null,
       requestingAgentName: agent.name,
       wakeReason: request.reason,
       unresolvedBlockerIds: unresolved,
@@ -214,7 +199,7 @@ async function enqueueIssueBound(
     if (plan.stampLock) {
       await tx.issue.update({
         where: { id: issueId },
-        data: { executionRunId: live.id, executionAgentNameKey: activeAgent ? agentNameKey(activeAgent.name) : null, executionLockedAt: new Date() },
+        data: { executionRunId: live.id, executionAgentNameKey: live.agentName !== null ? agentNameKey(live.agentName) : null, executionLockedAt: new Date() },
       });
     }
     if (plan.kind === 'coalesce') return coalesceInto(tx, live, companyId, agent.id, request, context, plan.reason);
@@ -225,7 +210,7 @@ async function enqueueIssueBound(
       issueId,
       executionRunId: live.id,
       executionAgentId: live.agentId,
-      executionAgentName: activeAgent?.name ?? null,
+      executionAgentName: live.agentName,
     };
   });
 }

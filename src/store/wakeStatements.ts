@@ -1,0 +1,85 @@
+/**
+ * R71's statements on the hot path, one round trip each: the facts an issue-bound wake is
+ * admitted on (read under the issue's row lock) and the queued run it creates with its wake.
+ */
+import type { HeartbeatRun, Prisma } from './db.ts';
+import { LIVE_RUN_STATUS_LIST } from './runStatusSql.ts';
+import { modelRow } from './modelRows.ts';
+import type { JsonObject } from './json.ts';
+
+type Tx = Prisma.TransactionClient;
+
+export interface IssueExecutionFacts {
+  /** The run executing the issue: its execution lock if live, else its oldest live run, running first (R71.6). */
+  activeRun: { id: string; status: string; agentId: string; agentName: string | null; contextSnapshot: unknown } | null;
+  /** R75: blockers not `done`, oldest relation first. */
+  unresolvedBlockerIds: string[];
+}
+
+/** R71.6: the active execution run, its agent's name and the unresolved blockers, in one statement. */
+export async function readIssueExecutionFacts(tx: Tx, issue: { id: string; companyId: string; executionRunId: string | null }): Promise<IssueExecutionFacts> {
+  const rows = await tx.$queryRaw<
+    Array<{ id: string | null; status: string | null; agent_id: string | null; agent_name: string | null; context_snapshot: unknown; unresolved: string[] | null }>
+  >`
+    WITH active AS (
+      SELECT r.id, r.status::text AS status, r.agent_id, r.context_snapshot FROM heartbeat_runs r
+      WHERE r.status IN ${LIVE_RUN_STATUS_LIST}
+        AND (r.id = ${issue.executionRunId}::uuid
+             OR (r.company_id = ${issue.companyId}::uuid AND r.context_snapshot->>'issueId' = ${issue.id}))
+      ORDER BY (r.id IS NOT DISTINCT FROM ${issue.executionRunId}::uuid) DESC, (r.status = 'running') DESC, r.created_at ASC
+      LIMIT 1
+    )
+    SELECT a.id, a.status, a.agent_id, g.name AS agent_name, a.context_snapshot,
+           (SELECT array_agg(rel.issue_id::text ORDER BY rel.created_at)
+            FROM issue_relations rel JOIN issues b ON b.id = rel.issue_id
+            WHERE rel.related_issue_id = ${issue.id}::uuid AND rel.type = 'blocks' AND b.status <> 'done') AS unresolved
+    FROM (SELECT 1) one
+    LEFT JOIN active a ON true
+    LEFT JOIN agents g ON g.id = a.agent_id`;
+  const row = rows[0];
+  return {
+    activeRun: row.id
+      ? { id: row.id, status: row.status!, agentId: row.agent_id!, agentName: row.agent_name, contextSnapshot: row.context_snapshot }
+      : null,
+    unresolvedBlockerIds: row.unresolved ?? [],
+  };
+}
+
+export interface QueuedRunInput {
+  runId: string;
+  companyId: string;
+  agentId: string;
+  source: string;
+  triggerDetail: string | null;
+  reason: string | null;
+  payload: JsonObject;
+  requestedByActorType: string | null;
+  requestedByActorId: string | null;
+  idempotencyKey: string | null;
+  contextSnapshot: JsonObject;
+  retryOfRunId: string | null;
+  continuationAttempt: number;
+  now: Date;
+}
+
+/** R71 "create a run": the `queued` wake pointing at its `queued` run, in one statement. */
+export async function insertQueuedRun(tx: Tx, input: QueuedRunInput): Promise<{ run: HeartbeatRun; wakeId: string }> {
+  const rows = await tx.$queryRaw<Array<Record<string, unknown>>>`
+    WITH wake AS (
+      INSERT INTO agent_wakeup_requests (company_id, agent_id, source, trigger_detail, reason, payload, status,
+                                         requested_by_actor_type, requested_by_actor_id, idempotency_key, run_id,
+                                         requested_at, created_at, updated_at)
+      VALUES (${input.companyId}::uuid, ${input.agentId}::uuid, ${input.source}::wakeup_source, ${input.triggerDetail}, ${input.reason},
+              ${JSON.stringify(input.payload)}::jsonb, 'queued', ${input.requestedByActorType}::actor_type, ${input.requestedByActorId},
+              ${input.idempotencyKey}, ${input.runId}::uuid, ${input.now}, ${input.now}, ${input.now})
+      RETURNING id
+    )
+    INSERT INTO heartbeat_runs (id, company_id, agent_id, invocation_source, trigger_detail, status, wakeup_request_id,
+                                context_snapshot, retry_of_run_id, continuation_attempt, created_at, updated_at)
+    SELECT ${input.runId}::uuid, ${input.companyId}::uuid, ${input.agentId}::uuid, ${input.source}::wakeup_source, ${input.triggerDetail},
+           'queued', wake.id, ${JSON.stringify(input.contextSnapshot)}::jsonb, ${input.retryOfRunId}::uuid, ${input.continuationAttempt}, ${input.now}, ${input.now}
+    FROM wake
+    RETURNING *`;
+  const run = modelRow<HeartbeatRun>(rows[0]);
+  return { run, wakeId: run.wakeupRequestId! };
+}
