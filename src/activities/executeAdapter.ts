@@ -23,7 +23,7 @@ import type { AdapterInvocation } from '../adapters/types.ts';
 import type { AdapterResult } from '../domain/adapterResult.ts';
 import { prepareAgentCliRun } from './agentCliPreparation.ts';
 import { mintRunToken } from '../auth/tokens.ts';
-import { appendRunEvent } from '../store/runEvents.ts';
+import { recordProcessSpawned } from '../store/runExecutionWrites.ts';
 import { asObject, boundIssueId, stringOrNull } from '../store/json.ts';
 import { LOG_STORE, runLogRef } from '../store/runLogStore.ts';
 import { runTexts } from '../domain/texts.ts';
@@ -73,18 +73,23 @@ export async function executeAdapter(deps: ActivityDeps, runId: string): Promise
       signal: ctx.cancellationSignal,
       onSpawn: async ({ pid, processGroupId, startedAt }) => {
         spawned = true;
-        // Recorded at once so the reaper and a cancel from another host can find the child.
-        await deps.prisma.heartbeatRun.update({
-          where: { id: runId },
-          data: { processPid: pid, processGroupId, processStartedAt: startedAt, processHost: hostname(), workerId: deps.workerId, logStore: LOG_STORE, logRef },
-        });
-        await appendRunEvent(deps.prisma, {
-          companyId: run.companyId,
+        await recordProcessSpawned(deps.prisma, {
           runId,
-          agentId: agent.id,
-          eventType: 'adapter.invoke',
-          message: runTexts.adapterInvoked(pid),
-          payload: { processPid: pid, processGroupId, adapterType: agent.adapterType },
+          pid,
+          processGroupId,
+          startedAt,
+          host: hostname(),
+          workerId: deps.workerId,
+          logStore: LOG_STORE,
+          logRef,
+          event: {
+            companyId: run.companyId,
+            runId,
+            agentId: agent.id,
+            eventType: 'adapter.invoke',
+            message: runTexts.adapterInvoked(pid),
+            payload: { processPid: pid, processGroupId, adapterType: agent.adapterType },
+          },
         });
         heartbeat();
         log.info('agent process started', { pid, processGroupId, adapterType: agent.adapterType });

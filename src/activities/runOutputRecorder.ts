@@ -1,8 +1,8 @@
 /**
  * Streams an adapter's output into the run's log (PostgreSQL, src/store/runLogStore.ts), `heartbeat_run_events` (event type `log`, and
  * `agent.message` for what a coding-agent CLI's parser read from its stream) and the run's
- * `lastOutput*` / `log*` columns. Chunks are batched so a chatty agent costs one
- * write every FLUSH_MS rather than one per line (the log: one INSERT per flush); the log's sha256
+ * `lastOutput*` / `log*` columns. Chunks are batched so a chatty agent costs two statements
+ * every FLUSH_MS rather than writes per line (the log's INSERT; the events with the run's columns); the log's sha256
  * is kept as it grows. Past the log's cap (VIGIL_RUN_LOG_MAX_BYTES) the log stops growing, while
  * events and `lastOutput*` go on as before.
  */
@@ -13,6 +13,7 @@ import type { AgentStreamMessage } from '../adapters/agentStream.ts';
 import { tailUtf8 } from '../adapters/processOutput.ts';
 import type { RunLogStore, RunLogWriter } from '../store/runLogStore.ts';
 import { appendRunEvents } from '../store/runEvents.ts';
+import { recordOutputFlushed } from '../store/runExecutionWrites.ts';
 
 const FLUSH_MS = 200;
 /** heartbeat.run.log chunks are at most 8 KiB (API.md); events follow the same cap. */
@@ -103,19 +104,17 @@ export class RunOutputRecorder {
     }
     const { bytes, text } = await this.log.append(pieces.map((p) => ({ ts: p.ts, stream: p.stream, chunk: p.text })));
     if (text) this.logHash.update(text);
-    await appendRunEvents(this.prisma, events);
     const last = pieces[pieces.length - 1];
     this.seq += pieces.length;
-    await this.prisma.heartbeatRun.update({
-      where: { id: this.run.id },
-      data: {
-        lastOutputAt: last.ts,
-        lastOutputSeq: this.seq,
-        lastOutputStream: last.stream,
-        lastOutputBytes: BigInt(Buffer.byteLength(last.text)),
-        logBytes: BigInt(bytes),
-        logSha256: this.logHash.copy().digest('hex'),
-      },
+    await recordOutputFlushed(this.prisma, {
+      runId: this.run.id,
+      lastOutputAt: last.ts,
+      lastOutputSeq: this.seq,
+      lastOutputStream: last.stream,
+      lastOutputBytes: Buffer.byteLength(last.text),
+      logBytes: bytes,
+      logSha256: this.logHash.copy().digest('hex'),
+      events,
     });
     this.onFlushed();
   }

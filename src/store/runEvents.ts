@@ -1,7 +1,7 @@
 /**
  * Append-only run events (`heartbeat_run_events`), `seq` = max(seq)+1 per run.
  */
-import type { Prisma, PrismaClient } from './db.ts';
+import { Prisma, type PrismaClient } from './db.ts';
 import { redactJson, redactSecrets } from '../domain/redaction.ts';
 
 type Db = PrismaClient | Prisma.TransactionClient;
@@ -24,8 +24,17 @@ export async function appendRunEvent(db: Db, event: RunEventInput): Promise<void
 /** Inserts events in order with consecutive `seq` numbers, in one statement. */
 export async function appendRunEvents(db: Db, events: RunEventInput[]): Promise<void> {
   if (events.length === 0) return;
+  await db.$executeRaw`${runEventsInsert(events)}`;
+}
+
+/**
+ * The INSERT of `appendRunEvents` as a fragment, for a statement that writes the run's events
+ * together with something else (a data-modifying CTE: `WITH events AS (${runEventsInsert(…)}) …`).
+ * `events` must not be empty and must all belong to one run.
+ */
+export function runEventsInsert(events: RunEventInput[]): Prisma.Sql {
   const runId = events[0].runId;
-  const rows = events.map((event) => ({
+  const rows = events.map((event, i) => ({
     company_id: event.companyId,
     run_id: event.runId,
     agent_id: event.agentId,
@@ -34,12 +43,13 @@ export async function appendRunEvents(db: Db, events: RunEventInput[]): Promise<
     level: event.level ?? 'info',
     message: event.message == null ? null : redactSecrets(event.message),
     payload: event.payload == null ? null : redactJson(event.payload),
+    ord: i + 1,
   }));
-  await db.$executeRaw`
+  return Prisma.sql`
     INSERT INTO heartbeat_run_events (company_id, run_id, agent_id, seq, event_type, stream, level, message, payload)
     SELECT r.company_id::uuid, r.run_id::uuid, r.agent_id::uuid,
            base.seq + r.ord::int, r.event_type, r.stream, r.level, r.message, r.payload
-    FROM jsonb_to_recordset(${JSON.stringify(rows.map((row, i) => ({ ...row, ord: i + 1 })))}::jsonb)
+    FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
          AS r(company_id text, run_id text, agent_id text, event_type text, stream text, level text,
               message text, payload jsonb, ord int)
     CROSS JOIN (SELECT coalesce(max(seq), 0) AS seq FROM heartbeat_run_events WHERE run_id = ${runId}::uuid) AS base`;
