@@ -11,7 +11,7 @@ import { heartbeatPolicyOf } from '../domain/heartbeatPolicy.ts';
 import { releaseRunLeases } from './leases.ts';
 import type { EscalationRequest } from './releaseAndPromote.ts';
 import { enforceBudgetHardStop } from './budgetHardStop.ts';
-import { lockAgentOfRun } from '../store/locks.ts';
+import { lockAgentOfRun, lockRun } from '../store/locks.ts';
 import { isProcessGroupAlive, spawnedOnThisHost, terminateProcessGroup } from '../adapters/processGroup.ts';
 import { escalateStrandedIssue } from './escalation.ts';
 import { applyLivenessContinuation } from './livenessContinuation.ts';
@@ -156,10 +156,9 @@ async function finalizeInTransaction(
   input: FinalizeInput,
 ): Promise<{ result: FinalizeResult; firstHeartbeatOf: { agentRole: string; agentId: string; companyId: string } | null; observed: FinalizeObservation }> {
   return deps.prisma.$transaction(async (tx) => {
-    await lockAgentOfRun(tx, input.runId);
-    await tx.$queryRaw`SELECT id FROM heartbeat_runs WHERE id = ${input.runId}::uuid FOR NO KEY UPDATE`;
-    const run = await tx.heartbeatRun.findUniqueOrThrow({ where: { id: input.runId } });
-    const agent = await tx.agent.findUnique({ where: { id: run.agentId } });
+    const agent = await lockAgentOfRun(tx, input.runId);
+    const run = await lockRun(tx, input.runId);
+    if (!run) throw new Error(`Run ${input.runId} not found`);
     const observed: FinalizeObservation = { companyId: run.companyId, runUpdatedAt: run.updatedAt, recoveryActions: [], retryRunId: null };
     if (isTerminalRunStatus(run.status)) {
       // Someone else finished it (a light claim gate, a direct cancel): its status stands, but

@@ -9,10 +9,11 @@
  * which the caller carries out after the commit (§12, `escalation.ts`).
  */
 import { randomUUID } from 'node:crypto';
-import type { Prisma } from '../store/db.ts';
+import type { AgentWakeupRequest, Prisma } from '../store/db.ts';
 import { asObject, boundIssueId, stringOrNull, toJson } from '../store/json.ts';
-import { createSystemRun, moveExecutionLock, releaseExecutionLock } from '../store/systemRuns.ts';
+import { createSystemRun, moveExecutionLock, releaseExecutionLockAndListParked } from '../store/systemRuns.ts';
 import { lockIssue } from '../store/locks.ts';
+import { modelRow } from '../store/modelRows.ts';
 import { activePauseHoldFor } from '../store/treeHolds.ts';
 import { LIVE_RUN_STATUS_LIST } from '../store/runStatusSql.ts';
 import { isInvokableAgentStatus, UNSUCCESSFUL_TERMINAL_RUN_STATUSES } from '../domain/runStatus.ts';
@@ -54,9 +55,9 @@ async function lockTargetIssue(tx: Tx, run: TerminalRun): Promise<Issue | null> 
   // R28.1: the bound issue, else the issue whose execution lock is this run.
   const bound = boundIssueId(run.contextSnapshot);
   if (bound) return lockIssue(tx, bound);
-  const rows = await tx.$queryRaw<Array<{ id: string }>>`
-    SELECT id FROM issues WHERE company_id = ${run.companyId}::uuid AND execution_run_id = ${run.id}::uuid LIMIT 1 FOR NO KEY UPDATE`;
-  return rows[0] ? tx.issue.findUnique({ where: { id: rows[0].id } }) : null;
+  const rows = await tx.$queryRaw<Array<Record<string, unknown>>>`
+    SELECT * FROM issues WHERE company_id = ${run.companyId}::uuid AND execution_run_id = ${run.id}::uuid LIMIT 1 FOR NO KEY UPDATE`;
+  return rows[0] ? modelRow<Issue>(rows[0]) : null;
 }
 
 /**
@@ -68,9 +69,9 @@ export async function releaseAndPromote(tx: Tx, run: TerminalRun, options: { imm
   const issue = await lockTargetIssue(tx, run);
   if (!issue) return none(null); // R28.2
   if (issue.executionRunId !== null && issue.executionRunId !== run.id) return none(issue.id); // R28.3
-  // R28.4: checkoutRunId stays.
-  if (issue.executionRunId === run.id) await releaseExecutionLock(tx, issue.id, run.id);
-  const promoted = await promoteDeferredWake(tx, issue);
+  // R28.4 (checkoutRunId stays) and the wakes R29 may promote, in one statement.
+  const parked = await releaseExecutionLockAndListParked(tx, issue.id, run.id);
+  const promoted = await promoteDeferredWake(tx, issue, parked);
   if (promoted) return { issueId: issue.id, followUpRunIds: [promoted], escalation: null };
   if (!options.immediateRecovery) return none(issue.id);
   return immediateRecovery(tx, run, issue);
@@ -130,11 +131,7 @@ async function immediateRecovery(tx: Tx, run: TerminalRun, issue: Issue): Promis
  * R29: the oldest parked wake for the issue becomes a queued run (wakes whose agent cannot run,
  * or that a pause hold suppresses, are closed on the way).
  */
-async function promoteDeferredWake(tx: Tx, issue: Issue): Promise<string | null> {
-  const parked = await tx.agentWakeupRequest.findMany({
-    where: { status: 'deferred_issue_execution', payload: { path: ['issueId'], equals: issue.id } },
-    orderBy: { requestedAt: 'asc' },
-  });
+async function promoteDeferredWake(tx: Tx, issue: Issue, parked: AgentWakeupRequest[]): Promise<string | null> {
   if (parked.length === 0) return null;
   const hold = await activePauseHoldFor(tx, issue.id);
   const now = new Date();

@@ -1,5 +1,5 @@
 /**
- * R42–R45 on the database side: gather a finished run's evidence and texts in one query and
+ * R42–R45 on the database side: gather a finished run's issue, evidence and texts in one query and
  * classify them (pure, `domain/liveness.ts`); the finalize pipeline persists the result with the
  * run's terminal write.
  */
@@ -18,6 +18,10 @@ const NON_EVIDENCE_ACTIONS = ['environment.lease_acquired', 'environment.lease_r
 const CONTINUATION_SUMMARY_KEY = 'continuation-summary';
 
 interface EvidenceRow {
+  issue_found: boolean;
+  issue_status: string | null;
+  issue_title: string | null;
+  issue_description: string | null;
   comments: number;
   comment_at: Date | null;
   recent_comments: string[] | null;
@@ -31,9 +35,23 @@ interface EvidenceRow {
   continuation_summary: string | null;
 }
 
-async function gatherEvidence(tx: Tx, runId: string, issueId: string | null): Promise<{ evidence: LivenessEvidence; recentComments: string[]; continuationSummary: string | null }> {
+interface Gathered {
+  issue: IssueFacts | null;
+  evidence: LivenessEvidence;
+  recentComments: string[];
+  continuationSummary: string | null;
+}
+type IssueFacts = { status: string; title: string; description: string | null };
+
+/** The issue, and (`withEvidence`: a succeeded run) the run's evidence, in one statement. */
+async function gatherEvidence(tx: Tx, runId: string, issueId: string | null, withEvidence: boolean): Promise<Gathered> {
+  if (!withEvidence) {
+    const issue = issueId ? await tx.issue.findUnique({ where: { id: issueId }, select: { status: true, title: true, description: true } }) : null;
+    return { issue, evidence: EMPTY_EVIDENCE, recentComments: [], continuationSummary: null };
+  }
   const rows = await tx.$queryRaw<EvidenceRow[]>`
     SELECT
+      i.id IS NOT NULL AS issue_found, i.status::text AS issue_status, i.title AS issue_title, i.description AS issue_description,
       (SELECT count(*)::int FROM issue_comments c WHERE c.issue_id = ${issueId}::uuid AND c.created_by_run_id = ${runId}::uuid) AS comments,
       (SELECT max(c.created_at) FROM issue_comments c WHERE c.issue_id = ${issueId}::uuid AND c.created_by_run_id = ${runId}::uuid) AS comment_at,
       (SELECT array_agg(body ORDER BY created_at) FROM (
@@ -51,10 +69,12 @@ async function gatherEvidence(tx: Tx, runId: string, issueId: string | null): Pr
       (SELECT count(*)::int FROM heartbeat_run_events e WHERE e.run_id = ${runId}::uuid AND e.event_type <> ALL(${NON_EVIDENCE_EVENT_TYPES}::text[])) AS tool_events,
       (SELECT max(e.created_at) FROM heartbeat_run_events e WHERE e.run_id = ${runId}::uuid AND e.event_type <> ALL(${NON_EVIDENCE_EVENT_TYPES}::text[])) AS tool_event_at,
       (SELECT doc.latest_body FROM issue_documents d JOIN documents doc ON doc.id = d.document_id
-        WHERE d.issue_id = ${issueId}::uuid AND d.key = ${CONTINUATION_SUMMARY_KEY}) AS continuation_summary`;
+        WHERE d.issue_id = ${issueId}::uuid AND d.key = ${CONTINUATION_SUMMARY_KEY}) AS continuation_summary
+    FROM (SELECT 1) AS one LEFT JOIN issues i ON i.id = ${issueId}::uuid`;
   const row = rows[0];
   const times = [row.comment_at, row.revision_at, row.activity_at, row.tool_event_at].filter((t): t is Date => t !== null);
   return {
+    issue: row.issue_found ? { status: row.issue_status!, title: row.issue_title!, description: row.issue_description } : null,
     evidence: {
       issueComments: row.comments,
       documentRevisions: row.revisions,
@@ -83,14 +103,11 @@ export interface ClassifiableRun {
 
 /** R42: the liveness fields of a run about to be written terminal. Issue-scoped evidence needs an issue-bound run. */
 export async function classifyFinishedRun(tx: Tx, run: ClassifiableRun, issueId: string | null) {
-  const issue = issueId ? await tx.issue.findUnique({ where: { id: issueId }, select: { status: true, title: true, description: true } }) : null;
-  const gathered = run.status === 'succeeded'
-    ? await gatherEvidence(tx, run.id, issue ? issueId : null)
-    : { evidence: EMPTY_EVIDENCE, recentComments: [], continuationSummary: null };
+  const gathered = await gatherEvidence(tx, run.id, issueId, run.status === 'succeeded');
   const classification = classifyRunLiveness({
     runStatus: run.status,
     errorCode: run.errorCode,
-    issue,
+    issue: gathered.issue,
     evidence: gathered.evidence,
     recentComments: gathered.recentComments,
     resultJson: run.resultJson ? asObject(run.resultJson) : null,

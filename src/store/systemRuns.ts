@@ -6,7 +6,8 @@
  * the one place an issue's execution lock is taken over or given up by a run.
  */
 import { randomUUID } from 'node:crypto';
-import type { Prisma } from './db.ts';
+import type { AgentWakeupRequest, Prisma } from './db.ts';
+import { modelRows } from './modelRows.ts';
 import { agentNameKey } from '../domain/heartbeatPolicy.ts';
 import { toJson, type JsonObject } from './json.ts';
 
@@ -94,4 +95,20 @@ export async function releaseExecutionLock(tx: Tx, issueId: string, runId: strin
     data: { executionRunId: null, executionAgentNameKey: null, executionLockedAt: null },
   });
   return released.count > 0;
+}
+
+/**
+ * R28.4 + R29's look-up in one statement: clears the issue's execution lock if `runId` holds it,
+ * and returns the issue's parked (`deferred_issue_execution`) wakes, oldest first.
+ */
+export async function releaseExecutionLockAndListParked(tx: Tx, issueId: string, runId: string): Promise<AgentWakeupRequest[]> {
+  const rows = await tx.$queryRaw<Array<Record<string, unknown>>>`
+    WITH released AS (
+      UPDATE issues SET execution_run_id = NULL, execution_agent_name_key = NULL, execution_locked_at = NULL, updated_at = ${new Date()}
+      WHERE id = ${issueId}::uuid AND execution_run_id = ${runId}::uuid
+    )
+    SELECT * FROM agent_wakeup_requests
+    WHERE status = 'deferred_issue_execution' AND payload->>'issueId' = ${issueId}
+    ORDER BY requested_at ASC`;
+  return modelRows<AgentWakeupRequest>(rows);
 }

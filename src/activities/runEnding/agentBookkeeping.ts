@@ -5,6 +5,7 @@
 import type { Prisma } from '../../store/db.ts';
 import { decideAgentFinalize } from '../../domain/agentStatus.ts';
 import { logActivity } from '../../store/activityLog.ts';
+import { recordAgentRunState } from '../../store/runEndingWrites.ts';
 import type { AgentRow, EndedRun } from './terminalWrite.ts';
 
 type Tx = Prisma.TransactionClient;
@@ -15,14 +16,16 @@ type Tx = Prisma.TransactionClient;
  */
 export async function settleAgentAfterRun(tx: Tx, agent: AgentRow, ended: EndedRun, providerQuota: boolean): Promise<boolean> {
   const status = ended.write.status;
-  // R8 step 10: the agent's runtime state.
-  await tx.agentRuntimeState.upsert({
-    where: { agentId: agent.id },
-    create: { agentId: agent.id, companyId: agent.companyId, adapterType: agent.adapterType, lastRunId: ended.before.id, lastRunStatus: status, lastError: ended.error },
-    update: { lastRunId: ended.before.id, lastRunStatus: status, lastError: ended.error },
+  // R8 step 10: the agent's runtime state (with the count step 11 decides on).
+  const { otherRunningRuns } = await recordAgentRunState(tx, {
+    agentId: agent.id,
+    companyId: agent.companyId,
+    adapterType: agent.adapterType,
+    runId: ended.before.id,
+    runStatus: status,
+    error: ended.error,
   });
   // R8 step 11 (R10, R11).
-  const otherRunningRuns = await tx.heartbeatRun.count({ where: { agentId: agent.id, status: 'running' } });
   const decision = decideAgentFinalize({ agentStatus: agent.status, lastHeartbeatAt: agent.lastHeartbeatAt, otherRunningRuns, outcome: status, providerQuota });
   if (!decision.update) return false;
   await tx.agent.update({ where: { id: agent.id }, data: { status: decision.status, lastHeartbeatAt: new Date() } });

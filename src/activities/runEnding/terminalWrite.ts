@@ -8,8 +8,8 @@ import { terminalWriteFor, type ExecutionOutcome, type TerminalWrite } from '../
 import { wakeStatusForRunOutcome } from '../../domain/runStatus.ts';
 import { runTexts } from '../../domain/texts.ts';
 import { recoveryEventTexts } from '../../domain/recoveryTexts.ts';
-import { appendRunEvent } from '../../store/runEvents.ts';
-import { asObject, boundIssueId, stringOrNull, toJson } from '../../store/json.ts';
+import { postRunSummaryComment, writeRunTerminal } from '../../store/runEndingWrites.ts';
+import { asObject, boundIssueId, stringOrNull } from '../../store/json.ts';
 import { classifyFinishedRun } from '../runLiveness.ts';
 import { processLossRetryAllowed } from '../processLossRetry.ts';
 import { recordAgentCliRun, usageOf } from '../agentCliBookkeeping.ts';
@@ -65,45 +65,38 @@ export async function writeTerminalStatus(tx: Tx, run: RunRow, agent: AgentRow |
   // What a coding-agent CLI reported: its session (R72) and usage, written with the terminal status.
   const cliReport = outcome.kind === 'adapter_result' ? outcome.result.agentCli ?? null : null;
   const usage = cliReport ? usageOf(cliReport) : null;
-  // R8 step 1 (R5): the terminal write.
-  const updated = await tx.heartbeatRun.update({
-    where: { id: run.id },
-    data: {
-      status: write.status,
-      finishedAt: now,
-      error,
-      errorCode: write.errorCode,
-      exitCode: write.exitCode,
-      signal: write.signal,
-      resultJson: toJson(write.resultJson),
-      stdoutExcerpt,
-      stderrExcerpt,
-      ...liveness,
-      ...(cliReport ? { sessionIdBefore: cliReport.sessionIdBefore, sessionIdAfter: cliReport.sessionIdAfter } : {}),
-      ...(usage ? { usageJson: toJson(usage) } : {}),
+  // R8 steps 1–3 (R5): the terminal write, the wake's status and the lifecycle event, in one statement.
+  const updated = await writeRunTerminal(tx, {
+    runId: run.id,
+    wakeupRequestId: run.wakeupRequestId,
+    status: write.status,
+    wakeStatus: wakeStatusForRunOutcome(write.status),
+    error,
+    errorCode: write.errorCode,
+    exitCode: write.exitCode,
+    signal: write.signal,
+    resultJson: write.resultJson,
+    stdoutExcerpt,
+    stderrExcerpt,
+    liveness,
+    session: cliReport ? { sessionIdBefore: cliReport.sessionIdBefore, sessionIdAfter: cliReport.sessionIdAfter } : null,
+    usage,
+    event: {
+      companyId: run.companyId,
+      runId: run.id,
+      agentId: run.agentId,
+      eventType: 'lifecycle',
+      level: write.status === 'succeeded' ? 'info' : write.status === 'cancelled' ? 'warn' : 'error',
+      message: runTexts.runFinished(write.status),
+      payload: { status: write.status, errorCode: write.errorCode, exitCode: write.exitCode, signal: write.signal },
     },
+    now,
   });
   let costRecorded = false;
   if (cliReport && agent) {
     const { cost } = await recordAgentCliRun(tx, run, agent, cliReport, { error, finishedAt: now });
     costRecorded = cost?.recorded === true;
   }
-  // R8 step 3: wake status and the lifecycle event.
-  if (run.wakeupRequestId) {
-    await tx.agentWakeupRequest.update({
-      where: { id: run.wakeupRequestId },
-      data: { status: wakeStatusForRunOutcome(write.status), finishedAt: now, error },
-    });
-  }
-  await appendRunEvent(tx, {
-    companyId: run.companyId,
-    runId: run.id,
-    agentId: run.agentId,
-    eventType: 'lifecycle',
-    level: write.status === 'succeeded' ? 'info' : write.status === 'cancelled' ? 'warn' : 'error',
-    message: runTexts.runFinished(write.status),
-    payload: { status: write.status, errorCode: write.errorCode, exitCode: write.exitCode, signal: write.signal },
-  });
   // R8 step 5.
   if (write.status === 'succeeded' && issueId) await postSuccessComment(tx, run, issueId, write.resultJson);
   return { before: run, updated, write, error, baseError, retryOnce, processLost, issueId, livenessState: liveness?.livenessState ?? null, now, costRecorded };
@@ -113,12 +106,5 @@ export async function writeTerminalStatus(tx: Tx, run: RunRow, agent: AgentRow |
 async function postSuccessComment(tx: Tx, run: { id: string; companyId: string; agentId: string }, issueId: string, resultJson: Record<string, unknown>) {
   const body = [resultJson.summary, resultJson.result, resultJson.message].map(stringOrNull).find((text) => text !== null);
   if (!body) return;
-  const already = await tx.issueComment.count({ where: { issueId, createdByRunId: run.id } });
-  if (already > 0) return;
-  // The issue may have been deleted meanwhile: then there is nothing to comment on.
-  const touched = await tx.issue.updateMany({ where: { id: issueId, companyId: run.companyId }, data: { updatedAt: new Date() } });
-  if (touched.count === 0) return;
-  await tx.issueComment.create({
-    data: { companyId: run.companyId, issueId, authorAgentId: run.agentId, createdByRunId: run.id, body },
-  });
+  await postRunSummaryComment(tx, { runId: run.id, companyId: run.companyId, agentId: run.agentId, issueId, body });
 }
