@@ -8,7 +8,7 @@ import type { PrismaClient } from '../store/db.ts';
 import type { ActivityDeps } from '../activities/deps.ts';
 import type { Logger } from '../logger.ts';
 import { enqueueWakeup, type AgentRow, type EnqueueResult, type WakeRequest } from '../store/wakeups.ts';
-import { cancelRunViaWorkflow, startRunWorkflow, type RunWorkflowSettings } from '../temporal/runWorkflows.ts';
+import { cancelRunViaWorkflow, startRunWorkflows, type RunWorkflowSettings } from '../temporal/runWorkflows.ts';
 import { finishRunOutsideWorkflow } from '../activities/finalizeRun.ts';
 import { resumeQueuedRuns } from '../activities/resumeQueuedRuns.ts';
 import { spawnedOnThisHost, terminateProcessGroup } from '../adapters/processGroup.ts';
@@ -38,7 +38,8 @@ export class RunControl {
     const result = await enqueueWakeup(this.deps.prisma, agent, request);
     if (result.kind === 'queued') {
       try {
-        await startRunWorkflow(this.deps.temporal, this.deps.workflowSettings, result.run, result.issueIdentifier);
+        // The run it has just created, in hand: started the one way every run starts, without reading it again.
+        await startRunWorkflows(this.deps.temporal, this.deps.workflowSettings, [{ run: result.run, issueIdentifier: result.issueIdentifier ?? null }]);
       } catch (error) {
         this.deps.logger.error('could not start a run workflow', { runId: result.run.id, error: error instanceof Error ? error.message : String(error) });
         throw new ServiceUnavailableError(runTexts.workflowNotStarted, { runId: result.run.id }, 'temporal_unavailable');

@@ -8,11 +8,11 @@ import type { PrismaClient } from '../store/db.ts';
 import type { RunExecutions } from '../activities/deps.ts';
 import { cancelRunUpdate } from '../workflows/heartbeatRun.ts';
 import { runWorkflowId } from '../domain/runWorkflowId.ts';
-import { startOrNudgeRunWorkflow, type RunWorkflowSettings } from './runWorkflows.ts';
+import { startRunWorkflows, type RunWorkflowSettings } from './runWorkflows.ts';
 import { boundIssueId } from '../store/json.ts';
 import { mapBounded } from '../platform/concurrency.ts';
 
-/** Parallel calls to the Temporal frontend; enough to hide latency, few enough to be polite. */
+/** Parallel describes and cancel updates (starts: START_CONCURRENCY in runWorkflows.ts); enough to hide latency, few enough to be polite. */
 const CONCURRENCY = 32;
 
 export function createRunExecutions(client: Client, prisma: PrismaClient, settings: RunWorkflowSettings): RunExecutions {
@@ -31,6 +31,7 @@ export function createRunExecutions(client: Client, prisma: PrismaClient, settin
     },
     async start(runIds) {
       if (runIds.length === 0) return;
+      // Only runs still waiting to execute (R1): one that ended meanwhile is not started again.
       const runs = await prisma.heartbeatRun.findMany({
         where: { id: { in: [...new Set(runIds)] }, status: { in: ['queued', 'scheduled_retry'] } },
         select: { id: true, companyId: true, agentId: true, status: true, contextSnapshot: true, retryOfRunId: true },
@@ -38,7 +39,7 @@ export function createRunExecutions(client: Client, prisma: PrismaClient, settin
       const issueIds = runs.map((run) => boundIssueId(run.contextSnapshot)).filter((id): id is string => id !== null);
       const issues = issueIds.length > 0 ? await prisma.issue.findMany({ where: { id: { in: issueIds } }, select: { id: true, identifier: true } }) : [];
       const identifiers = new Map(issues.map((issue) => [issue.id, issue.identifier]));
-      await mapBounded(runs, CONCURRENCY, (run) => startOrNudgeRunWorkflow(client, settings, run, identifiers.get(boundIssueId(run.contextSnapshot) ?? '') ?? null));
+      await startRunWorkflows(client, settings, runs.map((run) => ({ run, issueIdentifier: identifiers.get(boundIssueId(run.contextSnapshot) ?? '') ?? null })));
     },
     async requestCancel(runIds, reason) {
       const accepted: string[] = [];

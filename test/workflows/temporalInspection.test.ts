@@ -11,6 +11,8 @@ import { promisify } from 'node:util';
 import { startTestVigil, type TestVigil } from '../support/harness.ts';
 import { eventually, givenAgent, givenCompany, givenIssue, waitForIssueRun, waitForRunStatus, type CompanyFixture } from '../support/fixtures.ts';
 import type { HeartbeatRun } from '../../src/store/db.ts';
+import { enqueueWakeup } from '../../src/store/wakeups.ts';
+import { VigilIssueIdentifier, VigilRunStatus } from '../../src/temporal/searchAttributeKeys.ts';
 
 const run = promisify(execFile);
 import { TERMINAL_RUN_STATUSES as TERMINAL } from '../../src/domain/runStatus.ts';
@@ -139,6 +141,41 @@ describe('runs in Temporal UI and the temporal CLI', () => {
     await acme.board.post(`/api/heartbeat-runs/${retry.id}/cancel`, {});
     await waitForRunStatus(vigil.vigil.prisma, retry.id, TERMINAL);
     await cliListEventually(readmeQuery('VigilAgentId=', { agentId: agent.id }), [`run-${died.id}`]);
+  });
+
+  it('starts a run once: a second start of a waiting run nudges its workflow (slotFreed) instead of starting another', async () => {
+    const agent = await givenAgent(acme, { script: 'succeed.sh' });
+    const waiting = await givenIssue(acme, { status: 'backlog', assigneeAgentId: agent.id });
+    const queued = await enqueueWakeup(vigil.vigil.prisma, agent.id, { source: 'assignment', triggerDetail: 'system', reason: 'issue_assigned', payload: { issueId: waiting.id } });
+    if (queued.kind !== 'queued') throw new Error(`expected a queued run, got ${queued.kind}`);
+    // A paused agent's run waits for its slot (R69), so its workflow stays open between the two starts.
+    await vigil.vigil.prisma.agent.update({ where: { id: agent.id }, data: { status: 'paused', pauseReason: 'manual' } });
+    const handle = vigil.vigil.temporal.workflow.getHandle(`run-${queued.run.id}`);
+    const converter = vigil.vigil.temporal.options.loadedDataConverter.payloadConverter;
+    const claims = async () =>
+      ((await handle.fetchHistory()).events ?? []).filter((event) => event.userMetadata?.summary && converter.fromPayload(event.userMetadata.summary) === 'claim run').length;
+
+    await vigil.vigil.runControl.startWorkflows([queued.run.id]);
+    await eventually(async () => ((await handle.query<{ phase: string }>('runState')).phase === 'waiting_for_slot' ? true : null), 10_000, 'the run to wait for its agent');
+    const first = await handle.describe();
+    const claimsBefore = await claims();
+
+    await vigil.vigil.runControl.startWorkflows([queued.run.id]);
+    // The nudge makes the waiting workflow claim again at once (still paused: it waits again).
+    await eventually(async () => ((await claims()) > claimsBefore ? true : null), 10_000, 'the nudged workflow to claim again');
+    const second = await handle.describe();
+    expect(second.runId).toBe(first.runId);
+    const history = (await handle.fetchHistory()).events ?? [];
+    expect(history.filter((event) => event.workflowExecutionStartedEventAttributes)).toHaveLength(1);
+    expect(history.filter((event) => event.workflowExecutionSignaledEventAttributes?.signalName === 'slotFreed')).toHaveLength(2);
+    // Set at the start, as for every run: what Temporal UI finds and shows.
+    expect(second.memo).toMatchObject({ runId: queued.run.id, agentId: agent.id, issueIdentifier: waiting.identifier, wakeReason: 'issue_assigned', retryOfRunId: null });
+    expect(second.typedSearchAttributes.get(VigilIssueIdentifier)).toBe(waiting.identifier);
+    expect(second.typedSearchAttributes.get(VigilRunStatus)).toBe('queued');
+
+    // Resumed, it runs once and succeeds: nothing left running.
+    expect((await acme.board.post(`/api/agents/${agent.id}/resume`, {})).status).toBe(200);
+    expect((await waitForRunStatus(vigil.vigil.prisma, queued.run.id, TERMINAL)).status).toBe('succeeded');
   });
 
   it('ran every query the README gives', () => {
