@@ -2,14 +2,18 @@
  * R69: which of an agent's queued runs may run now — the first (maxConcurrentRuns − running)
  * of them by rank: issue-bound and ready with the issue in progress, then issue-bound and ready,
  * then not issue-bound, then not ready; ties by issue priority, then age. One query, used by the
- * claim (am I among them?) and by finalize (whom to tell that a slot is free).
+ * claim (am I among them? inside its one transition statement) and by finalize and the reaper
+ * (whom to tell that a slot is free).
  */
-import type { Prisma } from './db.ts';
+import { Prisma } from './db.ts';
+import { uuidOrNullSql } from './claimGateFacts.ts';
 
-export async function claimableQueuedRunIds(tx: Prisma.TransactionClient, agentId: string, maxConcurrentRuns: number): Promise<string[]> {
-  const rows = await tx.$queryRaw<Array<{ id: string }>>`
+/** The query itself, for a statement that needs the slot check inside it (the claim's transition). */
+export function claimableQueuedRunIdsSql(agentId: string, maxConcurrentRuns: number): Prisma.Sql {
+  return Prisma.sql`
     SELECT r.id FROM heartbeat_runs r
-    LEFT JOIN issues i ON i.id::text = r.context_snapshot->>'issueId'
+    -- by primary key: a text comparison (i.id::text = …) reads every issue of every company
+    LEFT JOIN issues i ON i.id = ${uuidOrNullSql(Prisma.sql`r.context_snapshot->>'issueId'`)}
     WHERE r.agent_id = ${agentId}::uuid AND r.status = 'queued'
     ORDER BY
       CASE
@@ -23,5 +27,9 @@ export async function claimableQueuedRunIds(tx: Prisma.TransactionClient, agentI
       r.created_at, r.id
     LIMIT (SELECT greatest(${maxConcurrentRuns}::int - count(*), 0) FROM heartbeat_runs
            WHERE agent_id = ${agentId}::uuid AND status = 'running')`;
+}
+
+export async function claimableQueuedRunIds(tx: Prisma.TransactionClient, agentId: string, maxConcurrentRuns: number): Promise<string[]> {
+  const rows = await tx.$queryRaw<Array<{ id: string }>>(claimableQueuedRunIdsSql(agentId, maxConcurrentRuns));
   return rows.map((row) => row.id);
 }

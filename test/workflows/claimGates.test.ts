@@ -11,6 +11,7 @@ import { enqueueWakeup } from '../../src/store/wakeups.ts';
 let vigil: TestVigil;
 let acme: CompanyFixture;
 import { TERMINAL_RUN_STATUSES as TERMINAL } from '../../src/domain/runStatus.ts';
+import { checksOutAtStart, decideClaim, type ClaimFacts } from '../../src/domain/claimGates.ts';
 
 beforeAll(async () => {
   vigil = await startTestVigil();
@@ -107,6 +108,109 @@ describe('claim gates (R4)', () => {
     const finished = await claim(runB.id);
     expect(finished).toMatchObject({ status: 'cancelled', errorCode: 'issue_terminal_status' });
     expect(finished.resultJson).toMatchObject({ timeoutSource: 'stale_queued_run_gate' });
+  });
+});
+
+describe('the claim\'s writes (R4.5, R9, R27)', () => {
+  it('claims in one transition: run running, wake claimed, issue locked and checked out, one lease and one start event', async () => {
+    const agent = await givenAgent(acme, { script: 'sleep.sh', env: { SLEEP_SEC: '2' } });
+    const issue = await givenIssue(acme, { status: 'backlog', assigneeAgentId: agent.id });
+    const prisma = vigil.vigil.prisma;
+    // R9: a checkout left behind by an ended run is adopted.
+    const ended = await prisma.heartbeatRun.create({ data: { companyId: acme.company.id, agentId: agent.id, status: 'cancelled', finishedAt: new Date() } });
+    await prisma.issue.update({ where: { id: issue.id }, data: { checkoutRunId: ended.id } });
+    const run = await queuedRunFor(agent.id, issue.id);
+    await vigil.vigil.runControl.startWorkflows([run.id]);
+    const running = await eventually(async () => {
+      const row = await prisma.heartbeatRun.findUniqueOrThrow({ where: { id: run.id } });
+      return row.status === 'running' ? row : null;
+    }, 20_000, 'the run to be claimed');
+    expect(running.startedAt).not.toBeNull();
+    expect(await prisma.agentWakeupRequest.findUniqueOrThrow({ where: { id: run.wakeupRequestId! } })).toMatchObject({ status: 'claimed' });
+    expect(await prisma.issue.findUniqueOrThrow({ where: { id: issue.id } })).toMatchObject({
+      status: 'in_progress',
+      checkoutRunId: run.id,
+      executionRunId: run.id,
+      executionAgentNameKey: agent.name.trim().toLowerCase(),
+    });
+    expect(await prisma.environmentLease.findMany({ where: { heartbeatRunId: run.id } })).toHaveLength(1);
+    expect(await prisma.heartbeatRunEvent.count({ where: { runId: run.id, message: 'run started' } })).toBe(1);
+    expect(await prisma.activityLog.count({ where: { runId: run.id, action: 'environment.lease_acquired' } })).toBe(1);
+    expect((await waitForRunStatus(prisma, run.id, TERMINAL, 30_000)).status).toBe('succeeded');
+  });
+
+  it('stamps the lock but leaves a live run\'s checkout alone (R9: a tolerated conflict)', async () => {
+    const agent = await givenAgent(acme, { script: 'sleep.sh', env: { SLEEP_SEC: '2' } });
+    const issue = await givenIssue(acme, { status: 'backlog', assigneeAgentId: agent.id });
+    const prisma = vigil.vigil.prisma;
+    const holder = await prisma.heartbeatRun.create({ data: { companyId: acme.company.id, agentId: agent.id, status: 'scheduled_retry', scheduledRetryAt: new Date(Date.now() + 3_600_000) } });
+    await prisma.issue.update({ where: { id: issue.id }, data: { checkoutRunId: holder.id } });
+    const run = await queuedRunFor(agent.id, issue.id);
+    await vigil.vigil.runControl.startWorkflows([run.id]);
+    await eventually(async () => (await prisma.issue.findUniqueOrThrow({ where: { id: issue.id } })).executionRunId === run.id, 20_000, 'the lazy lock');
+    expect(await prisma.issue.findUniqueOrThrow({ where: { id: issue.id } })).toMatchObject({ status: 'backlog', checkoutRunId: holder.id });
+    expect((await waitForRunStatus(prisma, run.id, TERMINAL, 30_000)).status).toBe('succeeded');
+    await prisma.heartbeatRun.update({ where: { id: holder.id }, data: { status: 'cancelled', finishedAt: new Date() } });
+  });
+});
+
+describe('the claim decision (R4 order, R9), pure', () => {
+  const agentId = '00000000-0000-4000-8000-00000000000a';
+  const issueId = '00000000-0000-4000-8000-0000000000b1';
+  const facts = (over: Partial<ClaimFacts> = {}): ClaimFacts => ({
+    run: { id: 'run-1', companyId: 'c1', status: 'queued', scheduledRetryAt: null },
+    context: { issueId, wakeReason: 'issue_assigned', treeHoldInteraction: false, resumeIntent: false, hasWakeComment: false },
+    agent: { id: agentId, name: ' Coder ', status: 'idle', runtimeStateJson: {} },
+    budget: { companyStatus: 'active', companyPauseReason: null, agentStatus: 'idle', agentPauseReason: null, exceededScopes: [] },
+    issue: { id: issueId, companyId: 'c1', assigneeAgentId: agentId, status: 'todo', checkoutRunId: null },
+    pauseHold: null,
+    unresolvedBlockerIds: [],
+    checkoutHolderStatus: null,
+    ...over,
+  });
+  const now = new Date('2026-12-06T00:00:00Z');
+
+  it('applies the gates in the rule\'s order: budget before the hold, the hold before blockers, blockers before staleness', () => {
+    const everything = facts({
+      budget: { companyStatus: 'paused', companyPauseReason: 'manual', agentStatus: 'idle', agentPauseReason: null, exceededScopes: [] },
+      pauseHold: { holdId: 'h1', rootIssueId: issueId },
+      unresolvedBlockerIds: ['b1'],
+      issue: null,
+    });
+    expect(decideClaim(everything, now)).toMatchObject({ kind: 'cancel', reason: expect.stringContaining('paused') });
+    expect(decideClaim({ ...everything, budget: facts().budget }, now)).toMatchObject({ kind: 'cancel', holdInterrupted: { holdId: 'h1', issueId } });
+    expect(decideClaim({ ...everything, budget: facts().budget, pauseHold: null }, now)).toMatchObject({ kind: 'light_cancel', code: 'issue_dependencies_blocked' });
+    expect(decideClaim({ ...everything, budget: facts().budget, pauseHold: null, unresolvedBlockerIds: [] }, now)).toMatchObject({ kind: 'light_cancel', code: 'issue_not_found' });
+  });
+
+  it('waits for a non-invokable agent and parks behind a quota wall before any gate (R69)', () => {
+    const paused = facts({ agent: { ...facts().agent!, status: 'paused' }, pauseHold: { holdId: 'h1', rootIssueId: issueId } });
+    expect(decideClaim(paused, now)).toEqual({ kind: 'wait_for_agent' });
+    const walled = facts({ agent: { ...facts().agent!, runtimeStateJson: { providerQuota: { until: '2026-12-06T05:00:00Z', runId: 'r0' } } } });
+    expect(decideClaim(walled, now)).toMatchObject({ kind: 'park_for_quota' });
+    expect(decideClaim(facts({ agent: null }), now)).toMatchObject({ kind: 'cancel' });
+  });
+
+  it('locks only for the assignee and checks out only when R9 holds', () => {
+    expect(decideClaim(facts(), now)).toEqual({ kind: 'claim', issueLock: { issueId, executionAgentNameKey: 'coder', checkOut: true } });
+    const mentioned = facts({ context: { ...facts().context, wakeReason: 'issue_comment_mentioned' }, issue: { ...facts().issue!, assigneeAgentId: 'someone-else' } });
+    expect(decideClaim(mentioned, now)).toEqual({ kind: 'claim', issueLock: null });
+    expect(decideClaim(facts({ context: { ...facts().context, issueId: null } }), now)).toEqual({ kind: 'claim', issueLock: null });
+    const base = { issueStatus: 'todo', checkoutRunId: null, checkoutHolderStatus: null, runId: 'run-1', dependenciesReady: true, wakeReason: 'issue_assigned' };
+    expect(checksOutAtStart(base)).toBe(true);
+    expect(checksOutAtStart({ ...base, issueStatus: 'in_review' })).toBe(false);
+    expect(checksOutAtStart({ ...base, wakeReason: null })).toBe(false);
+    expect(checksOutAtStart({ ...base, wakeReason: 'execution_continuation' })).toBe(false);
+    expect(checksOutAtStart({ ...base, dependenciesReady: false })).toBe(false);
+    expect(checksOutAtStart({ ...base, checkoutRunId: 'other', checkoutHolderStatus: 'running' })).toBe(false);
+    expect(checksOutAtStart({ ...base, checkoutRunId: 'other', checkoutHolderStatus: 'succeeded' })).toBe(true);
+    expect(checksOutAtStart({ ...base, checkoutRunId: 'other', checkoutHolderStatus: null })).toBe(true);
+  });
+
+  it('answers a retried claim of a running run, a scheduled retry and an ended run without gates', () => {
+    expect(decideClaim(facts({ run: { ...facts().run, status: 'running' }, agent: null }), now)).toEqual({ kind: 'already_running' });
+    expect(decideClaim(facts({ run: { ...facts().run, status: 'scheduled_retry', scheduledRetryAt: now } }), now)).toEqual({ kind: 'scheduled', dueAt: now });
+    expect(decideClaim(facts({ run: { ...facts().run, status: 'cancelled' } }), now)).toEqual({ kind: 'ended', status: 'cancelled' });
   });
 });
 
