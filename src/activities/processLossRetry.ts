@@ -8,8 +8,7 @@ import { asObject, boundIssueId } from '../store/json.ts';
 import { createSystemRun, moveExecutionLock } from '../store/systemRuns.ts';
 import { appendRunEvent } from '../store/runEvents.ts';
 import { tracksLocalChild } from '../domain/runStatus.ts';
-import { PROCESS_LOST_RETRY } from '../domain/recoveryKinds.ts';
-import { recoveryEventTexts } from '../domain/recoveryTexts.ts';
+import { processLossRetryRun } from '../domain/processLossRetryRun.ts';
 
 type Tx = Prisma.TransactionClient;
 
@@ -31,31 +30,20 @@ export function processLossRetryAllowed(run: LostRun, adapterType: string | null
 /** R23: the retry run, in the caller's transaction. Returns the new run's id. */
 export async function queueProcessLossRetry(tx: Tx, run: LostRun, agent: { id: string; name: string }): Promise<string> {
   const issueId = boundIssueId(run.contextSnapshot);
+  // The same contents the orphan reaper's batches write (domain/processLossRetryRun.ts).
+  const contents = processLossRetryRun({ id: run.id, contextSnapshot: asObject(run.contextSnapshot), processLossRetryCount: run.processLossRetryCount }, issueId);
   const retry = await createSystemRun(tx, {
     companyId: run.companyId,
     agentId: agent.id,
-    wake: { reason: PROCESS_LOST_RETRY.wakeReason, payload: { ...(issueId ? { issueId } : {}), retryOfRunId: run.id } },
+    wake: { reason: contents.wakeReason, payload: contents.wakePayload },
     run: {
-      contextSnapshot: {
-        ...asObject(run.contextSnapshot),
-        retryOfRunId: run.id,
-        wakeReason: PROCESS_LOST_RETRY.wakeReason,
-        retryReason: PROCESS_LOST_RETRY.retryReason,
-      },
-      retryOfRunId: run.id,
-      processLossRetryCount: run.processLossRetryCount + 1,
+      contextSnapshot: contents.contextSnapshot,
+      retryOfRunId: contents.retryOfRunId,
+      processLossRetryCount: contents.processLossRetryCount,
     },
   });
   // The lock follows the retry only if the lost run still held it; checkoutRunId stays.
   if (issueId) await moveExecutionLock(tx, { issueId, newRunId: retry.id, agentName: agent.name, onlyFrom: run.id });
-  await appendRunEvent(tx, {
-    companyId: run.companyId,
-    runId: retry.id,
-    agentId: agent.id,
-    eventType: 'lifecycle',
-    level: 'warn',
-    message: recoveryEventTexts.processLossRetryQueued,
-    payload: { retryOfRunId: run.id },
-  });
+  await appendRunEvent(tx, { companyId: run.companyId, runId: retry.id, agentId: agent.id, ...contents.event });
   return retry.id;
 }

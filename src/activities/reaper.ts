@@ -6,19 +6,21 @@
  *
  * - R18: a live recorded pid keeps the run `running`, flagged `process_detached` (once).
  * - R19: a dead pid whose process group survives: the group is terminated first.
- * - R21–R25: the run fails as `process_lost` through the one finalize pipeline, which queues the
- *   single process-loss retry (R22/R23) or applies immediate recovery (R24), ends its leases
- *   `failed` (R27) and finalizes the agent.
- * Pids are probed and signalled only on the host that spawned them (`processHost`; unknown =
- * this host): elsewhere they would name other processes.
+ * - R21–R25: the run fails as `process_lost`, queues the single process-loss retry (R22/R23) or
+ *   applies immediate recovery (R24), ends its leases `failed` (R27) and finalizes the agent. The
+ *   common shapes are settled in batches with set-based statements (reaper/settleOrphanBatch.ts);
+ *   the rest go through the one per-run ending (`endRun`). `domain/orphanSettlement.ts` decides.
+ * Pids are probed one run at a time (cheap, local), and only on the host that spawned them
+ * (`processHost`; unknown = this host): elsewhere they would name other processes.
  */
 import type { ActivityDeps } from './deps.ts';
 import { endRun } from './finalizeRun.ts';
+import { settleOrphanBatch, type ProbedOrphan } from './reaper/settleOrphanBatch.ts';
 import { appendRunEvent } from '../store/runEvents.ts';
 import { tracksLocalChild } from '../domain/runStatus.ts';
 import { recoveryEventTexts } from '../domain/recoveryTexts.ts';
 import { isPidAlive, isProcessGroupAlive, spawnedOnThisHost, terminateProcessGroup } from '../adapters/processGroup.ts';
-import { claimableQueuedRunIds } from '../store/agentSlots.ts';
+import { claimableQueuedRunIdsOfAgents } from '../store/reapSettlement.ts';
 import { mapBounded } from '../platform/concurrency.ts';
 import { heartbeatPolicyOf } from '../domain/heartbeatPolicy.ts';
 import { runLogFields } from '../runLogContext.ts';
@@ -49,8 +51,10 @@ interface Candidate {
   adapter_type: string;
 }
 
-/** How many orphans are settled at once (each is a short transaction; descendant cleanup waits up to 2 s). */
+/** How many orphans are probed, or settled one by one, at once (descendant cleanup waits up to 2 s). */
 const CONCURRENCY = 8;
+/** How many orphans one batch transaction settles (R21–R27). */
+const BATCH_SIZE = 200;
 /** R19: SIGTERM, then SIGKILL after 2 s. */
 const DESCENDANT_GRACE_MS = 2_000;
 
@@ -76,34 +80,58 @@ async function reap(deps: ActivityDeps, options: ReapOptions): Promise<ReapResul
   const held = await deps.executions.held(candidates.map((c) => c.id));
   const orphans = candidates.filter((c) => !held.has(c.id));
 
-  const outcomes = await mapBounded(orphans, CONCURRENCY, (orphan) => settleOrphan(deps, orphan));
-  const reaped = orphans.filter((_, i) => outcomes[i].reaped);
-  const followUpRunIds = new Set(outcomes.flatMap((o) => o.followUps));
-  // R25 "try to start the agent's next queued run": once per agent whose runs were reaped.
-  for (const agentId of new Set(reaped.map((c) => c.agent_id))) {
-    for (const runId of await queuedRunsWithFreeSlot(deps, agentId)) followUpRunIds.add(runId);
+  // R18/R19: probe each run's pid (and terminate a surviving group) before anything is settled.
+  const probed = await mapBounded(orphans, CONCURRENCY, (orphan) => probeOrphan(deps, orphan));
+  const dead = probed.filter((p): p is ProbedOrphan => p !== null);
+  const reapedIds = new Set<string>();
+  const followUpRunIds = new Set<string>();
+  const perRun: ProbedOrphan[] = [];
+  for (let i = 0; i < dead.length; i += BATCH_SIZE) {
+    const batch = await settleOrphanBatch(deps, dead.slice(i, i + BATCH_SIZE));
+    for (const id of batch.reapedRunIds) reapedIds.add(id);
+    for (const id of batch.followUpRunIds) followUpRunIds.add(id);
+    perRun.push(...batch.perRun);
   }
+  // The shapes the batch leaves alone (R24's release and immediate recovery, races): one run at a time.
+  const outcomes = await mapBounded(perRun, CONCURRENCY, (orphan) => endRun(deps, { runId: orphan.id, outcome: { kind: 'reaped', descendantOnly: orphan.descendantOnly }, findNextQueued: false }));
+  perRun.forEach((orphan, i) => {
+    if (!outcomes[i].result.alreadyTerminal) reapedIds.add(orphan.id);
+    for (const id of outcomes[i].followUpRunIds) followUpRunIds.add(id);
+  });
+  // R25: runIds in processing order (the candidates' order); detached runs are not listed.
+  const reaped = orphans.filter((c) => reapedIds.has(c.id));
+  // R25 "try to start the agent's next queued run": once per agent whose runs were reaped.
+  for (const runId of await queuedRunsWithFreeSlot(deps, [...new Set(reaped.map((c) => c.agent_id))])) followUpRunIds.add(runId);
   return { reaped: reaped.length, runIds: reaped.map((c) => c.id), followUpRunIds: [...followUpRunIds] };
 }
 
-async function settleOrphan(deps: ActivityDeps, run: Candidate): Promise<{ reaped: boolean; followUps: string[] }> {
+/**
+ * R17–R19: a live trusted pid flags the run detached (null: not reaped); a dead pid whose group
+ * survives has the group terminated first (descendant-only cleanup).
+ */
+async function probeOrphan(deps: ActivityDeps, run: Candidate): Promise<ProbedOrphan | null> {
   const local = spawnedOnThisHost(run.process_host);
   // R17: only local-child adapters' pids are trusted.
   const trustPids = tracksLocalChild(run.adapter_type) && local;
   if (trustPids && run.process_pid !== null && (await isPidAlive(run.process_pid))) {
     await markDetached(deps, run, run.process_pid);
-    return { reaped: false, followUps: [] };
+    return null;
   }
   const descendantOnly = trustPids && run.process_group_id !== null && (await isProcessGroupAlive(run.process_group_id));
   if (descendantOnly) await terminateProcessGroup(run.process_group_id!, { graceMs: DESCENDANT_GRACE_MS });
-  const { result, followUpRunIds } = await endRun(deps, { runId: run.id, outcome: { kind: 'reaped', descendantOnly }, findNextQueued: false });
-  return { reaped: !result.alreadyTerminal, followUps: followUpRunIds };
+  return { id: run.id, companyId: run.company_id, agentId: run.agent_id, descendantOnly };
 }
 
-async function queuedRunsWithFreeSlot(deps: ActivityDeps, agentId: string): Promise<string[]> {
-  const agent = await deps.prisma.agent.findUnique({ where: { id: agentId }, select: { runtimeConfig: true } });
-  if (!agent) return [];
-  return deps.prisma.$transaction((tx) => claimableQueuedRunIds(tx, agentId, heartbeatPolicyOf(agent.runtimeConfig).maxConcurrentRuns));
+/** R25/R69: the queued runs of these agents that a free slot lets start, in one statement. */
+async function queuedRunsWithFreeSlot(deps: ActivityDeps, agentIds: string[]): Promise<string[]> {
+  if (agentIds.length === 0) return [];
+  const agents = await deps.prisma.agent.findMany({ where: { id: { in: agentIds } }, select: { id: true, runtimeConfig: true } });
+  const byId = new Map(agents.map((a) => [a.id, a]));
+  const slots = agentIds.flatMap((id) => {
+    const agent = byId.get(id);
+    return agent ? [{ agentId: id, maxConcurrentRuns: heartbeatPolicyOf(agent.runtimeConfig).maxConcurrentRuns }] : [];
+  });
+  return claimableQueuedRunIdsOfAgents(deps.prisma, slots);
 }
 
 /** R18: one conditional write, so a run already flagged is left as it is (updatedAt untouched). */

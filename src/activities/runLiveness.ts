@@ -5,7 +5,7 @@
  */
 import type { Prisma } from '../store/db.ts';
 import { asObject } from '../store/json.ts';
-import { classifyRunLiveness, type LivenessEvidence } from '../domain/liveness.ts';
+import { classifyRunLiveness, NO_LIVENESS_EVIDENCE, type LivenessEvidence } from '../domain/liveness.ts';
 
 type Tx = Prisma.TransactionClient;
 
@@ -47,7 +47,7 @@ type IssueFacts = { status: string; title: string; description: string | null };
 async function gatherEvidence(tx: Tx, runId: string, issueId: string | null, withEvidence: boolean): Promise<Gathered> {
   if (!withEvidence) {
     const issue = issueId ? await tx.issue.findUnique({ where: { id: issueId }, select: { status: true, title: true, description: true } }) : null;
-    return { issue, evidence: EMPTY_EVIDENCE, recentComments: [], continuationSummary: null };
+    return { issue, evidence: NO_LIVENESS_EVIDENCE, recentComments: [], continuationSummary: null };
   }
   const rows = await tx.$queryRaw<EvidenceRow[]>`
     SELECT
@@ -123,14 +123,3 @@ export async function classifyFinishedRun(tx: Tx, run: ClassifiableRun, issueId:
     lastUsefulActionAt: classification.lastUsefulActionAt,
   };
 }
-
-const EMPTY_EVIDENCE: LivenessEvidence = {
-  issueComments: 0,
-  documentRevisions: 0,
-  planRevisions: 0,
-  workProducts: 0,
-  workspaceOperations: 0,
-  activity: 0,
-  toolEvents: 0,
-  lastEvidenceAt: null,
-};

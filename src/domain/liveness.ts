@@ -19,6 +19,18 @@ export interface LivenessEvidence {
   lastEvidenceAt: Date | null;  // latest timestamp across the evidence sources
 }
 
+/** No evidence at all: what an unsucceeded run is classified with (R42 gathers evidence only for a succeeded run). */
+export const NO_LIVENESS_EVIDENCE: LivenessEvidence = {
+  issueComments: 0,
+  documentRevisions: 0,
+  planRevisions: 0,
+  workProducts: 0,
+  workspaceOperations: 0,
+  activity: 0,
+  toolEvents: 0,
+  lastEvidenceAt: null,
+};
+
 export interface LivenessInput {
   runStatus: string;                 // succeeded | failed | cancelled | timed_out
   errorCode: string | null;

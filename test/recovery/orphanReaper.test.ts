@@ -25,11 +25,20 @@ import {
   seedIssue,
   seedOrphanedRun,
   seedPauseHold,
+  type SeededAgent,
   type SeededCompany,
   type SeededIssue,
 } from '../support/recoverySeeds.ts';
 import { loadRunTokenSecret, mintRunToken } from '../../src/auth/tokens.ts';
 import type { HeartbeatRun, PrismaClient } from '../../src/store/db.ts';
+import { randomUUID } from 'node:crypto';
+import type { ActivityDeps } from '../../src/activities/deps.ts';
+import { reapOrphanedRuns } from '../../src/activities/reaper.ts';
+import { endRun } from '../../src/activities/finalizeRun.ts';
+import { createRunExecutions } from '../../src/temporal/runExecutions.ts';
+import { RunLogStore } from '../../src/store/runLogStore.ts';
+import { createLogger } from '../../src/logger.ts';
+import { orphanSettlementOf, type OrphanFacts } from '../../src/domain/orphanSettlement.ts';
 
 import { TERMINAL_RUN_STATUSES as TERMINAL } from '../../src/domain/runStatus.ts';
 const LIVE = ['queued', 'running', 'scheduled_retry'] as const;
@@ -624,5 +633,332 @@ describe('recovery end to end', () => {
       expect(text).not.toContain(secret);
       expect(text).not.toContain('Bearer sk-');
     }
+  });
+});
+
+// --- issue 12: the reaper's batches ----------------------------------------------------------------
+
+/**
+ * The reaper's activity itself, so its `followUpRunIds` can be checked; their workflows are not
+ * started, so every row stays as the reaping wrote it (the test cancels the retries when done).
+ */
+function directReapDeps(): ActivityDeps {
+  return {
+    prisma,
+    logStore: new RunLogStore(prisma),
+    runTokenSecret: 'orphan-reaper-test',
+    apiUrl: vigil.apiUrl,
+    workerId: 'orphan-reaper-test',
+    telemetry: { agentFirstHeartbeat: () => undefined },
+    logger: createLogger('error'),
+    executions: createRunExecutions(vigil.vigil.temporal, prisma, { taskQueue: `reaper-idle-${randomUUID()}`, adapterHeartbeatTimeoutMs: 10_000 }),
+    metrics: vigil.vigil.metrics,
+  };
+}
+
+/** One orphan's shape: its agent (by letter), whether it is bound to an issue, its pid and retry count. */
+interface OrphanShape {
+  agent: 'A' | 'B' | 'C' | 'D' | 'E';
+  issue: null | { status: 'in_progress' | 'in_review'; lock: 'self' | 'other' };
+  processPid: number | null;
+  processGroupId: number | null;
+  processLossRetryCount: number;
+  lease: boolean;
+}
+
+/**
+ * 250 orphans over five agents, interleaved so the reaper's batches (200) mix agents and one agent
+ * spans two batches:
+ * - A (paused, codex_local): bound to an in-progress issue it holds, first loss → retry, the lock
+ *   follows it (R22/R23); every fourth holds an environment lease (R27);
+ * - B (idle, never heartbeated, codex_local): no issue, pid and group recorded → retry; the agent
+ *   ends `error` and its first heartbeat is recorded once (R10/R11);
+ * - C (running, never heartbeated, process): no issue, retry already used → no retry, nothing to
+ *   release (R24, R28.2);
+ * - D (paused, codex_local): no pid or group recorded → no retry (R22), bound to an `in_review`
+ *   issue it holds → the lock is released, no immediate recovery (R28.4, R30): the per-run path;
+ * - E (idle, http — not a local child, R17): pid ignored → no retry, its issue's lock held by
+ *   another run (R28.3).
+ */
+function batchShapes(): OrphanShape[] {
+  const of = (agent: OrphanShape['agent'], count: number, shape: (i: number) => Omit<OrphanShape, 'agent'>) =>
+    Array.from({ length: count }, (_, i) => ({ agent, ...shape(i) }));
+  const groups = [
+    of('A', 80, (i) => ({ issue: { status: 'in_progress', lock: 'self' }, processPid: DEAD_PID, processGroupId: null, processLossRetryCount: 0, lease: i % 4 === 0 })),
+    of('B', 60, (i) => ({ issue: null, processPid: DEAD_PID, processGroupId: DEAD_PID, processLossRetryCount: 0, lease: i % 10 === 0 })),
+    of('C', 40, () => ({ issue: null, processPid: DEAD_PID, processGroupId: null, processLossRetryCount: 1, lease: false })),
+    of('D', 40, (i) => ({ issue: { status: 'in_review', lock: 'self' }, processPid: null, processGroupId: null, processLossRetryCount: 0, lease: i % 8 === 0 })),
+    of('E', 30, () => ({ issue: { status: 'in_progress', lock: 'other' }, processPid: DEAD_PID, processGroupId: null, processLossRetryCount: 0, lease: false })),
+  ];
+  // Round-robin over the groups: the candidate order (started_at) interleaves the agents.
+  const shapes: OrphanShape[] = [];
+  for (let i = 0; shapes.length < 250; i++) for (const group of groups) if (i < group.length) shapes.push(group[i]);
+  return shapes;
+}
+
+interface SeededWorld {
+  company: SeededCompany;
+  agents: Record<OrphanShape['agent'], SeededAgent>;
+  /** The orphans in candidate order (R16's order: started_at). */
+  orphans: Array<{ shape: OrphanShape; runId: string; wakeupRequestId: string; issueId: string | null; leaseId: string | null }>;
+  /** The run holding E's issues' locks. */
+  holderRunId: string;
+}
+
+/** The shapes as rows: a claimed wake, a `running` run, its issue and lease, with distinct start times. */
+async function seedBatchWorld(): Promise<SeededWorld> {
+  const company = track(await seedCompany(prisma));
+  const agents = {
+    A: await seedAgent(prisma, company, { name: 'Agent A', status: 'paused' }),
+    B: await seedAgent(prisma, company, { name: 'Agent B', status: 'idle' }),
+    C: await seedAgent(prisma, company, { name: 'Agent C', status: 'running', adapterType: 'process' }),
+    D: await seedAgent(prisma, company, { name: 'Agent D', status: 'paused' }),
+    E: await seedAgent(prisma, company, { name: 'Agent E', status: 'idle', adapterType: 'http' }),
+  };
+  // E's issues are locked by a run of another agent that is not part of the reap (a queued run).
+  const holder = await prisma.heartbeatRun.create({
+    data: { companyId: company.id, agentId: agents.A.id, invocationSource: 'assignment', triggerDetail: 'system', status: 'queued', contextSnapshot: {} },
+  });
+  const base = Date.now() - 60 * 60_000;
+  // One local environment per company (R27), leased by some of the orphans.
+  const environmentId = (await prisma.environment.create({ data: { companyId: company.id, name: 'Local test environment', driver: 'local', status: 'active' } })).id;
+  const orphans: SeededWorld['orphans'] = [];
+  for (const [n, shape] of batchShapes().entries()) {
+    const agent = agents[shape.agent];
+    const issue = shape.issue ? await seedIssue(prisma, company, { status: shape.issue.status, assigneeAgentId: agent.id, title: `Orphan ${n}` }) : null;
+    const startedAt = new Date(base + n * 1000);
+    const wake = await prisma.agentWakeupRequest.create({
+      data: {
+        companyId: company.id,
+        agentId: agent.id,
+        source: 'assignment',
+        triggerDetail: 'system',
+        reason: 'issue_assigned',
+        payload: issue ? { issueId: issue.id } : {},
+        status: 'claimed',
+        claimedAt: startedAt,
+      },
+    });
+    const run = await prisma.heartbeatRun.create({
+      data: {
+        companyId: company.id,
+        agentId: agent.id,
+        invocationSource: 'assignment',
+        triggerDetail: 'system',
+        status: 'running',
+        wakeupRequestId: wake.id,
+        contextSnapshot: issue ? { issueId: issue.id, taskId: issue.id, wakeReason: 'issue_assigned' } : {},
+        processPid: shape.processPid,
+        processGroupId: shape.processGroupId,
+        processLossRetryCount: shape.processLossRetryCount,
+        stdoutExcerpt: n % 3 === 0 ? `working on ${n}` : null,
+        startedAt,
+      },
+    });
+    await prisma.agentWakeupRequest.update({ where: { id: wake.id }, data: { runId: run.id } });
+    if (issue) {
+      const lockRunId = shape.issue!.lock === 'self' ? run.id : holder.id;
+      await prisma.issue.update({
+        where: { id: issue.id },
+        data: { checkoutRunId: run.id, executionRunId: lockRunId, executionAgentNameKey: agent.name.toLowerCase(), executionLockedAt: startedAt },
+      });
+    }
+    const leaseId = shape.lease ? (await activeLease(company, environmentId, run.id, issue)) : null;
+    orphans.push({ shape, runId: run.id, wakeupRequestId: wake.id, issueId: issue?.id ?? null, leaseId });
+  }
+  return { company, agents, orphans, holderRunId: holder.id };
+}
+
+/** An active lease held by `runId` on the company's environment (as `seedActiveLease` writes it). */
+async function activeLease(company: SeededCompany, environmentId: string, runId: string, issue: SeededIssue | null): Promise<string> {
+  const lease = await prisma.environmentLease.create({
+    data: { companyId: company.id, environmentId, issueId: issue?.id ?? null, heartbeatRunId: runId, status: 'active', leasePolicy: 'ephemeral', provider: 'local', metadata: { driver: 'local' } },
+  });
+  return lease.id;
+}
+
+const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
+
+/**
+ * Every row the reaping could have written in the world's company, with ids replaced by names that
+ * say what they are (`orphan 12`, `retry of orphan 12`, …) and timestamps by whether they are set,
+ * so two worlds seeded alike compare equal exactly when they were written alike.
+ */
+async function worldRows(world: SeededWorld) {
+  const companyId = world.company.id;
+  const names = new Map<string, string>([[companyId, 'company'], [world.holderRunId, 'holder run']]);
+  for (const [letter, agent] of Object.entries(world.agents)) names.set(agent.id, `agent ${letter}`);
+  world.orphans.forEach((orphan, n) => {
+    names.set(orphan.runId, `orphan ${n}`);
+    names.set(orphan.wakeupRequestId, `wake of orphan ${n}`);
+    if (orphan.issueId) names.set(orphan.issueId, `issue of orphan ${n}`);
+    if (orphan.leaseId) names.set(orphan.leaseId, `lease of orphan ${n}`);
+  });
+  const runs = await prisma.heartbeatRun.findMany({ where: { companyId } });
+  for (const run of runs) if (!names.has(run.id) && run.retryOfRunId) names.set(run.id, `retry of ${names.get(run.retryOfRunId)}`);
+  const wakes = await prisma.agentWakeupRequest.findMany({ where: { companyId } });
+  for (const wake of wakes) if (!names.has(wake.id) && wake.runId) names.set(wake.id, `wake of ${names.get(wake.runId)}`);
+  const leases = await prisma.environmentLease.findMany({ where: { companyId } });
+  for (const lease of leases) names.set(lease.environmentId, 'environment');
+  const prefix = new RegExp(world.company.issuePrefix, 'g');
+  const normal = (value: unknown, key = ''): unknown => {
+    if (value instanceof Date) return 'set';
+    if (typeof value === 'bigint') return key === 'id' ? 'id' : String(value);
+    if (typeof value === 'string') {
+      return value.replace(UUID, (id) => names.get(id) ?? `unknown ${key}`).replace(prefix, 'PREFIX');
+    }
+    if (Array.isArray(value)) return value.map((v) => normal(v, key));
+    if (value !== null && typeof value === 'object') {
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, normal(v, k)]));
+    }
+    return value;
+  };
+  const sorted = (rows: unknown[]) => rows.map((row) => normal(row)).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+  const agentIds = Object.values(world.agents).map((a) => a.id);
+  return {
+    runs: sorted(runs),
+    wakes: sorted(wakes),
+    events: sorted(await prisma.heartbeatRunEvent.findMany({ where: { companyId }, omit: { id: true } })),
+    issues: sorted(await prisma.issue.findMany({ where: { companyId } })),
+    leases: sorted(leases),
+    activity: sorted(await prisma.activityLog.findMany({ where: { companyId }, omit: { id: true } })),
+    agents: sorted(await prisma.agent.findMany({ where: { companyId } })),
+    runtimeStates: sorted(await prisma.agentRuntimeState.findMany({ where: { agentId: { in: agentIds } } })),
+    comments: sorted(await prisma.issueComment.findMany({ where: { companyId } })),
+  };
+}
+
+describe('batched orphan reaping (issue 12)', () => {
+  it('settles 250 orphans across several agents in batches, writing the rows the per-run ending writes', async () => {
+    const batched = await seedBatchWorld();
+    const oneByOne = await seedBatchWorld();
+    const deps = directReapDeps();
+
+    const result = await reapOrphanedRuns(deps, { companyId: batched.company.id });
+    // Today's per-run path on the twin world: each orphan through `endRun`, in the same order (the
+    // per-run shapes, agent D's, have an agent to themselves, so no agent's runs are split).
+    for (const orphan of oneByOne.orphans) {
+      await endRun(deps, { runId: orphan.runId, outcome: { kind: 'reaped', descendantOnly: false }, findNextQueued: false });
+    }
+
+    expect(result.reaped).toBe(250);
+    expect(result.runIds).toEqual(batched.orphans.map((o) => o.runId));
+    const rows = await worldRows(batched);
+    expect(rows).toEqual(await worldRows(oneByOne));
+    expect(JSON.stringify(rows)).not.toContain('unknown');
+
+    // What those rows are, shape by shape.
+    const runs = new Map((await prisma.heartbeatRun.findMany({ where: { companyId: batched.company.id } })).map((r) => [r.id, r]));
+    const retries = new Map([...runs.values()].filter((r) => r.retryOfRunId).map((r) => [r.retryOfRunId!, r]));
+    expect(new Set(result.followUpRunIds)).toEqual(new Set([...retries.values()].map((r) => r.id)));
+    expect(retries.size).toBe(140); // A and B
+    for (const [n, orphan] of batched.orphans.entries()) {
+      const { shape } = orphan;
+      const run = runs.get(orphan.runId)!;
+      const retry = retries.get(orphan.runId) ?? null;
+      // R20: E's pid is not trusted (R17) but still named; D recorded none.
+      const base = shape.processPid !== null ? `Process lost -- child pid ${DEAD_PID} is no longer running` : 'Process lost -- server may have restarted';
+      const retried = shape.agent === 'A' || shape.agent === 'B';
+      expect(run, `orphan ${n}`).toMatchObject({ status: 'failed', errorCode: 'process_lost', livenessState: 'failed', exitCode: null, signal: null });
+      expect(run.error).toBe(retried ? `${base}; retrying once` : base);
+      expect(run.livenessReason).toBe('Run ended with failed (process_lost)');
+      expect(run.resultJson).toMatchObject({ stopReason: 'process_lost', timeoutFired: false });
+      expect(run.stdoutExcerpt).toBe(n % 3 === 0 ? `working on ${n}` : null);
+      expect((await prisma.agentWakeupRequest.findUniqueOrThrow({ where: { id: orphan.wakeupRequestId } })).status).toBe('failed');
+      const events = await prisma.heartbeatRunEvent.findMany({ where: { runId: run.id }, orderBy: { seq: 'asc' }, select: { seq: true, eventType: true, level: true, message: true, payload: true } });
+      expect(events).toEqual([
+        { seq: 1, eventType: 'lifecycle', level: 'error', message: 'run failed', payload: { status: 'failed', errorCode: 'process_lost', exitCode: null, signal: null } },
+        {
+          seq: 2,
+          eventType: 'error',
+          level: 'error',
+          message: retry ? `${base}; queued retry ${retry.id}` : base,
+          payload: { processPid: shape.processPid, processGroupId: shape.processGroupId, ...(retry ? { retryRunId: retry.id } : {}) },
+        },
+      ]);
+      expect(retry !== null).toBe(retried);
+      if (retry) {
+        expect(retry).toMatchObject({ status: 'queued', invocationSource: 'automation', triggerDetail: 'system', processLossRetryCount: 1 });
+        expect(retry.contextSnapshot).toEqual({ ...(run.contextSnapshot as object), retryOfRunId: run.id, wakeReason: 'process_lost_retry', retryReason: 'process_lost' });
+        const wake = await prisma.agentWakeupRequest.findUniqueOrThrow({ where: { id: retry.wakeupRequestId! } });
+        expect(wake).toMatchObject({ status: 'queued', source: 'automation', reason: 'process_lost_retry', runId: retry.id, requestedByActorType: 'system' });
+        expect(wake.payload).toEqual({ ...(orphan.issueId ? { issueId: orphan.issueId } : {}), retryOfRunId: run.id });
+        const retryEvents = await prisma.heartbeatRunEvent.findMany({ where: { runId: retry.id }, select: { seq: true, level: true, message: true, payload: true } });
+        expect(retryEvents).toEqual([{ seq: 1, level: 'warn', message: 'Queued automatic retry after orphaned child process was confirmed dead', payload: { retryOfRunId: run.id } }]);
+      }
+      if (orphan.issueId) {
+        const issue = await issueRow(orphan.issueId);
+        expect(issue.checkoutRunId).toBe(run.id);
+        // A: the lock follows the retry (R23); D: released (R28.4); E: another run's, untouched (R28.3).
+        expect(issue.executionRunId).toBe(shape.agent === 'A' ? retry!.id : shape.agent === 'D' ? null : batched.holderRunId);
+        expect(issue.status).toBe(shape.issue!.status);
+      }
+      if (orphan.leaseId) {
+        expect((await prisma.environmentLease.findUniqueOrThrow({ where: { id: orphan.leaseId } })).status).toBe('failed');
+        const logged = await prisma.activityLog.findMany({ where: { runId: run.id, action: 'environment.lease_released' } });
+        expect(logged).toHaveLength(1);
+        expect(logged[0]).toMatchObject({ actorType: 'agent', actorId: run.agentId, entityId: orphan.leaseId });
+        expect(logged[0].details).toMatchObject({ status: 'failed', cleanupStatus: 'success', driver: 'local', issueId: orphan.issueId });
+      }
+    }
+    // R10/R11: paused agents stay as they are; the others end `error`, their first heartbeat recorded once.
+    const agents = new Map((await prisma.agent.findMany({ where: { companyId: batched.company.id } })).map((a) => [a.id, a]));
+    expect(agents.get(batched.agents.A.id)).toMatchObject({ status: 'paused', lastHeartbeatAt: null });
+    expect(agents.get(batched.agents.D.id)).toMatchObject({ status: 'paused', lastHeartbeatAt: null });
+    for (const letter of ['B', 'C', 'E'] as const) {
+      const agent = agents.get(batched.agents[letter].id)!;
+      expect(agent.status, `agent ${letter}`).toBe('error');
+      expect(agent.lastHeartbeatAt).not.toBeNull();
+      const telemetry = await prisma.activityLog.findMany({ where: { agentId: agent.id, action: 'telemetry.agent_first_heartbeat' } });
+      expect(telemetry.map((t) => t.details)).toEqual([{ agentRole: 'engineer', agentId: agent.id }]);
+    }
+    // R8 step 10: each agent's runtime state names its last orphan in processing order.
+    for (const letter of ['A', 'B', 'C', 'D', 'E'] as const) {
+      const last = batched.orphans.filter((o) => o.shape.agent === letter).at(-1)!;
+      const state = await prisma.agentRuntimeState.findUniqueOrThrow({ where: { agentId: batched.agents[letter].id } });
+      expect(state, `agent ${letter}`).toMatchObject({ lastRunId: last.runId, lastRunStatus: 'failed', lastError: runs.get(last.runId)!.error });
+    }
+
+    // A second reap finds nothing left to do.
+    expect(await reapOrphanedRuns(deps, { companyId: batched.company.id })).toEqual({ reaped: 0, runIds: [], followUpRunIds: [] });
+    // The retries have no workflow here: end them so the afterEach has nothing to cancel one by one.
+    for (const world of [batched, oneByOne]) {
+      await prisma.heartbeatRun.updateMany({ where: { companyId: world.company.id, status: 'queued' }, data: { status: 'cancelled', finishedAt: new Date() } });
+    }
+  });
+});
+
+describe('which orphans a batch settles and which the per-run ending takes (orphanSettlementOf)', () => {
+  const facts = (over: Partial<OrphanFacts> = {}): OrphanFacts => ({
+    runId: 'run-1',
+    runStatus: 'running',
+    agentFound: true,
+    retryOnce: true,
+    resultJson: { stopReason: 'process_lost' },
+    errorCode: 'process_lost',
+    issueId: 'issue-1',
+    wakeReason: 'issue_assigned',
+    targetIssue: { executionRunId: 'run-1' },
+    ...over,
+  });
+
+  it('settles the one process-loss retry in the batch, with or without an issue (R22/R23)', () => {
+    expect(orphanSettlementOf(facts())).toEqual({ kind: 'retry' });
+    expect(orphanSettlementOf(facts({ issueId: null, targetIssue: null }))).toEqual({ kind: 'retry' });
+  });
+
+  it('settles a lost run without a retry in the batch only when it has no execution lock to give up (R28.2, R28.3)', () => {
+    expect(orphanSettlementOf(facts({ retryOnce: false, issueId: null, targetIssue: null }))).toEqual({ kind: 'no_recovery' });
+    expect(orphanSettlementOf(facts({ retryOnce: false, targetIssue: { executionRunId: 'another-run' } }))).toEqual({ kind: 'no_recovery' });
+    // R28.4, R29, R30–R34: the release and immediate recovery stay with the per-run ending.
+    expect(orphanSettlementOf(facts({ retryOnce: false }))).toEqual({ kind: 'per_run', why: 'execution_lock' });
+    expect(orphanSettlementOf(facts({ retryOnce: false, targetIssue: { executionRunId: null } }))).toEqual({ kind: 'per_run', why: 'execution_lock' });
+  });
+
+  it('leaves races and the other recovery families to the per-run ending', () => {
+    expect(orphanSettlementOf(facts({ runStatus: 'succeeded' }))).toEqual({ kind: 'per_run', why: 'not_running' });
+    expect(orphanSettlementOf(facts({ agentFound: false }))).toEqual({ kind: 'per_run', why: 'no_agent' });
+    expect(orphanSettlementOf(facts({ resultJson: { errorFamily: 'provider_quota' } }))).toEqual({ kind: 'per_run', why: 'retry_family' });
+    expect(orphanSettlementOf(facts({ resultJson: { errorFamily: 'transient_upstream' } }))).toEqual({ kind: 'per_run', why: 'retry_family' });
   });
 });

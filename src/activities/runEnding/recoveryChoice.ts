@@ -7,7 +7,7 @@
  */
 import type { Prisma } from '../../store/db.ts';
 import { stopReasonFor } from '../../domain/stopMetadata.ts';
-import { recoveryEventTexts } from '../../domain/recoveryTexts.ts';
+import { processLostEvent } from '../../domain/runEndingFields.ts';
 import { appendRunEvent } from '../../store/runEvents.ts';
 import type { RecoveryActionKind } from '../../metrics/vigilMetrics.ts';
 import { releaseAndPromote, type EscalationRequest } from '../releaseAndPromote.ts';
@@ -56,15 +56,7 @@ export async function chooseRecovery(tx: Tx, ended: EndedRun, agent: AgentRow | 
   // R23 + R25: a lost process gets its one retry, and the run's error event names it (R24: or not).
   const retryRunId = ended.retryOnce && agent ? await queueProcessLossRetry(tx, run, agent) : null;
   if (ended.processLost) {
-    await appendRunEvent(tx, {
-      companyId: run.companyId,
-      runId: run.id,
-      agentId: run.agentId,
-      eventType: 'error',
-      level: 'error',
-      message: retryRunId ? `${ended.baseError}${recoveryEventTexts.queuedRetry(retryRunId)}` : ended.baseError,
-      payload: { processPid: run.processPid, processGroupId: run.processGroupId, ...(retryRunId ? { retryRunId } : {}) },
-    });
+    await appendRunEvent(tx, { companyId: run.companyId, runId: run.id, agentId: run.agentId, ...processLostEvent(run, ended.baseError, retryRunId) });
   }
   if (retryRunId) {
     choice.followUpRunIds.push(retryRunId);

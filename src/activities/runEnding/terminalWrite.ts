@@ -6,8 +6,7 @@
 import type { Prisma } from '../../store/db.ts';
 import { terminalWriteFor, type ExecutionOutcome, type TerminalWrite } from '../../domain/runOutcome.ts';
 import { wakeStatusForRunOutcome } from '../../domain/runStatus.ts';
-import { runTexts } from '../../domain/texts.ts';
-import { recoveryEventTexts } from '../../domain/recoveryTexts.ts';
+import { runFinishedEvent, storedRunError } from '../../domain/runEndingFields.ts';
 import { postRunSummaryComment, writeRunTerminal } from '../../store/runEndingWrites.ts';
 import { asObject, boundIssueId, stringOrNull } from '../../store/json.ts';
 import { classifyFinishedRun } from '../runLiveness.ts';
@@ -53,7 +52,7 @@ export async function writeTerminalStatus(tx: Tx, run: RunRow, agent: AgentRow |
   // R22: decided up front, because the stored error says so (R20 "; retrying once").
   const retryOnce = processLost && agent !== null && processLossRetryAllowed(run, agent.adapterType);
   const baseError = write.error;
-  const error = retryOnce ? `${baseError}${recoveryEventTexts.retryingOnce}` : baseError;
+  const error = storedRunError(baseError, retryOnce);
   const issueId = boundIssueId(run.contextSnapshot);
   const stdoutExcerpt = write.stdoutExcerpt ?? run.stdoutExcerpt;
   const stderrExcerpt = write.stderrExcerpt ?? run.stderrExcerpt;
@@ -81,15 +80,7 @@ export async function writeTerminalStatus(tx: Tx, run: RunRow, agent: AgentRow |
     liveness,
     session: cliReport ? { sessionIdBefore: cliReport.sessionIdBefore, sessionIdAfter: cliReport.sessionIdAfter } : null,
     usage,
-    event: {
-      companyId: run.companyId,
-      runId: run.id,
-      agentId: run.agentId,
-      eventType: 'lifecycle',
-      level: write.status === 'succeeded' ? 'info' : write.status === 'cancelled' ? 'warn' : 'error',
-      message: runTexts.runFinished(write.status),
-      payload: { status: write.status, errorCode: write.errorCode, exitCode: write.exitCode, signal: write.signal },
-    },
+    event: { companyId: run.companyId, runId: run.id, agentId: run.agentId, ...runFinishedEvent(write) },
     now,
   });
   let costRecorded = false;

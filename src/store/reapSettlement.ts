@@ -1,0 +1,316 @@
+/**
+ * The orphan reaper's set-based writes (§6, R19–R27): one statement per kind for a whole batch of
+ * reaped runs, inside the batch's transaction (src/activities/reaper/settleOrphanBatch.ts). Row for
+ * row the same columns as the per-run ending writes one run at a time — `writeRunTerminal`
+ * (store/runEndingWrites.ts), `queueProcessLossRetry` (activities/processLossRetry.ts, through
+ * store/systemRuns.ts), `releaseRunLeases` (activities/leases.ts), `recordAgentRunState` and
+ * `settleAgentAfterRun` (activities/runEnding/agentBookkeeping.ts). The caller computes every
+ * value in TypeScript; arrays travel as `unnest` parameters, events and activity rows as JSON.
+ *
+ * Locks follow store/locks.ts's order — agents, then runs, then issues — each set in id order, so
+ * two batches, or a batch and a run's own finalize, wait for each other instead of deadlocking.
+ */
+import { Prisma, type Agent, type HeartbeatRun, type PrismaClient } from './db.ts';
+import { modelRows } from './modelRows.ts';
+import { claimableQueuedRunIdsSql } from './agentSlots.ts';
+import { redactJson, redactSecrets } from '../domain/redaction.ts';
+import type { RunEventContent } from '../domain/runEndingFields.ts';
+
+type Tx = Prisma.TransactionClient;
+type Db = PrismaClient | Tx;
+
+/** R69's per-agent mutex for every agent of the batch, in id order; the agents as locked. */
+export async function lockReapAgents(tx: Tx, agentIds: readonly string[]): Promise<Agent[]> {
+  const ids = [...new Set(agentIds)].sort();
+  const rows = await tx.$queryRaw<Array<Record<string, unknown>>>`
+    SELECT * FROM agents WHERE id = ANY(${ids}::uuid[]) ORDER BY id FOR NO KEY UPDATE`;
+  return modelRows<Agent>(rows);
+}
+
+/** The batch's runs, locked in id order and read as they are now (another path may have finished one). */
+export async function lockReapRuns(tx: Tx, runIds: readonly string[]): Promise<HeartbeatRun[]> {
+  const ids = [...runIds].sort();
+  const rows = await tx.$queryRaw<Array<Record<string, unknown>>>`
+    SELECT * FROM heartbeat_runs WHERE id = ANY(${ids}::uuid[]) ORDER BY id FOR NO KEY UPDATE`;
+  return modelRows<HeartbeatRun>(rows);
+}
+
+export interface ReapIssueRow {
+  id: string;
+  companyId: string;
+  status: string;
+  title: string;
+  description: string | null;
+  executionRunId: string | null;
+}
+
+/**
+ * R28.1's target issues, locked in id order: the issues the runs are bound to, and the issues whose
+ * execution lock is one of `unboundRunIds` (runs bound to no issue).
+ */
+export async function lockReapIssues(tx: Tx, boundIssueIds: readonly string[], unboundRunIds: readonly string[]): Promise<ReapIssueRow[]> {
+  if (boundIssueIds.length === 0 && unboundRunIds.length === 0) return [];
+  return tx.$queryRaw<ReapIssueRow[]>`
+    SELECT id, company_id AS "companyId", status::text AS status, title, description, execution_run_id AS "executionRunId"
+    FROM issues
+    WHERE id = ANY(${[...new Set(boundIssueIds)]}::uuid[]) OR execution_run_id = ANY(${[...unboundRunIds]}::uuid[])
+    ORDER BY id FOR NO KEY UPDATE`;
+}
+
+export interface ReapedRetryRow {
+  retryRunId: string;
+  companyId: string;
+  agentId: string;
+  /** The lost run the retry replaces; the issue's lock moves only from it (R23). */
+  lostRunId: string;
+  issueId: string | null;
+  agentNameKey: string;
+  wakeReason: string;
+  wakePayload: Record<string, unknown>;
+  contextSnapshot: Record<string, unknown>;
+  processLossRetryCount: number;
+}
+
+/**
+ * R23 for the batch, in one statement: each retry's `queued` automation wake and `queued` run
+ * (the columns `createSystemRun` writes), and the execution lock moved to the retry only where the
+ * lost run still holds it (`checkoutRunId` stays).
+ */
+export async function insertProcessLossRetries(tx: Tx, retries: readonly ReapedRetryRow[], now: Date): Promise<void> {
+  if (retries.length === 0) return;
+  const col = <T>(pick: (r: ReapedRetryRow) => T) => retries.map(pick);
+  await tx.$executeRaw`
+    WITH input AS (
+      SELECT * FROM unnest(${col((r) => r.retryRunId)}::uuid[], ${col((r) => r.companyId)}::uuid[], ${col((r) => r.agentId)}::uuid[],
+                           ${col((r) => r.lostRunId)}::uuid[], ${col((r) => r.issueId)}::uuid[], ${col((r) => r.agentNameKey)}::text[],
+                           ${col((r) => r.wakeReason)}::text[], ${col((r) => JSON.stringify(r.wakePayload))}::text[],
+                           ${col((r) => JSON.stringify(r.contextSnapshot))}::text[], ${col((r) => r.processLossRetryCount)}::int[])
+        AS t(run_id, company_id, agent_id, lost_run_id, issue_id, agent_name_key, reason, payload, context_snapshot, process_loss_retry_count)
+    ),
+    wake AS (
+      -- R23: source automation, trigger system, requested by the system, linked to its run.
+      INSERT INTO agent_wakeup_requests (company_id, agent_id, source, trigger_detail, reason, payload, status,
+                                         requested_by_actor_type, run_id, requested_at, created_at, updated_at)
+      SELECT company_id, agent_id, 'automation', 'system', reason, payload::jsonb, 'queued', 'system', run_id, ${now}, ${now}, ${now}
+      FROM input
+      RETURNING id, run_id
+    ),
+    runs AS (
+      -- R23: the queued retry, its lineage and R22's count.
+      INSERT INTO heartbeat_runs (id, company_id, agent_id, invocation_source, trigger_detail, status, wakeup_request_id, context_snapshot,
+                                  retry_of_run_id, process_loss_retry_count, continuation_attempt, scheduled_retry_at,
+                                  scheduled_retry_attempt, scheduled_retry_reason, created_at, updated_at)
+      SELECT i.run_id, i.company_id, i.agent_id, 'automation', 'system', 'queued', wake.id, i.context_snapshot::jsonb,
+             i.lost_run_id, i.process_loss_retry_count, 0, NULL, 0, NULL, ${now}, ${now}
+      FROM input i JOIN wake ON wake.run_id = i.run_id
+    )
+    -- R23: the lock follows the retry only if the lost run still holds it.
+    UPDATE issues AS iss
+    SET execution_run_id = i.run_id, execution_agent_name_key = i.agent_name_key, execution_locked_at = ${now}, updated_at = ${now}
+    FROM input i
+    WHERE i.issue_id IS NOT NULL AND iss.id = i.issue_id AND iss.execution_run_id = i.lost_run_id`;
+}
+
+export interface ReapedTerminalRow {
+  runId: string;
+  wakeupRequestId: string | null;
+  status: string;
+  wakeStatus: string;
+  error: string | null;
+  errorCode: string | null;
+  exitCode: number | null;
+  signal: string | null;
+  resultJson: Record<string, unknown>;
+  stdoutExcerpt: string | null;
+  stderrExcerpt: string | null;
+  livenessState: string;
+  livenessReason: string | null;
+  nextAction: string | null;
+  lastUsefulActionAt: Date | null;
+}
+
+export interface ReapEvent extends RunEventContent {
+  companyId: string;
+  runId: string;
+  agentId: string;
+}
+
+/**
+ * R21 for the batch, in one statement: each run's terminal write (the columns `writeRunTerminal`
+ * writes; session and usage columns stay, as no CLI reported), its wake's status (R2), and the
+ * batch's run events in one INSERT — the lifecycle event (R8 step 3) and R25's error event of each
+ * lost run, and R23's event of each retry (whose run the previous statement created).
+ * Events take `seq` = the run's max + their order within it, as `appendRunEvents` does per run.
+ */
+export async function writeReapedTerminals(tx: Tx, rows: readonly ReapedTerminalRow[], events: readonly ReapEvent[], now: Date): Promise<void> {
+  if (rows.length === 0) return;
+  const col = <T>(pick: (r: ReapedTerminalRow) => T) => rows.map(pick);
+  const ord = new Map<string, number>();
+  const eventRows = events.map((event) => {
+    const n = (ord.get(event.runId) ?? 0) + 1;
+    ord.set(event.runId, n);
+    return {
+      company_id: event.companyId,
+      run_id: event.runId,
+      agent_id: event.agentId,
+      event_type: event.eventType,
+      level: event.level,
+      message: event.message == null ? null : redactSecrets(event.message),
+      payload: redactJson(event.payload),
+      ord: n,
+    };
+  });
+  await tx.$executeRaw`
+    WITH input AS (
+      SELECT * FROM unnest(${col((r) => r.runId)}::uuid[], ${col((r) => r.wakeupRequestId)}::uuid[], ${col((r) => r.status)}::text[],
+                           ${col((r) => r.wakeStatus)}::text[], ${col((r) => r.error)}::text[], ${col((r) => r.errorCode)}::text[],
+                           ${col((r) => r.exitCode)}::int[], ${col((r) => r.signal)}::text[], ${col((r) => JSON.stringify(r.resultJson))}::text[],
+                           ${col((r) => r.stdoutExcerpt)}::text[], ${col((r) => r.stderrExcerpt)}::text[], ${col((r) => r.livenessState)}::text[],
+                           ${col((r) => r.livenessReason)}::text[], ${col((r) => r.nextAction)}::text[], ${col((r) => r.lastUsefulActionAt?.toISOString() ?? null)}::text[])
+        AS t(run_id, wake_id, status, wake_status, error, error_code, exit_code, signal, result_json, stdout_excerpt, stderr_excerpt,
+             liveness_state, liveness_reason, next_action, last_useful_action_at)
+    ),
+    ended AS (
+      -- R21 (R5, R12, R42): failed / process_lost with R20's error, stop metadata and liveness.
+      UPDATE heartbeat_runs r
+      SET status = i.status::heartbeat_run_status, finished_at = ${now}, error = i.error, error_code = i.error_code,
+          exit_code = i.exit_code, signal = i.signal, result_json = i.result_json::jsonb,
+          stdout_excerpt = i.stdout_excerpt, stderr_excerpt = i.stderr_excerpt,
+          liveness_state = i.liveness_state::liveness_state, liveness_reason = i.liveness_reason, next_action = i.next_action,
+          last_useful_action_at = i.last_useful_action_at::timestamptz, updated_at = ${now}
+      FROM input i WHERE r.id = i.run_id
+    ),
+    wake AS (
+      -- R21: the wake fails with the same error.
+      UPDATE agent_wakeup_requests w
+      SET status = i.wake_status::wakeup_request_status, finished_at = ${now}, error = i.error, updated_at = ${now}
+      FROM input i WHERE w.id = i.wake_id
+    ),
+    event AS (
+      SELECT * FROM jsonb_to_recordset(${JSON.stringify(eventRows)}::jsonb)
+        AS e(company_id uuid, run_id uuid, agent_id uuid, event_type text, level text, message text, payload jsonb, ord int)
+    ),
+    base AS (
+      SELECT run_id, max(seq) AS seq FROM heartbeat_run_events WHERE run_id IN (SELECT run_id FROM event) GROUP BY run_id
+    )
+    -- R8 step 3, R23, R25: the batch's run events.
+    INSERT INTO heartbeat_run_events (company_id, run_id, agent_id, seq, event_type, stream, level, message, payload)
+    SELECT e.company_id, e.run_id, e.agent_id, coalesce(base.seq, 0) + e.ord, e.event_type, 'system', e.level, e.message, e.payload
+    FROM event e LEFT JOIN base ON base.run_id = e.run_id
+    ORDER BY e.run_id, e.ord`;
+}
+
+export interface ReleasedLease {
+  id: string;
+  runId: string;
+  environmentId: string;
+  leasePolicy: string;
+  provider: string | null;
+  executionWorkspaceId: string | null;
+  issueId: string | null;
+  failureReason: string | null;
+}
+
+/** R27: the batch's active leases end `failed` (its runs failed), in one UPDATE; the leases as they were. */
+export async function failReapedLeases(tx: Tx, runIds: readonly string[], now: Date): Promise<ReleasedLease[]> {
+  if (runIds.length === 0) return [];
+  return tx.$queryRaw<ReleasedLease[]>`
+    UPDATE environment_leases
+    SET status = 'failed', released_at = ${now}, last_used_at = ${now}, cleanup_status = 'success', updated_at = ${now}
+    WHERE heartbeat_run_id = ANY(${[...runIds]}::uuid[]) AND status = 'active'
+    RETURNING id, heartbeat_run_id AS "runId", environment_id AS "environmentId", lease_policy::text AS "leasePolicy", provider,
+              execution_workspace_id AS "executionWorkspaceId", issue_id AS "issueId", failure_reason AS "failureReason"`;
+}
+
+export interface AgentRunStateRow {
+  agentId: string;
+  companyId: string;
+  adapterType: string;
+  lastRunId: string;
+  lastRunStatus: string;
+  lastError: string | null;
+}
+
+/**
+ * R8 step 10 for the batch's agents: each agent's runtime state names its last reaped run (one
+ * upsert), and (for step 11) how many of its runs are still `running` after the batch.
+ */
+export async function recordReapedAgentStates(tx: Tx, states: readonly AgentRunStateRow[], now: Date): Promise<Map<string, number>> {
+  if (states.length === 0) return new Map();
+  const col = <T>(pick: (s: AgentRunStateRow) => T) => states.map(pick);
+  const rows = await tx.$queryRaw<Array<{ agent_id: string; running: number }>>`
+    WITH input AS (
+      SELECT * FROM unnest(${col((s) => s.agentId)}::uuid[], ${col((s) => s.companyId)}::uuid[], ${col((s) => s.adapterType)}::text[],
+                           ${col((s) => s.lastRunId)}::uuid[], ${col((s) => s.lastRunStatus)}::text[], ${col((s) => s.lastError)}::text[])
+        AS t(agent_id, company_id, adapter_type, last_run_id, last_run_status, last_error)
+    ),
+    state AS (
+      INSERT INTO agent_runtime_state (agent_id, company_id, adapter_type, last_run_id, last_run_status, last_error, created_at, updated_at)
+      SELECT agent_id, company_id, adapter_type, last_run_id, last_run_status::heartbeat_run_status, last_error, ${now}, ${now} FROM input
+      ON CONFLICT (agent_id) DO UPDATE
+      SET last_run_id = EXCLUDED.last_run_id, last_run_status = EXCLUDED.last_run_status, last_error = EXCLUDED.last_error, updated_at = EXCLUDED.updated_at
+    )
+    SELECT i.agent_id::text AS agent_id,
+           (SELECT count(*)::int FROM heartbeat_runs r WHERE r.agent_id = i.agent_id AND r.status = 'running') AS running
+    FROM input i`;
+  return new Map(rows.map((row) => [row.agent_id, row.running]));
+}
+
+export interface AgentStatusRow {
+  agentId: string;
+  status: string;
+}
+
+export interface ReapActivityRow {
+  companyId: string;
+  actorType: 'agent' | 'system';
+  actorId: string;
+  action: string;
+  entityType: string;
+  entityId: string;
+  agentId: string | null;
+  runId: string | null;
+  details: Record<string, unknown>;
+}
+
+/**
+ * R8 step 11 (R10, R11) and the batch's activity rows, in one statement: each agent's status after
+ * its runs, with its heartbeat time, and the activity rows (R27's lease releases, R11's first
+ * heartbeat) as `logActivity` writes them.
+ */
+export async function settleReapedAgents(tx: Tx, agents: readonly AgentStatusRow[], activity: readonly ReapActivityRow[], now: Date): Promise<void> {
+  if (agents.length === 0 && activity.length === 0) return;
+  const activityRows = activity.map((a) => ({
+    company_id: a.companyId,
+    actor_type: a.actorType,
+    actor_id: a.actorId,
+    action: a.action,
+    entity_type: a.entityType,
+    entity_id: a.entityId,
+    agent_id: a.agentId,
+    run_id: a.runId,
+    details: redactJson(a.details),
+  }));
+  await tx.$executeRaw`
+    WITH settled AS (
+      -- R10/R11: the status step 11 decided, and the heartbeat.
+      UPDATE agents a SET status = s.status::agent_status, last_heartbeat_at = ${now}, updated_at = ${now}
+      FROM unnest(${agents.map((a) => a.agentId)}::uuid[], ${agents.map((a) => a.status)}::text[]) AS s(agent_id, status)
+      WHERE a.id = s.agent_id
+    )
+    INSERT INTO activity_log (company_id, actor_type, actor_id, action, entity_type, entity_id, agent_id, run_id, details, created_at)
+    SELECT company_id, actor_type::actor_type, actor_id, action, entity_type, entity_id, agent_id, run_id, details, ${now}
+    FROM jsonb_to_recordset(${JSON.stringify(activityRows)}::jsonb)
+      AS x(company_id uuid, actor_type text, actor_id text, action text, entity_type text, entity_id text, agent_id uuid, run_id uuid, details jsonb)`;
+}
+
+/**
+ * R25 "try to start the agent's next queued run", for every agent the reap touched, in one
+ * statement: each agent's claimable queued runs (R69, store/agentSlots.ts's query), in input order.
+ */
+export async function claimableQueuedRunIdsOfAgents(db: Db, agents: ReadonlyArray<{ agentId: string; maxConcurrentRuns: number }>): Promise<string[]> {
+  if (agents.length === 0) return [];
+  const parts = agents.map((a, i) => Prisma.sql`SELECT ${i}::int AS n, q.id FROM (${claimableQueuedRunIdsSql(a.agentId, a.maxConcurrentRuns)}) q`);
+  const rows = await db.$queryRaw<Array<{ id: string }>>`SELECT id FROM (${Prisma.join(parts, ' UNION ALL ')}) slots ORDER BY n`;
+  return rows.map((row) => row.id);
+}
