@@ -6,12 +6,14 @@
  *
  * One query classifies every candidate (live path, pause hold, latest run, queued wake) over
  * indexed columns, so a healthy instance costs one round trip however many issues it has; only
- * issues that need an action cost more. Actions run a few at a time, each in its own short
- * transaction; the counters and `issueIds` keep candidate order (R52).
+ * issues that need an action cost more. Actions are written in batches of up to `BATCH_SIZE`
+ * issues of one company, one transaction per batch with one set-based statement per kind of row
+ * (`strandedSweep/redispatch.ts` for R53/R54, `escalation.ts` for R56/R62); a batch that fails is
+ * retried issue by issue, so one bad issue costs only itself. The counters and `issueIds` keep
+ * candidate order (R52).
  */
 import type { ActivityDeps } from './deps.ts';
-import { getInvocationBlock } from '../store/budget.ts';
-import { enqueueWakeup, type EnqueueResult } from '../store/wakeups.ts';
+import { enqueueWakeup } from '../store/wakeups.ts';
 import { logActivity } from '../store/activityLog.ts';
 import { CLEARED_EXECUTION } from '../store/issues.ts';
 import { LIVE_RUN_STATUS_LIST } from '../store/runStatusSql.ts';
@@ -19,8 +21,10 @@ import { decideStrandedAction, type StrandedCandidateFacts, type StrandedDecisio
 import { isInvokableAgentStatus } from '../domain/runStatus.ts';
 import { MAX_ISSUE_TREE_DEPTH } from '../domain/issueTree.ts';
 import { orphanBlockerComment } from '../domain/recoveryTexts.ts';
-import { escalateStrandedIssue } from './escalation.ts';
-import { mapBounded } from '../platform/concurrency.ts';
+import { escalateStrandedIssues } from './escalation.ts';
+import type { EscalationRequest } from './releaseAndPromote.ts';
+import { BudgetVerdicts } from './strandedSweep/budgetVerdicts.ts';
+import { redispatchBatch, runOf, type RedispatchItem, type RedispatchResult } from './strandedSweep/redispatch.ts';
 
 export interface SweepResult {
   assignmentDispatched: number;
@@ -61,17 +65,10 @@ interface CandidateRow {
 }
 
 type Counter = Exclude<keyof SweepResult, 'issueIds'>;
-type AgentRow = NonNullable<Awaited<ReturnType<ActivityDeps['prisma']['agent']['findUnique']>>>;
-
-/** What one sweep reads once and shares between candidates: agent rows and budget verdicts. */
-interface SweepContext {
-  agents: Map<string, AgentRow>;
-  /** R74 verdicts by company/agent/project: a block is per scope, not per issue. */
-  budgetBlocked: Map<string, Promise<boolean>>;
-}
 type ActionOutcome = { counters: Counter[]; acted: boolean; followUps: string[] };
 
-const CONCURRENCY = 6;
+/** Issues per transaction: large enough that statements, not issues, set the cost; small enough to keep row locks brief. */
+export const BATCH_SIZE = 250;
 
 /** R48/R49: every candidate with the facts its decision needs, in one statement. */
 function loadCandidates(deps: ActivityDeps, companyId: string | null) {
@@ -133,13 +130,6 @@ function factsOf(row: CandidateRow): StrandedCandidateFacts {
   };
 }
 
-/** The run an enqueue produced, if it produced or joined one (R71). */
-function runOf(result: EnqueueResult): { id: string; isNew: boolean } | null {
-  if (result.kind === 'queued') return { id: result.run.id, isNew: true };
-  if (result.kind === 'coalesced') return { id: result.run.id, isNew: false };
-  return null;
-}
-
 export function reconcileStrandedAssignedIssues(deps: ActivityDeps, scope: { companyId?: string } = {}): Promise<SweepOutcome> {
   return deps.metrics.timeSweep('stranded_sweep', async () => {
     const outcome = await reconcile(deps, scope);
@@ -173,14 +163,11 @@ async function reconcile(deps: ActivityDeps, scope: { companyId?: string }): Pro
   const rows = await loadCandidates(deps, scope.companyId ?? null);
   const decided = rows.map((row) => ({ row, decision: decideStrandedAction(factsOf(row)) }));
   const actionable = decided.filter((d) => d.decision.kind !== 'skip' && d.decision.kind !== 'observe');
-  const outcomes = new Map<string, ActionOutcome>();
-  const agentIds = [...new Set(actionable.map((d) => d.row.assignee_agent_id))];
-  const context: SweepContext = {
-    agents: new Map((agentIds.length > 0 ? await deps.prisma.agent.findMany({ where: { id: { in: agentIds } } }) : []).map((agent) => [agent.id, agent])),
-    budgetBlocked: new Map(),
-  };
-  const acted = await mapBounded(actionable, CONCURRENCY, (d) => actOn(deps, context, d.row, d.decision));
-  actionable.forEach((d, i) => outcomes.set(d.row.id, acted[i]));
+  // One R74 verdict per scope for the whole sweep, shared by the pre-checks and the owner choice (R59).
+  const budget = new BudgetVerdicts(deps.prisma);
+  // Re-dispatches and escalations act on different issues, so their batches overlap: one stream each.
+  const [redispatched, escalated] = await Promise.all([redispatchAll(deps, budget, actionable), escalateAll(deps, budget, actionable)]);
+  const outcomes = new Map<string, ActionOutcome>([...redispatched, ...escalated]);
   for (const { row, decision } of decided) {
     if (decision.kind === 'skip') record(row.id, { counters: ['skipped'], acted: false, followUps: [] });
     else if (decision.kind === 'observe') {
@@ -195,88 +182,105 @@ async function reconcile(deps: ActivityDeps, scope: { companyId?: string }): Pro
 
 const SKIPPED_OUTCOME: ActionOutcome = { counters: ['skipped'], acted: false, followUps: [] };
 
-/** One candidate's action. Errors are contained: the candidate counts as skipped (R55 note). */
-async function actOn(deps: ActivityDeps, context: SweepContext, row: CandidateRow, decision: StrandedDecision): Promise<ActionOutcome> {
-  try {
-    return await act(deps, context, row, decision);
-  } catch (error) {
-    deps.logger.warn('stranded-work sweep skipped an issue after an error', { issueId: row.id, error: error instanceof Error ? error.message : String(error) });
-    return SKIPPED_OUTCOME;
+type Decided = { row: CandidateRow; decision: StrandedDecision };
+
+/** Batches of at most `BATCH_SIZE` items of one company each, in first-seen order. */
+function batchesByCompany<T>(items: readonly T[], companyOf: (item: T) => string): T[][] {
+  const byCompany = new Map<string, T[]>();
+  for (const item of items) {
+    const group = byCompany.get(companyOf(item));
+    if (group) group.push(item);
+    else byCompany.set(companyOf(item), [item]);
   }
+  return [...byCompany.values()].flatMap((group) => Array.from({ length: Math.ceil(group.length / BATCH_SIZE) }, (_, i) => group.slice(i * BATCH_SIZE, (i + 1) * BATCH_SIZE)));
 }
 
-/** R74 for the candidate's scope, asked once per sweep (budget does not depend on the issue itself). */
-function budgetBlocked(deps: ActivityDeps, context: SweepContext, row: CandidateRow): Promise<boolean> {
-  const key = `${row.company_id}:${row.assignee_agent_id}:${row.project_id ?? ''}`;
-  let verdict = context.budgetBlocked.get(key);
-  if (!verdict) {
-    verdict = getInvocationBlock(deps.prisma, { companyId: row.company_id, agentId: row.assignee_agent_id, issueId: row.id, projectId: row.project_id }).then((block) => block !== null);
-    context.budgetBlocked.set(key, verdict);
-  }
-  return verdict;
+function warnSkipped(deps: ActivityDeps, issueId: string, error: unknown) {
+  deps.logger.warn('stranded-work sweep skipped an issue after an error', { issueId, error: error instanceof Error ? error.message : String(error) });
 }
 
-async function act(deps: ActivityDeps, context: SweepContext, row: CandidateRow, decision: StrandedDecision): Promise<ActionOutcome> {
-  switch (decision.kind) {
-    case 'escalate':
-    case 'escalate_in_place': {
-      const escalated = await escalateStrandedIssue(deps, { issueId: row.id, previousStatus: row.status, latestRunId: decision.latestRunId, path: 'sweep' });
+/**
+ * R49–R51's actions written a batch at a time; a batch that throws (nothing of it written) is
+ * retried one issue at a time, and an issue that throws alone counts as skipped (R55 note).
+ */
+async function inBatches<T, R>(deps: ActivityDeps, items: readonly T[], companyOf: (item: T) => string, issueOf: (item: T) => string, write: (batch: T[]) => Promise<R[]>): Promise<Array<{ item: T; result: R | undefined }>> {
+  const written: Array<{ item: T; result: R | undefined }> = [];
+  for (const batch of batchesByCompany(items, companyOf)) {
+    try {
+      const results = await write(batch);
+      batch.forEach((item, i) => written.push({ item, result: results[i] }));
+    } catch (batchError) {
+      deps.logger.warn('stranded-work sweep batch failed; retrying its issues one at a time', { issues: batch.length, error: batchError instanceof Error ? batchError.message : String(batchError) });
+      for (const item of batch) {
+        try {
+          written.push({ item, result: (await write([item]))[0] });
+        } catch (error) {
+          warnSkipped(deps, issueOf(item), error);
+          written.push({ item, result: undefined });
+        }
+      }
+    }
+  }
+  return written;
+}
+
+/** R50a/R50e/R51e: the dispatches and re-queues among `decided`, after the R74 pre-check per scope. */
+async function redispatchAll(deps: ActivityDeps, budget: BudgetVerdicts, decided: readonly Decided[]): Promise<Map<string, ActionOutcome>> {
+  const outcomes = new Map<string, ActionOutcome>();
+  const agentIds = [...new Set(decided.map((d) => d.row.assignee_agent_id))];
+  const agents = new Map((agentIds.length > 0 ? await deps.prisma.agent.findMany({ where: { id: { in: agentIds } } }) : []).map((agent) => [agent.id, agent]));
+  const items: Array<{ row: CandidateRow; item: RedispatchItem }> = [];
+  for (const { row, decision } of decided) {
+    if (decision.kind !== 'dispatch' && decision.kind !== 'requeue') continue;
+    const agent = agents.get(row.assignee_agent_id);
+    try {
+      // R50a/R50d/R51d: a budget block skips the issue without writing a skipped wake.
+      if (!agent || (await budget.blocked({ companyId: row.company_id, agentId: row.assignee_agent_id, issueId: row.id, projectId: row.project_id }))) {
+        outcomes.set(row.id, SKIPPED_OUTCOME);
+        continue;
+      }
+    } catch (error) {
+      warnSkipped(deps, row.id, error);
+      outcomes.set(row.id, SKIPPED_OUTCOME);
+      continue;
+    }
+    items.push({ row, item: { issue: { id: row.id, companyId: row.company_id, status: row.status, assigneeAgentId: row.assignee_agent_id }, agent, decision } });
+  }
+  const written = await inBatches<{ row: CandidateRow; item: RedispatchItem }, RedispatchResult>(
+    deps, items, (x) => x.row.company_id, (x) => x.row.id, (batch) => redispatchBatch(deps, batch.map((x) => x.item)),
+  );
+  for (const { item: { row, item }, result } of written) {
+    if (!result) {
+      outcomes.set(row.id, SKIPPED_OUTCOME);
+      continue;
+    }
+    const counter: Counter =
+      item.decision.kind === 'dispatch' ? 'assignmentDispatched' : item.decision.recovery.retryReason === 'assignment_recovery' ? 'dispatchRequeued' : 'continuationRequeued';
+    outcomes.set(row.id, { counters: [counter], acted: true, followUps: result.isNew ? [result.id] : [] });
+  }
+  return outcomes;
+}
+
+/** R50c/R51c/R49.5: the escalations (R56) and in-place blocks (R62) among `decided`. */
+async function escalateAll(deps: ActivityDeps, budget: BudgetVerdicts, decided: readonly Decided[]): Promise<Map<string, ActionOutcome>> {
+  const requests = decided.flatMap(({ row, decision }): Array<{ row: CandidateRow; request: EscalationRequest }> =>
+    decision.kind === 'escalate' || decision.kind === 'escalate_in_place'
+      ? [{ row, request: { issueId: row.id, previousStatus: row.status, latestRunId: decision.latestRunId, path: 'sweep' } }]
+      : [],
+  );
+  const written = await inBatches(deps, requests, (x) => x.row.company_id, (x) => x.row.id, (batch) => escalateStrandedIssues(deps, batch.map((x) => x.request), budget));
+  return new Map(
+    written.map(({ item: { row }, result: escalated }): [string, ActionOutcome] => [
+      row.id,
       // A racing sweep may have blocked the issue after this one created (and dispatched) its
       // recovery issue: skipped, but that dispatch run must still be started (R57.6, R65).
-      return escalated.outcome === 'escalated'
-        ? { counters: ['escalated'], acted: true, followUps: escalated.followUpRunIds }
-        : { ...SKIPPED_OUTCOME, followUps: escalated.followUpRunIds };
-    }
-    case 'dispatch':
-    case 'requeue': {
-      // R50a/R50d/R51d: a budget block skips the issue without writing a skipped wake.
-      const agent = context.agents.get(row.assignee_agent_id);
-      if (!agent || (await budgetBlocked(deps, context, row))) return SKIPPED_OUTCOME;
-      const enqueued = decision.kind === 'dispatch' ? await dispatchInitial(deps, agent, row) : await requeueRecovery(deps, agent, row, decision);
-      if (!enqueued) return SKIPPED_OUTCOME;
-      const counter: Counter =
-        decision.kind === 'dispatch' ? 'assignmentDispatched' : decision.recovery.retryReason === 'assignment_recovery' ? 'dispatchRequeued' : 'continuationRequeued';
-      return { counters: [counter], acted: true, followUps: enqueued.isNew ? [enqueued.id] : [] };
-    }
-    default:
-      return SKIPPED_OUTCOME;
-  }
-}
-
-/** R54: the first dispatch of an assigned todo issue that never ran. */
-async function dispatchInitial(deps: ActivityDeps, agent: AgentRow, row: CandidateRow) {
-  const result = await enqueueWakeup(deps.prisma, agent, {
-    source: 'assignment',
-    triggerDetail: 'system',
-    reason: 'issue_assigned',
-    requestedByActorType: 'system',
-    payload: { issueId: row.id, mutation: 'assigned_todo_liveness_dispatch' },
-    contextSnapshot: { issueId: row.id, taskId: row.id, wakeReason: 'issue_assigned', source: 'issue.assigned_todo_liveness_dispatch' },
-  }, { budgetChecked: true });
-  return runOf(result);
-}
-
-/** R53: the one automatic re-dispatch (todo) or continuation (in_progress). */
-async function requeueRecovery(deps: ActivityDeps, agent: AgentRow, row: CandidateRow, decision: Extract<StrandedDecision, { kind: 'requeue' }>) {
-  const { recovery, retryOfRunId } = decision;
-  const result = await enqueueWakeup(deps.prisma, agent, {
-    source: 'automation',
-    triggerDetail: 'system',
-    reason: recovery.wakeReason,
-    requestedByActorType: 'system',
-    requestedByActorId: null,
-    payload: { issueId: row.id, ...(retryOfRunId ? { retryOfRunId } : {}) },
-    contextSnapshot: {
-      issueId: row.id,
-      taskId: row.id,
-      wakeReason: recovery.wakeReason,
-      retryReason: recovery.retryReason,
-      source: recovery.source,
-      ...(retryOfRunId ? { retryOfRunId } : {}),
-    },
-    retryOfRunId,
-  }, { budgetChecked: true });
-  return runOf(result);
+      !escalated
+        ? SKIPPED_OUTCOME
+        : escalated.outcome === 'escalated'
+          ? { counters: ['escalated'], acted: true, followUps: escalated.followUpRunIds }
+          : { ...SKIPPED_OUTCOME, followUps: escalated.followUpRunIds },
+    ]),
+  );
 }
 
 interface OrphanBlockerRow {

@@ -28,6 +28,13 @@ import {
   givenStrandedIssue,
 } from '../support/strandedSeeds.ts';
 import type { PrismaClient } from '../../src/store/db.ts';
+import { randomUUID } from 'node:crypto';
+import { agentScript } from '../support/fixtures.ts';
+import { BATCH_SIZE, reconcileStrandedAssignedIssues } from '../../src/activities/strandedSweep.ts';
+import type { ActivityDeps } from '../../src/activities/deps.ts';
+import { RunLogStore } from '../../src/store/runLogStore.ts';
+import { createLogger } from '../../src/logger.ts';
+import { createRunExecutions } from '../../src/temporal/runExecutions.ts';
 
 let vigil: TestVigil;
 let prisma: PrismaClient;
@@ -1160,5 +1167,196 @@ describe('stranded assigned-issue sweep (§11–§13)', () => {
     expect((await runsOfAgent(agentId)).map((run) => run.id)).toEqual([runId]);
     expect(await wakesOfAgent(agentId)).toHaveLength(1);
     expect(await commentsOn(issueId)).toHaveLength(0);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Batches (issue 12): the sweep writes its actions a batch of issues at a time
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The sweep activity itself, as the recovery pass calls it, so its `followUpRunIds` can be checked.
+ * Their workflows are not started here: the runs stay `queued`, and the test marks them cancelled
+ * when it is done with them.
+ */
+function directSweepDeps(): ActivityDeps {
+  return {
+    prisma,
+    logStore: new RunLogStore(prisma),
+    runTokenSecret: 'stranded-sweep-test',
+    apiUrl: vigil.apiUrl,
+    workerId: 'stranded-sweep-test',
+    telemetry: { agentFirstHeartbeat: () => undefined },
+    logger: createLogger('error'),
+    executions: createRunExecutions(vigil.vigil.temporal, prisma, { taskQueue: `stranded-idle-${randomUUID()}`, adapterHeartbeatTimeoutMs: 10_000 }),
+    metrics: vigil.vigil.metrics,
+  };
+}
+
+/**
+ * `count` stranded issues over 5 agents, oldest first: even ones `todo` whose last run failed
+ * (→ one re-dispatch, R50e), odd ones `in_progress` whose continuation retry already failed
+ * (→ escalation, R51c). Returns the issues in candidate order with their stranded runs.
+ */
+async function givenManyStranded(company: { id: string; issuePrefix: string }, count: number) {
+  await prisma.$executeRaw`
+    INSERT INTO agents (id, company_id, name, role, status, adapter_type, adapter_config)
+    SELECT gen_random_uuid(), ${company.id}::uuid, 'Batch agent ' || g, 'engineer', 'idle', 'process', jsonb_build_object('command', ${agentScript('succeed.sh')}::text)
+    FROM generate_series(1, 5) g`;
+  await prisma.$executeRaw`
+    WITH a AS (SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM agents WHERE company_id = ${company.id}::uuid AND name LIKE 'Batch agent %'),
+    i AS (
+      INSERT INTO issues (company_id, title, status, priority, assignee_agent_id, issue_number, identifier, started_at, created_at)
+      SELECT ${company.id}::uuid, 'Stranded ' || g, CASE WHEN g % 2 = 0 THEN 'todo' ELSE 'in_progress' END::issue_status, 'medium',
+             (SELECT id FROM a WHERE n = g % 5), 1000 + g, ${company.issuePrefix} || '-' || (1000 + g),
+             CASE WHEN g % 2 = 1 THEN now() - interval '1 hour' END, now() - interval '1 hour' + g * interval '1 millisecond'
+      FROM generate_series(1, ${count}::int) g
+      RETURNING id, status, assignee_agent_id)
+    INSERT INTO heartbeat_runs (company_id, agent_id, status, invocation_source, trigger_detail, error, error_code, context_snapshot, started_at, finished_at, created_at)
+    SELECT ${company.id}::uuid, i.assignee_agent_id, 'failed', 'automation', 'system', 'run failed before issue advanced', 'process_lost',
+           jsonb_build_object('issueId', i.id::text, 'taskId', i.id::text,
+                              'retryReason', CASE WHEN i.status = 'in_progress' THEN 'issue_continuation_needed' END),
+           now() - interval '30 minutes', now() - interval '25 minutes', now() - interval '30 minutes'
+    FROM i`;
+  const issues = await prisma.issue.findMany({ where: { companyId: company.id, title: { startsWith: 'Stranded ' } }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
+  const runs = await prisma.heartbeatRun.findMany({ where: { companyId: company.id, status: 'failed' } });
+  const runOf = new Map(runs.map((run) => [context(run).issueId as string, run]));
+  return issues.map((issue) => ({ issue: issue as typeof issue & { identifier: string }, run: runOf.get(issue.id)! }));
+}
+
+/** The queued runs the direct sweeps left: cancelled once checked, so nothing waits for them. */
+async function cancelQueuedRuns(companyId: string) {
+  await prisma.heartbeatRun.updateMany({ where: { companyId, status: 'queued' }, data: { status: 'cancelled', finishedAt: new Date() } });
+}
+
+describe('stranded sweep batches (issue 12)', () => {
+  it('writes more issues than one batch holds, with mixed decisions, exactly as one issue at a time', async () => {
+    const acme = await givenFreshCompany();
+    const prefix = acme.company.issuePrefix;
+    const stranded = await givenManyStranded(acme.company, BATCH_SIZE + 30);
+    // R50a/R54: a todo issue that never ran, dispatched in the same batch as the re-dispatches.
+    const neverRan = await givenAssignedTodoWithoutRun(prisma, acme.company, { agentName: 'Fresh' });
+    // R71.5: an agent refusing on-demand wakes: its re-dispatch writes a skipped wake and no run.
+    const refusing = await prisma.agent.create({
+      data: { companyId: acme.company.id, name: 'Refusing', role: 'engineer', status: 'idle', adapterType: 'process',
+              adapterConfig: { command: agentScript('succeed.sh') }, runtimeConfig: { heartbeat: { wakeOnDemand: false } } },
+    });
+    const refused = await givenSeededIssue(prisma, acme.company, { title: 'Refused re-dispatch', status: 'todo', assigneeAgentId: refusing.id });
+    const refusedRun = await prisma.heartbeatRun.create({
+      data: { companyId: acme.company.id, agentId: refusing.id, status: 'failed', invocationSource: 'automation', triggerDetail: 'system',
+              errorCode: 'process_lost', contextSnapshot: { issueId: refused.id, taskId: refused.id }, finishedAt: new Date() },
+    });
+
+    // The runs the sweep queues are never started here: cancelled after the checks, whatever they find.
+    try {
+      const { result, followUpRunIds } = await reconcileStrandedAssignedIssues(directSweepDeps(), { companyId: acme.company.id });
+
+      const todo = stranded.filter((s) => s.issue.status === 'todo');
+      const inProgress = stranded.filter((s) => s.issue.status === 'in_progress');
+      // R52: counters, and `issueIds` in candidate order (createdAt, id).
+      expectCounters(result, {
+        dispatchRequeued: todo.length,
+        escalated: inProgress.length,
+        assignmentDispatched: 1,
+        skipped: 1,
+        issueIds: [...stranded.map((s) => s.issue.id), neverRan.issueId],
+      });
+
+      // R53: one re-dispatch run per todo issue, pointing back at the run that died.
+      const queued = await prisma.heartbeatRun.findMany({ where: { companyId: acme.company.id, status: 'queued' } });
+      const queuedFor = new Map<string, typeof queued>();
+      for (const run of queued) queuedFor.set(context(run).issueId as string, [...(queuedFor.get(context(run).issueId as string) ?? []), run]);
+      for (const { issue, run } of todo) {
+        const runs = queuedFor.get(issue.id) ?? [];
+        expect(runs, issue.identifier).toHaveLength(1);
+        expect(runs[0]).toMatchObject({ retryOfRunId: run.id, invocationSource: 'automation', triggerDetail: 'system', agentId: issue.assigneeAgentId });
+        expect(runs[0].contextSnapshot).toMatchObject({ issueId: issue.id, taskId: issue.id, taskKey: issue.id, wakeReason: 'issue_assignment_recovery', retryReason: 'assignment_recovery', retryOfRunId: run.id, source: 'issue.assignment_recovery', wakeSource: 'automation', wakeTriggerDetail: 'system' });
+        const wake = await prisma.agentWakeupRequest.findUniqueOrThrow({ where: { id: runs[0].wakeupRequestId! } });
+        expect(wake).toMatchObject({ status: 'queued', source: 'automation', reason: 'issue_assignment_recovery', requestedByActorType: 'system', requestedByActorId: null, runId: runs[0].id, payload: { issueId: issue.id, retryOfRunId: run.id } });
+      }
+      // R54: the never-run issue's first dispatch.
+      const [firstDispatch] = queuedFor.get(neverRan.issueId) ?? [];
+      expect(firstDispatch.contextSnapshot).toMatchObject({ issueId: neverRan.issueId, wakeReason: 'issue_assigned', source: 'issue.assigned_todo_liveness_dispatch' });
+      expect(firstDispatch.retryOfRunId).toBeNull();
+      // R71.5: a skipped wake, no run.
+      expect(queuedFor.get(refused.id)).toBeUndefined();
+      expect(await wakesOfAgent(refusing.id)).toMatchObject([
+        { status: 'skipped', reason: 'heartbeat.wakeOnDemand.disabled', runId: null, payload: { issueId: refused.id, retryOfRunId: refusedRun.id } },
+      ]);
+
+      // R56–R58: per escalated source, one recovery issue, its dispatch run, the blocker set, one comment, one activity entry.
+      const recoveries = await recoveryIssuesOf(acme.company.id);
+      expect(recoveries).toHaveLength(inProgress.length);
+      expect(new Set(recoveries.map((r) => r.identifier)).size).toBe(inProgress.length);
+      const recoveryOf = new Map(recoveries.map((r) => [r.originId!, r]));
+      const comments = await prisma.issueComment.findMany({ where: { companyId: acme.company.id } });
+      const activities = await prisma.activityLog.findMany({ where: { companyId: acme.company.id, action: 'issue.updated' } });
+      for (const { issue, run } of inProgress) {
+        const recovery = recoveryOf.get(issue.id)!;
+        expect(recovery, issue.identifier).toMatchObject({
+          parentId: issue.id, status: 'todo', assigneeAgentId: issue.assigneeAgentId, originRunId: run.id,
+          originFingerprint: `stranded_issue_recovery:${acme.company.id}:${issue.id}:${run.id}`, title: `Recover stalled issue ${issue.identifier}`,
+        });
+        expect(recovery.identifier).toBe(`${prefix}-${recovery.issueNumber}`);
+        expect(recovery.description).toBe(recoveryDescription({ prefix, sourceIdentifier: issue.identifier, previousStatus: 'in_progress', run, retryReason: 'issue_continuation_needed' }));
+        const [dispatch] = queuedFor.get(recovery.id) ?? [];
+        expect(dispatch.contextSnapshot).toMatchObject({ issueId: recovery.id, wakeReason: 'issue_assigned', source: 'stranded_issue_recovery', sourceIssueId: issue.id, strandedRunId: run.id });
+        expect(await blockerIdsOf(issue.id)).toEqual([recovery.id]);
+        expect(await issueRow(issue.id)).toMatchObject({ status: 'blocked', checkoutRunId: null, executionRunId: null });
+        expect(comments.filter((c) => c.issueId === issue.id).map((c) => c.body)).toEqual([sweepEscalationComment('in_progress', recovery as { identifier: string }, prefix)]);
+        const logged = activities.filter((a) => a.entityId === issue.id);
+        expect(logged).toHaveLength(1);
+        expect(logged[0].details).toEqual({
+          identifier: issue.identifier, status: 'blocked', previousStatus: 'in_progress', source: 'recovery.reconcile_stranded_assigned_issue',
+          latestRunId: run.id, latestRunStatus: 'failed', latestRunErrorCode: 'process_lost', recoveryIssueId: recovery.id, blockerIssueIds: [recovery.id],
+        });
+      }
+      // The company counter moved past every number it gave out.
+      const company = await prisma.company.findUniqueOrThrow({ where: { id: acme.company.id } });
+      expect(company.issueCounter).toBeGreaterThanOrEqual(Math.max(...recoveries.map((r) => r.issueNumber!)));
+
+      // Every run the sweep created, once, in candidate order: re-dispatches and recovery dispatches.
+      expect(new Set(followUpRunIds).size).toBe(followUpRunIds.length);
+      expect([...followUpRunIds].sort()).toEqual(queued.map((run) => run.id).sort());
+    } finally {
+      await cancelQueuedRuns(acme.company.id);
+    }
+  });
+
+  it('converges when eight batched sweeps race over the same 50 stranded issues', async () => {
+    const acme = await givenFreshCompany();
+    const stranded = await givenManyStranded(acme.company, 50);
+    const deps = directSweepDeps();
+
+    try {
+      const outcomes = await Promise.all(Array.from({ length: 8 }, () => reconcileStrandedAssignedIssues(deps, { companyId: acme.company.id })));
+
+      const todo = stranded.filter((s) => s.issue.status === 'todo');
+      const inProgress = stranded.filter((s) => s.issue.status === 'in_progress');
+      // R65: each source blocked once, by one sweep, with one recovery issue and one comment.
+      expect(outcomes.reduce((sum, o) => sum + o.result.escalated, 0)).toBe(inProgress.length);
+      const recoveries = await recoveryIssuesOf(acme.company.id);
+      expect(recoveries).toHaveLength(inProgress.length);
+      const comments = await prisma.issueComment.findMany({ where: { companyId: acme.company.id } });
+      for (const { issue } of inProgress) {
+        const own = recoveries.filter((r) => r.originId === issue.id);
+        expect(own, issue.identifier).toHaveLength(1);
+        expect(await blockerIdsOf(issue.id)).toEqual([own[0].id]);
+        expect((await issueRow(issue.id)).status).toBe('blocked');
+        expect(comments.filter((c) => c.issueId === issue.id)).toHaveLength(1);
+      }
+      // R53: one re-dispatch run per todo issue, however many sweeps saw it stranded.
+      const runs = await prisma.heartbeatRun.findMany({ where: { companyId: acme.company.id, status: 'queued' } });
+      for (const { issue } of todo) {
+        expect(runs.filter((run) => context(run).issueId === issue.id), issue.identifier).toHaveLength(1);
+      }
+      // Every created run is some sweep's follow-up, exactly once (R57.6 dispatches included).
+      const followUps = outcomes.flatMap((o) => o.followUpRunIds);
+      expect(new Set(followUps).size).toBe(followUps.length);
+      expect([...followUps].sort()).toEqual(runs.map((run) => run.id).sort());
+      expect(runs).toHaveLength(todo.length + inProgress.length);
+    } finally {
+      await cancelQueuedRuns(acme.company.id);
+    }
   });
 });
