@@ -123,3 +123,18 @@ export async function terminateProcessGroup(
 export function spawnedOnThisHost(processHost: string | null): boolean {
   return processHost === null || processHost === hostname();
 }
+
+/**
+ * SIGKILL to the whole group at once, then poll until no live process is left (or give up after
+ * `giveUpAfterMs`: a process stuck in the kernel). For a group nobody can supervise any more —
+ * its spawn helper died with its pipes — so it ends as a lost process (R21), never left behind.
+ */
+export async function killProcessGroup(pgid: number, { pollMs = 50, giveUpAfterMs = 10_000 }: { pollMs?: number; giveUpAfterMs?: number } = {}): Promise<boolean> {
+  if (!signalProcessGroup(pgid, 'SIGKILL')) return true;
+  const startedAt = Date.now();
+  for (;;) {
+    if (!(await isProcessGroupAlive(pgid))) return true;
+    if (Date.now() - startedAt >= giveUpAfterMs) return false;
+    await sleep(pollMs);
+  }
+}

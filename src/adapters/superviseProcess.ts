@@ -4,14 +4,18 @@
  * stdin, streams its redacted output, enforces the timeout (R13), honours cancellation (R14 step 2),
  * and never resolves while a process of the group is still alive. An adapter only says what to run
  * (`AgentLaunch`), how to read its stdout lines (`onStdoutLine`), and what the facts mean.
+ *
+ * The fork itself happens in the per-host spawn helper (`spawnHelper/`, issue 12), never on the
+ * worker's event loop; signals to the group are sent from here directly (same host).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { isSensitiveKey, MIN_EXACT_SECRET_LENGTH, redactSecrets } from '../domain/redaction.ts';
 import { isProcessGroupAlive, signalProcessGroup, terminateProcessGroup, type TerminateGroupOutcome } from './processGroup.ts';
 import { initialOutcomeFacts, RedactingLineBuffer, type ProcessOutcomeFacts } from './processOutput.ts';
+import type { AgentProcess } from './spawnHelper/agentProcess.ts';
+import { spawnAgentProcess } from './spawnHelper/helperClient.ts';
 import { processTexts } from '../domain/texts.ts';
 import type { AdapterInvocation, AdapterOutputChunk } from './types.ts';
 
@@ -143,23 +147,12 @@ export async function superviseProcess(launch: AgentLaunch, hooks: SupervisionHo
   if (badCwd) return notStarted(badCwd);
   if (hooks.signal.aborted) return notStarted(processTexts.cancelledBeforeStart, true);
 
-  let child: ChildProcess;
+  let child: AgentProcess;
   try {
-    child = spawn(launch.command, launch.args, {
-      cwd,
-      env: childEnv,
-      detached: true, // setsid(): the child leads its own process group, pgid = pid
-      stdio: [launch.stdin === null ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-    });
+    // The helper starts it with setsid(): the child leads its own process group, pgid = pid.
+    child = await spawnAgentProcess({ command: launch.command, args: launch.args, cwd, env: childEnv, stdin: launch.stdin !== null });
   } catch (err) {
     return notStarted(spawnFailureMessage(launch.command, err));
-  }
-  if (child.pid === undefined) {
-    const startError = await new Promise<unknown>((resolve) => {
-      child.once('error', resolve);
-      setTimeout(() => resolve(new Error('the child reported no pid')), 5_000).unref();
-    });
-    return notStarted(spawnFailureMessage(launch.command, startError));
   }
   if (launch.stdin !== null && child.stdin) {
     // A child that never reads its prompt (or exits first) closes the pipe: that is its business.
@@ -168,7 +161,7 @@ export async function superviseProcess(launch: AgentLaunch, hooks: SupervisionHo
   }
   return superviseChild(child, child.pid);
 
-  async function superviseChild(child: ChildProcess, pid: number): Promise<ProcessOutcomeFacts> {
+  async function superviseChild(child: AgentProcess, pid: number): Promise<ProcessOutcomeFacts> {
     const pgid = pid;
     const spawnedAt = new Date();
     child.on('error', () => {}); // post-spawn errors (a failed kill) must not crash the worker

@@ -12,6 +12,7 @@ import type { RunActivities } from '../activities/index.ts';
 import type { Logger } from '../logger.ts';
 import { sdkLoggerFor } from './runtime.ts';
 import { CODE_ROOT, RUNS_COMPILED, codeModule } from '../platform/appFiles.ts';
+import { retainSpawnHelper } from '../adapters/spawnHelper/helperClient.ts';
 
 export interface RunWorkerOptions {
   connection: NativeConnection;
@@ -65,7 +66,7 @@ async function bundleWorkflows(logger: Logger): Promise<{ code: string }> {
 }
 
 export async function createRunWorker(options: RunWorkerOptions): Promise<Worker> {
-  return Worker.create({
+  const worker = await Worker.create({
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue,
@@ -80,4 +81,17 @@ export async function createRunWorker(options: RunWorkerOptions): Promise<Worker
     maxHeartbeatThrottleInterval: '1 second',
     defaultHeartbeatThrottleInterval: '1 second',
   });
+  // Issue 12: agents are forked by the spawn helper, started when this worker starts polling (its
+  // first agent does not wait for it) and stopped once the worker has stopped — after the drain's
+  // grace — and the last agent it started has closed.
+  const run = worker.run.bind(worker);
+  worker.run = async () => {
+    const releaseSpawnHelper = retainSpawnHelper();
+    try {
+      return await run();
+    } finally {
+      await releaseSpawnHelper();
+    }
+  };
+  return worker;
 }
