@@ -17,9 +17,10 @@ import { enqueueWakeup } from '../store/wakeups.ts';
 import { logActivity } from '../store/activityLog.ts';
 import { CLEARED_EXECUTION } from '../store/issues.ts';
 import { LIVE_RUN_STATUS_LIST } from '../store/runStatusSql.ts';
+import { Prisma } from '../store/db.ts';
+import { nearestPauseHoldSql } from '../store/treeHolds.ts';
 import { decideStrandedAction, type StrandedCandidateFacts, type StrandedDecision } from '../domain/strandedWork.ts';
 import { isInvokableAgentStatus } from '../domain/runStatus.ts';
-import { MAX_ISSUE_TREE_DEPTH } from '../domain/issueTree.ts';
 import { orphanBlockerComment } from '../domain/recoveryTexts.ts';
 import { escalateStrandedIssues } from './escalation.ts';
 import type { EscalationRequest } from './releaseAndPromote.ts';
@@ -94,12 +95,8 @@ function loadCandidates(deps: ActivityDeps, companyId: string | null) {
            c.execution_run_id, c.origin_kind,
            CASE WHEN a.company_id = c.company_id THEN a.status::text END AS agent_status,
            (c.id::text IN (SELECT issue_id FROM live_issues WHERE issue_id IS NOT NULL)) AS has_live_path,
-           (EXISTS (SELECT 1 FROM hold_roots) AND EXISTS (
-              WITH RECURSIVE lineage(id, parent_id, depth) AS (
-                SELECT c.id, c.parent_id, 0
-                UNION ALL
-                SELECT p.id, p.parent_id, l.depth + 1 FROM issues p JOIN lineage l ON p.id = l.parent_id WHERE l.depth < ${MAX_ISSUE_TREE_DEPTH}::int)
-              SELECT 1 FROM lineage JOIN hold_roots h ON h.root_issue_id = lineage.id)) AS held,
+           -- R66, walked only in a company with an active pause hold.
+           (EXISTS (SELECT 1 FROM hold_roots) AND EXISTS (${nearestPauseHoldSql(Prisma.sql`c.id`)})) AS held,
            lr.id AS latest_run_id, lr.status::text AS latest_run_status,
            lr.context_snapshot->>'retryReason' AS latest_retry_reason, lr.liveness_state::text AS latest_liveness_state,
            EXISTS (SELECT 1 FROM agent_wakeup_requests w

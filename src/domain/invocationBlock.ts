@@ -1,8 +1,8 @@
 /**
  * R74: the budget invocation block as a pure decision over the facts one query gathers
- * (`src/store/claimGateFacts.ts` reads them inside the claim's read). The rule's order: a paused
- * company, the company's hard stop, an agent paused for budget, the agent's hard stop, the
- * project's hard stop. Same order and texts as `getInvocationBlock` in `src/store/budget.ts`.
+ * (`invocationBlockFactsSql` in src/store/budget.ts, alone or inside the claim's read). The rule's
+ * order: a paused company, the company's hard stop, an agent paused for budget, the agent's hard
+ * stop, the project's hard stop.
  */
 import { budgetTexts } from './texts.ts';
 

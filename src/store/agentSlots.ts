@@ -6,7 +6,7 @@
  * (whom to tell that a slot is free).
  */
 import { Prisma } from './db.ts';
-import { uuidOrNullSql } from './claimGateFacts.ts';
+import { uuidOrNullSql } from './uuidSql.ts';
 
 /** The query itself, for a statement that needs the slot check inside it (the claim's transition). */
 export function claimableQueuedRunIdsSql(agentId: string, maxConcurrentRuns: number): Prisma.Sql {

@@ -10,7 +10,10 @@
  */
 import { Prisma, type PrismaClient } from './db.ts';
 import { claimableQueuedRunIdsSql } from './agentSlots.ts';
-import { activePauseHoldSql, invocationBlockFactsSql, unresolvedBlockerIdsSql, uuidOrNullSql } from './claimGateFacts.ts';
+import { invocationBlockFactsSql } from './budget.ts';
+import { nearestPauseHoldSql } from './treeHolds.ts';
+import { unresolvedBlockerIdsSql } from './issueRelations.ts';
+import { uuidOrNullSql } from './uuidSql.ts';
 import { leaseAcquireCtes, LEASE_HELD_SQL } from './claimLease.ts';
 import { NON_INVOKABLE_AGENT_STATUSES } from '../domain/runStatus.ts';
 import type { IssueLockPlan } from '../domain/claimGates.ts';
@@ -95,7 +98,7 @@ export async function readClaimFacts(db: Db, runId: string, now: Date): Promise<
     LEFT JOIN agent_runtime_state s ON s.agent_id = r.agent_id
     LEFT JOIN issues i ON i.id = ${issueId}
     LEFT JOIN heartbeat_runs holder ON holder.id = i.checkout_run_id
-    LEFT JOIN LATERAL (${activePauseHoldSql(issueId)}) hold ON true
+    LEFT JOIN LATERAL (${nearestPauseHoldSql(issueId)}) hold ON true
     LEFT JOIN LATERAL (${invocationBlockFactsSql({ companyId: Prisma.sql`r.company_id`, agentId: Prisma.sql`r.agent_id`, projectId }, now)}) budget ON true
     WHERE r.id = ${runId}::uuid`;
   const row = rows[0];

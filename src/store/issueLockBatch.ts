@@ -3,9 +3,10 @@
  * so two batches, or a batch and a single-issue writer (`store/locks.ts`), never deadlock: the
  * stranded sweep's batches re-check under these locks what their decision saw.
  */
-import type { Prisma } from './db.ts';
-import { LIVE_RUN_STATUS_LIST } from './runStatusSql.ts';
-import { MAX_ISSUE_TREE_DEPTH } from '../domain/issueTree.ts';
+import { Prisma } from './db.ts';
+import { activeExecutionRunSql } from './wakeStatements.ts';
+import { nearestPauseHoldSql } from './treeHolds.ts';
+import { unresolvedBlockerIdsSql } from './issueRelations.ts';
 
 type Tx = Prisma.TransactionClient;
 
@@ -65,25 +66,12 @@ export async function lockIssuesWithWakeFacts(tx: Tx, issueIds: readonly string[
     )
     SELECT l.id, l.company_id, l.status, l.assignee_agent_id, l.assignee_user_id, l.execution_run_id, l.identifier,
            a.id AS active_run_id, a.status AS active_run_status, g.name AS active_run_agent_name,
-           (SELECT array_agg(rel.issue_id::text ORDER BY rel.created_at)
-            FROM issue_relations rel JOIN issues b ON b.id = rel.issue_id
-            WHERE rel.related_issue_id = l.id AND rel.type = 'blocks' AND b.status <> 'done') AS unresolved_blocker_ids,
+           ${unresolvedBlockerIdsSql(Prisma.sql`l.id`)} AS unresolved_blocker_ids,
            EXISTS (SELECT 1 FROM agent_wakeup_requests w
                    WHERE w.company_id = l.company_id AND w.status = 'queued' AND w.payload->>'issueId' = l.id::text) AS has_queued_wake,
-           (EXISTS (SELECT 1 FROM hold_roots) AND EXISTS (
-              WITH RECURSIVE lineage(id, parent_id, depth) AS (
-                SELECT l.id, l.parent_id, 0
-                UNION ALL
-                SELECT p.id, p.parent_id, x.depth + 1 FROM issues p JOIN lineage x ON p.id = x.parent_id WHERE x.depth < ${MAX_ISSUE_TREE_DEPTH}::int)
-              SELECT 1 FROM lineage JOIN hold_roots h ON h.root_issue_id = lineage.id)) AS held
+           (EXISTS (SELECT 1 FROM hold_roots) AND EXISTS (${nearestPauseHoldSql(Prisma.sql`l.id`)})) AS held
     FROM locked l
-    LEFT JOIN LATERAL (
-      SELECT r.id, r.status::text AS status, r.agent_id FROM heartbeat_runs r
-      WHERE r.status IN ${LIVE_RUN_STATUS_LIST}
-        AND (r.id = l.execution_run_id OR (r.company_id = l.company_id AND r.context_snapshot->>'issueId' = l.id::text))
-      ORDER BY (r.id IS NOT DISTINCT FROM l.execution_run_id) DESC, (r.status = 'running') DESC, r.created_at ASC
-      LIMIT 1
-    ) a ON true
+    LEFT JOIN LATERAL (${activeExecutionRunSql({ id: Prisma.sql`l.id`, companyId: Prisma.sql`l.company_id`, executionRunId: Prisma.sql`l.execution_run_id` })}) a ON true
     LEFT JOIN agents g ON g.id = a.agent_id`;
   return new Map(rows.map((row) => [row.id, row]));
 }

@@ -2,18 +2,25 @@
  * `blocks` relations: "X is blocked by B" ⇔ row (issueId=B, relatedIssueId=X). R75: an issue is
  * dependency-ready only when every blocker is `done` (a cancelled blocker stays unresolved).
  */
-import type { Prisma, PrismaClient } from './db.ts';
+import { Prisma, type PrismaClient } from './db.ts';
 import { UnprocessableError } from '../errors.ts';
 
 type Db = PrismaClient | Prisma.TransactionClient;
 
+/**
+ * R75: the issue's blockers that are not `done` (a cancelled blocker stays unresolved), oldest
+ * relation first, as a text[] expression (NULL when none). `issueId` is a parameter or a column of
+ * the enclosing query.
+ */
+export function unresolvedBlockerIdsSql(issueId: Prisma.Sql): Prisma.Sql {
+  return Prisma.sql`(SELECT array_agg(rel.issue_id::text ORDER BY rel.created_at)
+    FROM issue_relations rel JOIN issues b ON b.id = rel.issue_id
+    WHERE rel.related_issue_id = ${issueId} AND rel.type = 'blocks' AND b.status <> 'done')`;
+}
+
 export async function unresolvedBlockerIds(db: Db, issueId: string): Promise<string[]> {
-  const rows = await db.issueRelation.findMany({
-    where: { relatedIssueId: issueId, type: 'blocks', issue: { status: { not: 'done' } } },
-    select: { issueId: true },
-    orderBy: { createdAt: 'asc' },
-  });
-  return rows.map((row) => row.issueId);
+  const rows = await db.$queryRaw<Array<{ ids: string[] | null }>>`SELECT ${unresolvedBlockerIdsSql(Prisma.sql`${issueId}::uuid`)} AS ids`;
+  return rows[0]?.ids ?? [];
 }
 
 /**

@@ -1,8 +1,9 @@
 /**
  * R66: an active `pause` hold covers its root issue and every descendant through `parentId`.
- * One recursive query walks the issue's ancestors (including itself) and finds the nearest hold.
+ * One recursive query walks the issue's ancestors (including itself) and finds the nearest hold;
+ * it is written once, `nearestPauseHoldSql`, for every reader.
  */
-import type { Prisma, PrismaClient } from './db.ts';
+import { Prisma, type PrismaClient } from './db.ts';
 import { LIVE_RUN_STATUS_LIST } from './runStatusSql.ts';
 import { MAX_ISSUE_TREE_DEPTH } from '../domain/issueTree.ts';
 
@@ -14,10 +15,15 @@ export interface ActivePauseHold {
   reason: string | null;
 }
 
-export async function activePauseHoldFor(db: Db, issueId: string): Promise<ActivePauseHold | null> {
-  const rows = await db.$queryRaw<Array<{ hold_id: string; root_issue_id: string; reason: string | null }>>`
+/**
+ * R66's one walk: the nearest active `pause` hold over an issue or one of its ancestors (through
+ * parentId, at most MAX_ISSUE_TREE_DEPTH up), zero or one row (hold_id, root_issue_id, reason).
+ * `issueId` is a parameter or a column of the enclosing query (the claim's read, the sweep's scan).
+ */
+export function nearestPauseHoldSql(issueId: Prisma.Sql): Prisma.Sql {
+  return Prisma.sql`
     WITH RECURSIVE lineage(id, parent_id, depth) AS (
-      SELECT id, parent_id, 0 FROM issues WHERE id = ${issueId}::uuid
+      SELECT id, parent_id, 0 FROM issues WHERE id = ${issueId}
       UNION ALL
       SELECT i.id, i.parent_id, l.depth + 1 FROM issues i JOIN lineage l ON i.id = l.parent_id WHERE l.depth < ${MAX_ISSUE_TREE_DEPTH}::int
     )
@@ -26,6 +32,10 @@ export async function activePauseHoldFor(db: Db, issueId: string): Promise<Activ
     JOIN issue_tree_holds h ON h.root_issue_id = l.id AND h.status = 'active' AND h.mode = 'pause'
     ORDER BY l.depth ASC, h.created_at ASC
     LIMIT 1`;
+}
+
+export async function activePauseHoldFor(db: Db, issueId: string): Promise<ActivePauseHold | null> {
+  const rows = await db.$queryRaw<Array<{ hold_id: string; root_issue_id: string; reason: string | null }>>`${nearestPauseHoldSql(Prisma.sql`${issueId}::uuid`)}`;
   const row = rows[0];
   return row ? { holdId: row.hold_id, rootIssueId: row.root_issue_id, reason: row.reason } : null;
 }

@@ -2,7 +2,8 @@
  * R71's statements on the hot path, one round trip each: the facts an issue-bound wake is
  * admitted on (read under the issue's row lock) and the queued run it creates with its wake.
  */
-import type { HeartbeatRun, Prisma } from './db.ts';
+import { Prisma, type HeartbeatRun } from './db.ts';
+import { unresolvedBlockerIdsSql } from './issueRelations.ts';
 import { LIVE_RUN_STATUS_LIST } from './runStatusSql.ts';
 import { modelRow } from './modelRows.ts';
 import type { JsonObject } from './json.ts';
@@ -16,25 +17,33 @@ export interface IssueExecutionFacts {
   unresolvedBlockerIds: string[];
 }
 
+/**
+ * R71.6: the run executing an issue — its execution lock if that run is live, else its oldest live
+ * run, running first — zero or one row (id, status, agent_id, context_snapshot). The arguments are
+ * parameters or columns of the enclosing query (the sweep's batch reads many issues at once).
+ */
+export function activeExecutionRunSql(issue: { id: Prisma.Sql; companyId: Prisma.Sql; executionRunId: Prisma.Sql }): Prisma.Sql {
+  return Prisma.sql`
+    SELECT r.id, r.status::text AS status, r.agent_id, r.context_snapshot FROM heartbeat_runs r
+    WHERE r.status IN ${LIVE_RUN_STATUS_LIST}
+      AND (r.id = ${issue.executionRunId} OR (r.company_id = ${issue.companyId} AND r.context_snapshot->>'issueId' = (${issue.id})::text))
+    ORDER BY (r.id IS NOT DISTINCT FROM ${issue.executionRunId}) DESC, (r.status = 'running') DESC, r.created_at ASC
+    LIMIT 1`;
+}
+
 /** R71.6: the active execution run, its agent's name and the unresolved blockers, in one statement. */
 export async function readIssueExecutionFacts(tx: Tx, issue: { id: string; companyId: string; executionRunId: string | null }): Promise<IssueExecutionFacts> {
   const rows = await tx.$queryRaw<
     Array<{ id: string | null; status: string | null; agent_id: string | null; agent_name: string | null; context_snapshot: unknown; unresolved: string[] | null }>
   >`
-    WITH active AS (
-      SELECT r.id, r.status::text AS status, r.agent_id, r.context_snapshot FROM heartbeat_runs r
-      WHERE r.status IN ${LIVE_RUN_STATUS_LIST}
-        AND (r.id = ${issue.executionRunId}::uuid
-             OR (r.company_id = ${issue.companyId}::uuid AND r.context_snapshot->>'issueId' = ${issue.id}))
-      ORDER BY (r.id IS NOT DISTINCT FROM ${issue.executionRunId}::uuid) DESC, (r.status = 'running') DESC, r.created_at ASC
-      LIMIT 1
-    )
     SELECT a.id, a.status, a.agent_id, g.name AS agent_name, a.context_snapshot,
-           (SELECT array_agg(rel.issue_id::text ORDER BY rel.created_at)
-            FROM issue_relations rel JOIN issues b ON b.id = rel.issue_id
-            WHERE rel.related_issue_id = ${issue.id}::uuid AND rel.type = 'blocks' AND b.status <> 'done') AS unresolved
+           ${unresolvedBlockerIdsSql(Prisma.sql`${issue.id}::uuid`)} AS unresolved
     FROM (SELECT 1) one
-    LEFT JOIN active a ON true
+    LEFT JOIN LATERAL (${activeExecutionRunSql({
+      id: Prisma.sql`${issue.id}::uuid`,
+      companyId: Prisma.sql`${issue.companyId}::uuid`,
+      executionRunId: Prisma.sql`${issue.executionRunId}::uuid`,
+    })}) a ON true
     LEFT JOIN agents g ON g.id = a.agent_id`;
   const row = rows[0];
   return {
