@@ -3,7 +3,7 @@
  * reaped runs, inside the batch's transaction (src/activities/reaper/settleOrphanBatch.ts). Row for
  * row the same columns as the per-run ending writes one run at a time — `writeRunTerminal`
  * (store/runEndingWrites.ts), `queueProcessLossRetry` (activities/processLossRetry.ts, through
- * store/systemRuns.ts), `releaseRunLeases` (activities/leases.ts), `recordAgentRunState` and
+ * store/systemRuns.ts), `endRunLeases` (store/leaseRelease.ts, which the batch calls itself), `recordAgentRunState` and
  * `settleAgentAfterRun` (activities/runEnding/agentBookkeeping.ts). The caller computes every
  * value in TypeScript; arrays travel as `unnest` parameters, events and activity rows as JSON.
  *
@@ -198,28 +198,6 @@ export async function writeReapedTerminals(tx: Tx, rows: readonly ReapedTerminal
     SELECT e.company_id, e.run_id, e.agent_id, coalesce(base.seq, 0) + e.ord, e.event_type, 'system', e.level, e.message, e.payload
     FROM event e LEFT JOIN base ON base.run_id = e.run_id
     ORDER BY e.run_id, e.ord`;
-}
-
-export interface ReleasedLease {
-  id: string;
-  runId: string;
-  environmentId: string;
-  leasePolicy: string;
-  provider: string | null;
-  executionWorkspaceId: string | null;
-  issueId: string | null;
-  failureReason: string | null;
-}
-
-/** R27: the batch's active leases end `failed` (its runs failed), in one UPDATE; the leases as they were. */
-export async function failReapedLeases(tx: Tx, runIds: readonly string[], now: Date): Promise<ReleasedLease[]> {
-  if (runIds.length === 0) return [];
-  return tx.$queryRaw<ReleasedLease[]>`
-    UPDATE environment_leases
-    SET status = 'failed', released_at = ${now}, last_used_at = ${now}, cleanup_status = 'success', updated_at = ${now}
-    WHERE heartbeat_run_id = ANY(${[...runIds]}::uuid[]) AND status = 'active'
-    RETURNING id, heartbeat_run_id AS "runId", environment_id AS "environmentId", lease_policy::text AS "leasePolicy", provider,
-              execution_workspace_id AS "executionWorkspaceId", issue_id AS "issueId", failure_reason AS "failureReason"`;
 }
 
 export interface AgentRunStateRow {

@@ -13,8 +13,8 @@ import { randomUUID } from 'node:crypto';
 import type { ActivityDeps } from '../deps.ts';
 import type { Agent, HeartbeatRun } from '../../store/db.ts';
 import { asObject, boundIssueId, stringOrNull } from '../../store/json.ts';
+import { endRunLeases } from '../../store/leaseRelease.ts';
 import {
-  failReapedLeases,
   insertProcessLossRetries,
   lockReapAgents,
   lockReapIssues,
@@ -194,33 +194,8 @@ export async function settleOrphanBatch(deps: ActivityDeps, orphans: readonly Pr
 
       await insertProcessLossRetries(tx, retries, now);
       await writeReapedTerminals(tx, terminals, events, now);
-      // R27: the runs failed, so their leases end `failed`.
-      const leases = await failReapedLeases(tx, settled.map((s) => s.run.id), now);
-      const runOf = new Map(settled.map((s) => [s.run.id, s.run]));
-      const activity: ReapActivityRow[] = leases.map((lease) => {
-        const run = runOf.get(lease.runId)!;
-        return {
-          companyId: run.companyId,
-          actorType: 'agent',
-          actorId: run.agentId,
-          action: 'environment.lease_released',
-          entityType: 'environment_lease',
-          entityId: lease.id,
-          agentId: run.agentId,
-          runId: run.id,
-          details: {
-            environmentId: lease.environmentId,
-            driver: 'local',
-            leasePolicy: lease.leasePolicy,
-            provider: lease.provider,
-            executionWorkspaceId: lease.executionWorkspaceId,
-            issueId: lease.issueId,
-            status: 'failed',
-            cleanupStatus: 'success',
-            failureReason: lease.failureReason,
-          },
-        };
-      });
+      // R27: the runs failed, so their leases end `failed` (the same statement finalize uses).
+      await endRunLeases(tx, settled.map((s) => s.run.id), 'failed', now);
 
       // R8 step 10: each agent's runtime state names its last run of the batch (in processing order).
       const lastOf = new Map<string, Settled>();
@@ -240,6 +215,7 @@ export async function settleOrphanBatch(deps: ActivityDeps, orphans: readonly Pr
       // R8 step 11 (R10, R11): decided once per agent, after all its runs of the batch ended.
       const statuses: AgentStatusRow[] = [];
       const firstHeartbeats: Agent[] = [];
+      const activity: ReapActivityRow[] = [];
       for (const s of lastOf.values()) {
         const decision = decideAgentFinalize({
           agentStatus: s.agent.status,
