@@ -14,7 +14,7 @@
  * a batch of one. Every write re-checks the issues' status under their row locks (taken in id
  * order), so a retried activity or racing sweeps block an issue, and comment on it, once.
  */
-import type { Agent, Issue, Prisma } from '../store/db.ts';
+import { BATCH_TRANSACTION_OPTIONS, type Agent, type Issue, type Prisma } from '../store/db.ts';
 import type { ActivityDeps } from './deps.ts';
 import { asObject, stringOrNull } from '../store/json.ts';
 import { enrichWakeContext, type WakeRequest } from '../store/wakeups.ts';
@@ -60,8 +60,6 @@ const ESCALATION_ACTIONS = {
   in_place: 'escalation_blocked_in_place',
 } as const;
 
-/** A batch's transaction is short however large the batch: a few set-based statements. */
-const BATCH_TRANSACTION = { maxWait: 30_000, timeout: 60_000 } as const;
 
 /** The after-run path (R32): one escalation, the batch path with one issue. */
 export async function escalateStrandedIssue(deps: ActivityDeps, request: EscalationRequest): Promise<EscalationOutcome> {
@@ -124,7 +122,7 @@ async function escalate(deps: ActivityDeps, requests: readonly EscalationRequest
   // R59, before the transaction: owners are read, not locked.
   const owners = await selectRecoveryOwners(prisma, candidates.filter((c) => !c.inPlace).map((c) => c.issue), budget);
   const escalations: Escalation[] = candidates.map((c) => ({ ...c, owner: owners.get(c.issue.id) ?? null }));
-  const written = escalations.length > 0 ? await prisma.$transaction((tx) => writeEscalations(tx, escalations), BATCH_TRANSACTION) : new Map<string, EscalationOutcome>();
+  const written = escalations.length > 0 ? await prisma.$transaction((tx) => writeEscalations(tx, escalations), BATCH_TRANSACTION_OPTIONS) : new Map<string, EscalationOutcome>();
   // Each issue is escalated once even if requested twice: later duplicates are skipped.
   const answered = new Set<string>();
   return requests.map((request) => {

@@ -11,7 +11,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ActivityDeps } from '../deps.ts';
-import type { Agent, HeartbeatRun } from '../../store/db.ts';
+import { BATCH_TRANSACTION_OPTIONS, type Agent, type HeartbeatRun } from '../../store/db.ts';
 import { asObject, boundIssueId, stringOrNull } from '../../store/json.ts';
 import { endRunLeases } from '../../store/leaseRelease.ts';
 import {
@@ -245,7 +245,7 @@ export async function settleOrphanBatch(deps: ActivityDeps, orphans: readonly Pr
       await settleReapedAgents(tx, statuses, activity, now);
       return { settled, perRun, firstHeartbeats };
     },
-    { timeout: 60_000 },
+    BATCH_TRANSACTION_OPTIONS,
   );
 
   // After the commit, so a rolled-back batch counts nothing (as finalizeRun's recordFinish).

@@ -8,7 +8,7 @@
  * missing issue) goes through `enqueueWakeup` itself after the batch commits, so R71 is written
  * in one place.
  */
-import type { Agent } from '../../store/db.ts';
+import { BATCH_TRANSACTION_OPTIONS, type Agent } from '../../store/db.ts';
 import type { ActivityDeps } from '../deps.ts';
 import { enqueueWakeup, enrichWakeContext, type EnqueueResult, type WakeRequest } from '../../store/wakeups.ts';
 import { lockIssuesWithWakeFacts } from '../../store/issueLockBatch.ts';
@@ -28,7 +28,6 @@ export interface RedispatchItem {
 /** The run a candidate's wake produced (`isNew`) or joined; null: no run (skipped, deferred). */
 export type RedispatchResult = { id: string; isNew: boolean } | null;
 
-const BATCH_TRANSACTION = { maxWait: 30_000, timeout: 60_000 } as const;
 /** Candidates whose admission is not "create a run" are rare (races); enqueued a few at a time. */
 const FALLBACK_CONCURRENCY = 4;
 
@@ -139,7 +138,7 @@ export async function redispatchBatch(deps: ActivityDeps, items: readonly Redisp
       now,
     );
     create.forEach((i, k) => (results[i] = { id: runIds[k], isNew: true }));
-  }, BATCH_TRANSACTION);
+  }, BATCH_TRANSACTION_OPTIONS);
 
   // R71 one at a time for the rest: coalesce into or park behind the run that appeared, or skip.
   // The batch has committed: an error here is this candidate's alone, which counts as skipped (R55 note).
