@@ -13,7 +13,7 @@ import type { AgentStreamMessage } from '../adapters/agentStream.ts';
 import { tailUtf8 } from '../adapters/processOutput.ts';
 import type { RunLogStore, RunLogWriter } from '../store/runLogStore.ts';
 import { appendRunEvents } from '../store/runEvents.ts';
-import { recordOutputFlushed } from '../store/runExecutionWrites.ts';
+import { outputFlushedWrites } from '../store/runExecutionWrites.ts';
 
 const FLUSH_MS = 200;
 /** heartbeat.run.log chunks are at most 8 KiB (API.md); events follow the same cap. */
@@ -102,20 +102,27 @@ export class RunOutputRecorder {
       await appendRunEvents(this.prisma, events);
       return this.onFlushed();
     }
-    const { bytes, text } = await this.log.append(pieces.map((p) => ({ ts: p.ts, stream: p.stream, chunk: p.text })));
-    if (text) this.logHash.update(text);
     const last = pieces[pieces.length - 1];
-    this.seq += pieces.length;
-    await recordOutputFlushed(this.prisma, {
-      runId: this.run.id,
-      lastOutputAt: last.ts,
-      lastOutputSeq: this.seq,
-      lastOutputStream: last.stream,
-      lastOutputBytes: Buffer.byteLength(last.text),
-      logBytes: bytes,
-      logSha256: this.logHash.copy().digest('hex'),
-      events,
-    });
+    const seq = this.seq + pieces.length;
+    const lines = pieces.map((p) => ({ ts: p.ts, stream: p.stream, chunk: p.text }));
+    // One statement: the log's rows, the events, and the run's columns (the log's sha256 taken
+    // over the text this flush stores).
+    const { text } = await this.log.append(lines, (log) =>
+      outputFlushedWrites(
+        {
+          runId: this.run.id,
+          lastOutputAt: last.ts,
+          lastOutputSeq: seq,
+          lastOutputStream: last.stream,
+          lastOutputBytes: Buffer.byteLength(last.text),
+          logSha256: this.logHash.copy().update(log.text).digest('hex'),
+          events,
+        },
+        log.end,
+      ),
+    );
+    if (text) this.logHash.update(text);
+    this.seq = seq;
     this.onFlushed();
   }
 }

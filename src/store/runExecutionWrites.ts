@@ -1,10 +1,10 @@
 /**
  * The run's writes while its agent executes, one statement each: the spawn (pid, group, host,
- * worker, log location, with its `adapter.invoke` event) and every output flush's run columns
- * with the flush's events. `updated_at` is written as Prisma's model updates write it: the
+ * worker, log location, with its `adapter.invoke` event), and every output flush's run columns
+ * with the flush's events (in the statement that appends the flush to the log). `updated_at` is written as Prisma's model updates write it: the
  * reaper's staleness window (R16) reads it.
  */
-import type { PrismaClient } from './db.ts';
+import { Prisma, type PrismaClient } from './db.ts';
 import { runEventsInsert, type RunEventInput } from './runEvents.ts';
 
 export interface ProcessSpawned {
@@ -40,19 +40,23 @@ export interface OutputFlushed {
   lastOutputSeq: number;
   lastOutputStream: string;
   lastOutputBytes: number;
-  logBytes: number;
   logSha256: string;
   /** The flush's `log` / `agent.message` events (at least one). */
   events: RunEventInput[];
 }
 
-/** A recorder flush's events and the run's `lastOutput*` / `log*` columns. */
-export async function recordOutputFlushed(prisma: PrismaClient, flushed: OutputFlushed): Promise<void> {
-  await prisma.$executeRaw`
-    WITH events AS (${runEventsInsert(flushed.events)})
-    UPDATE heartbeat_runs
-    SET last_output_at = ${flushed.lastOutputAt}, last_output_seq = ${flushed.lastOutputSeq}::int, last_output_stream = ${flushed.lastOutputStream},
-        last_output_bytes = ${flushed.lastOutputBytes}::int8, log_bytes = ${flushed.logBytes}::int8, log_sha256 = ${flushed.logSha256},
-        updated_at = ${new Date()}
-    WHERE id = ${flushed.runId}::uuid`;
+/**
+ * A recorder flush's events and the run's `lastOutput*` / `log*` columns, as statements that run
+ * alongside the log's append (RunLogWriter.append): `logBytes` is the log's end offset after it.
+ */
+export function outputFlushedWrites(flushed: OutputFlushed, logBytes: Prisma.Sql): Prisma.Sql[] {
+  return [
+    runEventsInsert(flushed.events),
+    Prisma.sql`
+      UPDATE heartbeat_runs
+      SET last_output_at = ${flushed.lastOutputAt}, last_output_seq = ${flushed.lastOutputSeq}::int, last_output_stream = ${flushed.lastOutputStream},
+          last_output_bytes = ${flushed.lastOutputBytes}::int8, log_bytes = ${logBytes}, log_sha256 = ${flushed.logSha256},
+          updated_at = ${new Date()}
+      WHERE id = ${flushed.runId}::uuid`,
+  ];
 }

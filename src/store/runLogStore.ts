@@ -7,7 +7,7 @@
  * adapter), kept in `run_log_chunks` rows of whole lines, each with the byte offset of its first
  * byte, which is what `GET /heartbeat-runs/:runId/log` pages by.
  * - Append: ONE statement per recorder flush, whatever its size (a big flush becomes several rows
- *   of at most ROW_BYTES, in the same INSERT). The rows' seq and offset continue the run's last
+ *   of at most ROW_BYTES, in the same INSERT), which also carries the recorder's other writes. The rows' seq and offset continue the run's last
  *   row inside that statement, so offsets stay contiguous without any state in this process; two
  *   appends of one run must not overlap (one recorder per run, its flushes chained): if they did,
  *   one would fail on the primary key rather than corrupt the offsets.
@@ -17,7 +17,7 @@
  * - Runs logged before issue 11 (`local_file`) are read from this process's `<dataDir>/run-logs`
  *   when it has the file, else they have no log here (404): localFileRunLog.ts.
  */
-import type { PrismaClient } from './db.ts';
+import { Prisma, type PrismaClient } from './db.ts';
 import { DEFAULT_RUN_LOG_MAX_BYTES, VIGIL_LOG_STREAM, fitRunLogCap, runLogTexts } from '../domain/runLogBounds.ts';
 import { LOCAL_FILE_LOG_STORE, readLocalFileRunLog } from './localFileRunLog.ts';
 import { runLogSlice, runLogWindowLength, UTF8_CARRY_BYTES, type RunLogSlice } from './runLogSlice.ts';
@@ -118,9 +118,27 @@ export class RunLogWriter {
     return this.cut;
   }
 
-  /** Returns the log's size and the text this call stored ('' once the log was cut). */
-  async append(lines: RunLogLine[]): Promise<{ bytes: number; text: string }> {
-    if (this.cut || lines.length === 0) return { bytes: this.stored, text: '' };
+  /**
+   * Returns the log's size and the text this call stored ('' once the log was cut). `alongside`
+   * gives data-modifying statements (an INSERT or UPDATE each) that run in the same statement as
+   * the append, told the text being stored and the log's end offset after it (as SQL) — the
+   * recorder writes the run's columns and the flush's events so, one round trip per flush. They
+   * run even when nothing is stored.
+   */
+  async append(lines: RunLogLine[], alongside: (log: { end: Prisma.Sql; text: string }) => Prisma.Sql[] = () => []): Promise<{ bytes: number; text: string }> {
+    const keep = this.cut ? { kept: [], sizes: [] } : this.fit(lines);
+    const end = keep.kept.length > 0 ? Prisma.sql`(SELECT end_offset FROM appended)` : Prisma.sql`${this.stored}::int8`;
+    const others = alongside({ end, text: keep.kept.join('') });
+    if (keep.kept.length === 0) {
+      if (others.length > 0) await this.prisma.$executeRaw`WITH ${Prisma.join(others.map((sql, i) => Prisma.sql`${Prisma.raw(`alongside_${i}`)} AS (${sql})`))} SELECT 1`;
+      return { bytes: this.stored, text: '' };
+    }
+    this.stored = await this.insert(packRows(keep.kept, keep.sizes), others);
+    return { bytes: this.stored, text: keep.kept.join('') };
+  }
+
+  /** The lines that fit under the cap, encoded, and the marker line when this append reaches it. */
+  private fit(lines: RunLogLine[]): { kept: string[]; sizes: number[] } {
     const encoded = lines.map(ndjsonLine);
     const sizes = encoded.map((line) => Buffer.byteLength(line));
     const fit = fitRunLogCap(this.stored, sizes, this.maxBytes);
@@ -132,11 +150,11 @@ export class RunLogWriter {
       keptSizes.push(Buffer.byteLength(marker));
       this.cut = true;
     }
-    this.stored = await this.insert(packRows(kept, keptSizes));
-    return { bytes: this.stored, text: kept.join('') };
+    return { kept, sizes: keptSizes };
   }
 
-  private async insert(rows: { rel: number[]; len: number[]; content: string[] }): Promise<number> {
+  private async insert(rows: { rel: number[]; len: number[]; content: string[] }, alongside: Prisma.Sql[]): Promise<number> {
+    const others = alongside.map((sql, i) => Prisma.sql`, ${Prisma.raw(`alongside_${i}`)} AS (${sql})`);
     const [{ end_offset: end }] = await this.prisma.$queryRaw<Array<{ end_offset: bigint }>>`
       WITH last AS (
         SELECT seq, byte_offset + byte_length AS end_offset FROM run_log_chunks
@@ -148,8 +166,10 @@ export class RunLogWriter {
         SELECT ${this.run.id}::uuid, ${this.run.companyId}::uuid, (base.seq + piece.n - 1)::int4, base.end_offset + piece.rel, piece.len, piece.content
         FROM base, unnest(${rows.rel}::int8[], ${rows.len}::int4[], ${rows.content}::text[]) WITH ORDINALITY AS piece(rel, len, content, n)
         RETURNING byte_offset + byte_length AS end_offset
-      )
-      SELECT max(end_offset) AS end_offset FROM inserted`;
+      ), appended AS (
+        SELECT max(end_offset) AS end_offset FROM inserted
+      )${others.length > 0 ? Prisma.join(others, '') : Prisma.empty}
+      SELECT end_offset FROM appended`;
     return Number(end);
   }
 }

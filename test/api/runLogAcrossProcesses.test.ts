@@ -3,6 +3,7 @@
  * process with its own data directory, whose worker polls another task queue — serves it, while
  * the run runs and after it ended, paged by bytes exactly like the process that ran it.
  */
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestVigil, type TestVigil } from '../support/harness.ts';
 import { startVigilProcess, type VigilProcess } from '../support/vigilProcess.ts';
@@ -74,6 +75,8 @@ describe('a run log read through another API process', () => {
     const whole = await elsewhere.get(`/api/heartbeat-runs/${run.id}/log`);
     expect(whole.body.nextOffset).toBeNull();
     expect(Buffer.byteLength(whole.body.content)).toBe(Number(run.logBytes));
+    // The run's checksum, written with each flush, is the whole log's.
+    expect(run.logSha256).toBe(createHash('sha256').update(whole.body.content).digest('hex'));
     expect(chunksOf(whole.body.content).join('')).toContain('héllo wörld héllo wörld');
     // 1,001-byte pages cut near every second character of the long line: each one moved to the next page.
     expect(await pagedLog(elsewhere, run.id, 1_001)).toBe(whole.body.content);

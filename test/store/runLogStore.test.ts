@@ -10,7 +10,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { PrismaPg } from '@prisma/adapter-pg';
-import { createPrismaClient, PrismaClient } from '../../src/store/db.ts';
+import { createPrismaClient, Prisma, PrismaClient } from '../../src/store/db.ts';
 import { applyMigrations } from '../../src/store/migrate.ts';
 import { LOG_STORE, ROW_BYTES, RunLogStore, runLogRef, type RunLogLine } from '../../src/store/runLogStore.ts';
 import { completeUtf8Length, type RunLogSlice } from '../../src/store/runLogSlice.ts';
@@ -164,6 +164,36 @@ describe('appending', () => {
     const second = await store.writer(run).append([line('two')]);
     expect(second.bytes).toBe(first.bytes + Buffer.byteLength(second.text));
     expect((await store.read(run, 0, 1000))!.content).toBe(first.text + second.text);
+  });
+});
+
+describe('writes alongside the append (the recorder\'s flush)', () => {
+  it('runs them in the same statement with the log\'s end offset, and still runs them once the log is cut', async () => {
+    const counting = countingClient();
+    const store = new RunLogStore(counting.client, { maxBytes: 200 });
+    const run = await givenRun();
+    const writer = store.writer(run);
+    const noteLogBytes = (log: { end: Prisma.Sql; text: string }) => [
+      Prisma.sql`UPDATE heartbeat_runs SET log_bytes = ${log.end}, stdout_excerpt = ${log.text} WHERE id = ${run.id}::uuid`,
+    ];
+    const first = await writer.append([line('first flush')], noteLogBytes);
+    expect(counting.statements()).toBe(1);
+    let row = await prisma.heartbeatRun.findUniqueOrThrow({ where: { id: run.id } });
+    expect(row.logBytes).toBe(BigInt(first.bytes));
+    expect(row.stdoutExcerpt).toBe(first.text);
+    // This flush passes the cap: the marker is stored, and the run's columns say so.
+    const second = await writer.append([line('y'.repeat(300))], noteLogBytes);
+    expect(writer.truncated).toBe(true);
+    row = await prisma.heartbeatRun.findUniqueOrThrow({ where: { id: run.id } });
+    expect(row.logBytes).toBe(BigInt(second.bytes));
+    expect(row.stdoutExcerpt).toBe(second.text);
+    // Nothing more is stored, but the alongside writes still happen, in one statement.
+    const before = counting.statements();
+    await writer.append([line('after the cut')], (log) => [Prisma.sql`UPDATE heartbeat_runs SET log_bytes = ${log.end}, stderr_excerpt = 'still written' WHERE id = ${run.id}::uuid`]);
+    expect(counting.statements()).toBe(before + 1);
+    row = await prisma.heartbeatRun.findUniqueOrThrow({ where: { id: run.id } });
+    expect(row.logBytes).toBe(BigInt(second.bytes));
+    expect(row.stderrExcerpt).toBe('still written');
   });
 });
 
