@@ -1,14 +1,49 @@
 /**
- * R71's statements on the hot path, one round trip each: the facts an issue-bound wake is
- * admitted on (read under the issue's row lock) and the queued run it creates with its wake.
+ * R71's statements on the hot path, one round trip each: the gates read before the issue's
+ * transaction, the facts an issue-bound wake is admitted on (read under the issue's row lock) and
+ * the queued run it creates with its wake.
  */
-import { Prisma, type HeartbeatRun } from './db.ts';
+import { Prisma, type HeartbeatRun, type PrismaClient } from './db.ts';
+import { invocationBlockFactsOf, invocationBlockFactsSql, type InvocationBlock } from './budget.ts';
+import { nearestPauseHoldSql, type ActivePauseHold } from './treeHolds.ts';
+import { uuidOrNullSql } from './uuidSql.ts';
+import { invocationBlockOf } from '../domain/invocationBlock.ts';
 import { unresolvedBlockerIdsSql } from './issueRelations.ts';
 import { LIVE_RUN_STATUS_LIST } from './runStatusSql.ts';
 import { modelRow } from './modelRows.ts';
 import type { JsonObject } from './json.ts';
 
 type Tx = Prisma.TransactionClient;
+
+export interface WakeGateFacts {
+  /** R74 (null: no block, or not asked). */
+  budgetBlock: InvocationBlock | null;
+  /** R67's nearest active pause hold over the issue (null: none, or not issue-bound). */
+  pauseHold: ActivePauseHold | null;
+}
+
+/**
+ * R71's gates before the issue transaction, in one statement: the budget block (R74, unless the
+ * caller applied it already) and the pause hold over the issue (R67, for an issue-bound wake).
+ */
+export async function readWakeGateFacts(
+  db: PrismaClient,
+  scope: { companyId: string; agentId: string; projectId: string | null; issueId: string | null; withBudget: boolean },
+): Promise<WakeGateFacts> {
+  if (!scope.withBudget && scope.issueId === null) return { budgetBlock: null, pauseHold: null };
+  const budget = scope.withBudget
+    ? invocationBlockFactsSql({ companyId: Prisma.sql`${scope.companyId}::uuid`, agentId: Prisma.sql`${scope.agentId}::uuid`, projectId: Prisma.sql`${scope.projectId}::uuid` }, new Date())
+    : Prisma.sql`SELECT NULL::text AS company_status, NULL::text AS company_pause_reason, NULL::text AS agent_status, NULL::text AS agent_pause_reason, NULL::text[] AS exceeded_scopes`;
+  const hold = scope.issueId !== null ? nearestPauseHoldSql(uuidOrNullSql(Prisma.sql`${scope.issueId}`)) : Prisma.sql`SELECT NULL::uuid AS hold_id, NULL::uuid AS root_issue_id, NULL::text AS reason LIMIT 0`;
+  const rows = await db.$queryRaw<
+    Array<{ company_status: string | null; company_pause_reason: string | null; agent_status: string | null; agent_pause_reason: string | null; exceeded_scopes: string[] | null; hold_id: string | null; root_issue_id: string | null; reason: string | null }>
+  >`SELECT b.*, h.hold_id, h.root_issue_id, h.reason FROM (${budget}) b LEFT JOIN LATERAL (${hold}) h ON true`;
+  const row = rows[0];
+  return {
+    budgetBlock: scope.withBudget ? invocationBlockOf(invocationBlockFactsOf(row)) : null,
+    pauseHold: row?.hold_id ? { holdId: row.hold_id, rootIssueId: row.root_issue_id!, reason: row.reason } : null,
+  };
+}
 
 export interface IssueExecutionFacts {
   /** The run executing the issue: its execution lock if live, else its oldest live run, running first (R71.6). */

@@ -11,12 +11,11 @@ import { ConflictError, NotFoundError } from '../errors.ts';
 import { agentTexts } from '../domain/texts.ts';
 import { agentNameKey, heartbeatPolicyOf } from '../domain/heartbeatPolicy.ts';
 import { LIVE_RUN_STATUSES } from '../domain/runStatus.ts';
-import { getInvocationBlock } from './budget.ts';
-import { activePauseHoldFor } from './treeHolds.ts';
+import type { ActivePauseHold } from './treeHolds.ts';
 import { logActivity } from './activityLog.ts';
 import { asObject, stringOrNull, toJson, type JsonObject } from './json.ts';
 import { lockAgent, lockIssue } from './locks.ts';
-import { insertQueuedRun, readIssueExecutionFacts } from './wakeStatements.ts';
+import { insertQueuedRun, readIssueExecutionFacts, readWakeGateFacts } from './wakeStatements.ts';
 import {
   admitByAgentGates,
   admitIssueWake,
@@ -146,14 +145,14 @@ async function enqueueIssueBound(
   request: WakeRequest,
   context: JsonObject,
   issueId: string,
+  hold: ActivePauseHold | null,
 ): Promise<EnqueueResult> {
   const companyId = agent.companyId;
   const skip = async (db: Tx | PrismaClient, reason: string, message: string, payload?: JsonObject) => {
     const wake = await createWake(db, { companyId, agentId: agent.id, request, status: 'skipped', reason, error: message, payload });
     return { kind: 'skipped' as const, wakeId: wake.id, reason, message, issueId };
   };
-  // R67: the pause-hold gate, before the issue transaction.
-  const hold = await activePauseHoldFor(prisma, issueId);
+  // R67: the pause-hold gate (read with the agent gates' facts), before the issue transaction.
   if (hold) {
     const commentId = interactionCommentId(request.reason, context);
     const interactionCommentVerified = commentId !== null && (await prisma.issueComment.count({ where: { id: commentId, issueId } })) > 0;
@@ -280,7 +279,7 @@ export async function enqueueWakeup(prisma: PrismaClient, agentOrId: string | Ag
   const companyId = agent.companyId;
   const issueId = stringOrNull(context.issueId);
 
-  const budgetBlock = options.budgetChecked ? null : await getInvocationBlock(prisma, { companyId, agentId, issueId, projectId: stringOrNull(context.projectId) });
+  const { budgetBlock, pauseHold } = await readWakeGateFacts(prisma, { companyId, agentId, issueId, projectId: stringOrNull(context.projectId), withBudget: !options.budgetChecked });
   const gate = admitByAgentGates({ source: request.source, agentStatus: agent.status, policy: heartbeatPolicyOf(agent.runtimeConfig), budgetBlock });
   switch (gate.kind) {
     case 'refuse_budget_blocked':
@@ -295,7 +294,7 @@ export async function enqueueWakeup(prisma: PrismaClient, agentOrId: string | Ag
     case 'admit':
       break;
   }
-  if (issueId) return enqueueIssueBound(prisma, agent, request, context, issueId);
+  if (issueId) return enqueueIssueBound(prisma, agent, request, context, issueId, pauseHold);
   return enqueueUnbound(prisma, agent, request, context, false);
 }
 

@@ -83,6 +83,31 @@ describe('claim gates (R4)', () => {
     expect(logged).toHaveLength(1);
   });
 
+  it('skips a wake of an issue under an active pause hold at enqueue, and lets a verified comment interaction through (R67)', async () => {
+    const agent = await givenAgent(acme);
+    const parent = await givenIssue(acme, { title: 'paused epic' });
+    const issue = await givenIssue(acme, { status: 'backlog', assigneeAgentId: agent.id, parentId: parent.id });
+    const hold = await acme.board.post(`/api/issues/${parent.id}/tree-holds`, { mode: 'pause', reason: 'reorganising' });
+    expect(hold.status).toBe(201);
+    const skipped = await enqueueWakeup(vigil.vigil.prisma, agent.id, { source: 'assignment', triggerDetail: 'system', reason: 'issue_assigned', payload: { issueId: issue.id } });
+    expect(skipped).toMatchObject({ kind: 'skipped', reason: 'issue_tree_hold_active' });
+    const deferred = await vigil.vigil.prisma.activityLog.findMany({ where: { entityId: issue.id, action: 'issue.tree_hold_wakeup_deferred' } });
+    expect(deferred).toHaveLength(1);
+    expect(deferred[0].details).toMatchObject({ holdId: hold.body.id, rootIssueId: parent.id });
+
+    const comment = await acme.board.post(`/api/issues/${issue.id}/comments`, { body: 'a question while the epic is paused' });
+    expect(comment.status).toBe(201);
+    const interaction = await enqueueWakeup(vigil.vigil.prisma, agent.id, {
+      source: 'automation',
+      triggerDetail: 'system',
+      reason: 'issue_commented',
+      payload: { issueId: issue.id, commentId: comment.body.id },
+    });
+    expect(interaction.kind === 'queued' || interaction.kind === 'coalesced').toBe(true);
+    const run = 'run' in interaction ? interaction.run : null;
+    expect(run?.contextSnapshot).toMatchObject({ treeHoldInteraction: true, activeTreeHold: { holdId: hold.body.id, rootIssueId: parent.id } });
+  });
+
   it('cancels lightly when the issue gained an unresolved blocker: wake skipped, lock cleared', async () => {
     const agent = await givenAgent(acme);
     const blocker = await givenIssue(acme, { title: 'blocker' });
