@@ -10,6 +10,7 @@ import path from 'node:path';
 
 export interface FoundProcess {
   pid: number;
+  parentPid: number;
   processGroup: number;
   commandLine: string;
   /** Names the data directory (or runs in it): a server or tool Vigil launched. */
@@ -25,7 +26,7 @@ export function processesOf(dataDir: string, processGroup: number | null): Found
     const stat = read(`/proc/${pid}/stat`);
     if (stat === null) continue;
     // Fields after the command name, which is in parentheses and may hold spaces.
-    const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const [state, ppid, pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     if (state === 'Z') continue;
     const commandLine = (read(`/proc/${pid}/cmdline`) ?? '').split('\0').join(' ').trim();
     let cwd = '';
@@ -35,7 +36,7 @@ export function processesOf(dataDir: string, processGroup: number | null): Found
       // gone, or not ours to read
     }
     const inDataDir = commandLine.includes(dataDir) || cwd === dataDir || cwd.startsWith(prefix);
-    if (inDataDir || Number(pgrp) === processGroup) found.push({ pid, processGroup: Number(pgrp), commandLine, inDataDir });
+    if (inDataDir || Number(pgrp) === processGroup) found.push({ pid, parentPid: Number(ppid), processGroup: Number(pgrp), commandLine, inDataDir });
   }
   return found;
 }

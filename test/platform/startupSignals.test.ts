@@ -143,9 +143,13 @@ function isRunning(pid: number): boolean {
   }
 }
 
-// The postmaster leads its own process group; a backend it has just forked still shows the same
-// command line until it sets its title, but is not a group leader (seen as a second match).
-const postmasters = (found: FoundProcess[]) => found.filter((p) => p.commandLine.includes(`-D ${path.join(dataDir, 'postgres')}`) && p.pid === p.processGroup);
+// A backend the postmaster has just forked still shows the postmaster's command line until it
+// sets its title, and leads a group of its own too (PostgreSQL's children call setsid): the
+// postmaster is the match whose parent is not itself a match.
+const postmasters = (found: FoundProcess[]) => {
+  const matches = found.filter((p) => p.commandLine.includes(`-D ${path.join(dataDir, 'postgres')}`));
+  return matches.filter((p) => !matches.some((other) => other.pid === p.parentPid));
+};
 const temporalServers = (found: FoundProcess[]) => found.filter((p) => p.commandLine.includes('server start-dev'));
 const exists = (file: string) => access(path.join(dataDir, file)).then(() => true, () => false);
 
