@@ -1,10 +1,11 @@
 /**
  * The orphan reaper's set-based writes (§6, R19–R27): one statement per kind for a whole batch of
  * reaped runs, inside the batch's transaction (src/activities/reaper/settleOrphanBatch.ts). Row for
- * row the same columns as the per-run ending writes one run at a time — `writeRunTerminal`
- * (store/runEndingWrites.ts), `queueProcessLossRetry` (activities/processLossRetry.ts, through
- * store/systemRuns.ts), `endRunLeases` (store/leaseRelease.ts, which the batch calls itself), `recordAgentRunState` and
- * `settleAgentAfterRun` (activities/runEnding/agentBookkeeping.ts). The caller computes every
+ * row the same columns as the per-run ending writes one run at a time — `queueProcessLossRetry`
+ * (activities/processLossRetry.ts, through store/systemRuns.ts), `recordAgentRunState` and
+ * `settleAgentAfterRun` (activities/runEnding/agentBookkeeping.ts). The terminal writes and the
+ * leases are the per-run statements themselves, called with the batch (`writeRunTerminals`,
+ * `endRunLeases`). The caller computes every
  * value in TypeScript; arrays travel as `unnest` parameters, events and activity rows as JSON.
  *
  * Locks follow store/locks.ts's order — agents, then runs, then issues — each set in id order, so
@@ -13,8 +14,7 @@
 import { Prisma, type Agent, type HeartbeatRun, type PrismaClient } from './db.ts';
 import { modelRows } from './modelRows.ts';
 import { claimableQueuedRunIdsSql } from './agentSlots.ts';
-import { redactJson, redactSecrets } from '../domain/redaction.ts';
-import type { RunEventContent } from '../domain/runEndingFields.ts';
+import { redactJson } from '../domain/redaction.ts';
 
 type Tx = Prisma.TransactionClient;
 type Db = PrismaClient | Tx;
@@ -109,95 +109,6 @@ export async function insertProcessLossRetries(tx: Tx, retries: readonly ReapedR
     SET execution_run_id = i.run_id, execution_agent_name_key = i.agent_name_key, execution_locked_at = ${now}, updated_at = ${now}
     FROM input i
     WHERE i.issue_id IS NOT NULL AND iss.id = i.issue_id AND iss.execution_run_id = i.lost_run_id`;
-}
-
-export interface ReapedTerminalRow {
-  runId: string;
-  wakeupRequestId: string | null;
-  status: string;
-  wakeStatus: string;
-  error: string | null;
-  errorCode: string | null;
-  exitCode: number | null;
-  signal: string | null;
-  resultJson: Record<string, unknown>;
-  stdoutExcerpt: string | null;
-  stderrExcerpt: string | null;
-  livenessState: string;
-  livenessReason: string | null;
-  nextAction: string | null;
-  lastUsefulActionAt: Date | null;
-}
-
-export interface ReapEvent extends RunEventContent {
-  companyId: string;
-  runId: string;
-  agentId: string;
-}
-
-/**
- * R21 for the batch, in one statement: each run's terminal write (the columns `writeRunTerminal`
- * writes; session and usage columns stay, as no CLI reported), its wake's status (R2), and the
- * batch's run events in one INSERT — the lifecycle event (R8 step 3) and R25's error event of each
- * lost run, and R23's event of each retry (whose run the previous statement created).
- * Events take `seq` = the run's max + their order within it, as `appendRunEvents` does per run.
- */
-export async function writeReapedTerminals(tx: Tx, rows: readonly ReapedTerminalRow[], events: readonly ReapEvent[], now: Date): Promise<void> {
-  if (rows.length === 0) return;
-  const col = <T>(pick: (r: ReapedTerminalRow) => T) => rows.map(pick);
-  const ord = new Map<string, number>();
-  const eventRows = events.map((event) => {
-    const n = (ord.get(event.runId) ?? 0) + 1;
-    ord.set(event.runId, n);
-    return {
-      company_id: event.companyId,
-      run_id: event.runId,
-      agent_id: event.agentId,
-      event_type: event.eventType,
-      level: event.level,
-      message: event.message == null ? null : redactSecrets(event.message),
-      payload: redactJson(event.payload),
-      ord: n,
-    };
-  });
-  await tx.$executeRaw`
-    WITH input AS (
-      SELECT * FROM unnest(${col((r) => r.runId)}::uuid[], ${col((r) => r.wakeupRequestId)}::uuid[], ${col((r) => r.status)}::text[],
-                           ${col((r) => r.wakeStatus)}::text[], ${col((r) => r.error)}::text[], ${col((r) => r.errorCode)}::text[],
-                           ${col((r) => r.exitCode)}::int[], ${col((r) => r.signal)}::text[], ${col((r) => JSON.stringify(r.resultJson))}::text[],
-                           ${col((r) => r.stdoutExcerpt)}::text[], ${col((r) => r.stderrExcerpt)}::text[], ${col((r) => r.livenessState)}::text[],
-                           ${col((r) => r.livenessReason)}::text[], ${col((r) => r.nextAction)}::text[], ${col((r) => r.lastUsefulActionAt?.toISOString() ?? null)}::text[])
-        AS t(run_id, wake_id, status, wake_status, error, error_code, exit_code, signal, result_json, stdout_excerpt, stderr_excerpt,
-             liveness_state, liveness_reason, next_action, last_useful_action_at)
-    ),
-    ended AS (
-      -- R21 (R5, R12, R42): failed / process_lost with R20's error, stop metadata and liveness.
-      UPDATE heartbeat_runs r
-      SET status = i.status::heartbeat_run_status, finished_at = ${now}, error = i.error, error_code = i.error_code,
-          exit_code = i.exit_code, signal = i.signal, result_json = i.result_json::jsonb,
-          stdout_excerpt = i.stdout_excerpt, stderr_excerpt = i.stderr_excerpt,
-          liveness_state = i.liveness_state::liveness_state, liveness_reason = i.liveness_reason, next_action = i.next_action,
-          last_useful_action_at = i.last_useful_action_at::timestamptz, updated_at = ${now}
-      FROM input i WHERE r.id = i.run_id
-    ),
-    wake AS (
-      -- R21: the wake fails with the same error.
-      UPDATE agent_wakeup_requests w
-      SET status = i.wake_status::wakeup_request_status, finished_at = ${now}, error = i.error, updated_at = ${now}
-      FROM input i WHERE w.id = i.wake_id
-    ),
-    event AS (
-      SELECT * FROM jsonb_to_recordset(${JSON.stringify(eventRows)}::jsonb)
-        AS e(company_id uuid, run_id uuid, agent_id uuid, event_type text, level text, message text, payload jsonb, ord int)
-    ),
-    base AS (
-      SELECT run_id, max(seq) AS seq FROM heartbeat_run_events WHERE run_id IN (SELECT run_id FROM event) GROUP BY run_id
-    )
-    -- R8 step 3, R23, R25: the batch's run events.
-    INSERT INTO heartbeat_run_events (company_id, run_id, agent_id, seq, event_type, stream, level, message, payload)
-    SELECT e.company_id, e.run_id, e.agent_id, coalesce(base.seq, 0) + e.ord, e.event_type, 'system', e.level, e.message, e.payload
-    FROM event e LEFT JOIN base ON base.run_id = e.run_id
-    ORDER BY e.run_id, e.ord`;
 }
 
 export interface AgentRunStateRow {

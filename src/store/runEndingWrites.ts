@@ -1,17 +1,18 @@
 /**
  * R8's writes on the hot path, one statement each, inside finalize's transaction (the run's agent
  * and the run are locked first, src/store/locks.ts): the terminal write with the wake's status and
- * the lifecycle event (steps 1–3), the success comment (step 5) and the agent's runtime state
- * (step 10). Raw SQL writes `updated_at` as Prisma's model updates do.
+ * the lifecycle event (steps 1–3; for one run or the orphan reaper's batch), the success comment
+ * (step 5) and the agent's runtime state (step 10). Raw SQL writes `updated_at` as Prisma's model
+ * updates do.
  */
 import type { HeartbeatRun, Prisma } from './db.ts';
 import { modelRow } from './modelRows.ts';
 import { runEventsInsert, type RunEventInput } from './runEvents.ts';
-import type { JsonObject } from './json.ts';
 
 type Tx = Prisma.TransactionClient;
 
-export interface TerminalRunWrite {
+/** One run's terminal columns (R8 steps 1–2) and its wake's (step 3). */
+export interface TerminalColumns {
   runId: string;
   wakeupRequestId: string | null;
   status: string;
@@ -21,7 +22,7 @@ export interface TerminalRunWrite {
   errorCode: string | null;
   exitCode: number | null;
   signal: string | null;
-  resultJson: JsonObject;
+  resultJson: Record<string, unknown>;
   stdoutExcerpt: string | null;
   stderrExcerpt: string | null;
   /** R42's classification; null leaves the liveness columns as they are (a cancelled run, R14). */
@@ -29,37 +30,63 @@ export interface TerminalRunWrite {
   /** What a coding-agent CLI reported (R72); null leaves the session columns as they are. */
   session: { sessionIdBefore: string | null; sessionIdAfter: string | null } | null;
   usage: Record<string, unknown> | null;
+}
+
+export interface TerminalRunWrite extends TerminalColumns {
   /** The lifecycle event (R8 step 3). */
   event: RunEventInput;
   now: Date;
 }
 
-/** R8 steps 1–3 (R5): the run's terminal status, its wake's status and the lifecycle event; the run as written. */
+/** R8 steps 1–3 (R5) for one run: see `writeRunTerminals`. */
 export async function writeRunTerminal(tx: Tx, write: TerminalRunWrite): Promise<HeartbeatRun> {
-  const { liveness, session } = write;
+  const [run] = await writeRunTerminals(tx, [write], [write.event], write.now);
+  return run;
+}
+
+/**
+ * R8 steps 1–3 (R5) for one run or a batch (the orphan reaper's): each run's terminal status, its
+ * wake's status, and the runs' events (lifecycle, and whatever else the caller ends them with) —
+ * one statement. Returns the runs as written, in the order given.
+ */
+export async function writeRunTerminals(tx: Tx, writes: readonly TerminalColumns[], events: RunEventInput[], now: Date): Promise<HeartbeatRun[]> {
+  if (writes.length === 0) return [];
+  const col = <T>(pick: (w: TerminalColumns) => T) => writes.map(pick);
   const rows = await tx.$queryRaw<Array<Record<string, unknown>>>`
-    WITH ended AS (
-      UPDATE heartbeat_runs
-      SET status = ${write.status}::heartbeat_run_status, finished_at = ${write.now}, error = ${write.error}, error_code = ${write.errorCode},
-          exit_code = ${write.exitCode}::int, signal = ${write.signal}, result_json = ${JSON.stringify(write.resultJson)}::jsonb,
-          stdout_excerpt = ${write.stdoutExcerpt}, stderr_excerpt = ${write.stderrExcerpt},
-          liveness_state = CASE WHEN ${liveness !== null} THEN ${liveness?.livenessState ?? null}::liveness_state ELSE liveness_state END,
-          liveness_reason = CASE WHEN ${liveness !== null} THEN ${liveness?.livenessReason ?? null} ELSE liveness_reason END,
-          next_action = CASE WHEN ${liveness !== null} THEN ${liveness?.nextAction ?? null} ELSE next_action END,
-          last_useful_action_at = CASE WHEN ${liveness !== null} THEN ${liveness?.lastUsefulActionAt ?? null}::timestamptz ELSE last_useful_action_at END,
-          session_id_before = CASE WHEN ${session !== null} THEN ${session?.sessionIdBefore ?? null} ELSE session_id_before END,
-          session_id_after = CASE WHEN ${session !== null} THEN ${session?.sessionIdAfter ?? null} ELSE session_id_after END,
-          usage_json = CASE WHEN ${write.usage !== null} THEN ${write.usage === null ? null : JSON.stringify(write.usage)}::jsonb ELSE usage_json END,
-          updated_at = ${write.now}
-      WHERE id = ${write.runId}::uuid
-      RETURNING *
+    WITH input AS (
+      SELECT * FROM unnest(
+        ${col((w) => w.runId)}::uuid[], ${col((w) => w.wakeupRequestId)}::uuid[], ${col((w) => w.status)}::text[], ${col((w) => w.wakeStatus)}::text[],
+        ${col((w) => w.error)}::text[], ${col((w) => w.errorCode)}::text[], ${col((w) => w.exitCode)}::int[], ${col((w) => w.signal)}::text[],
+        ${col((w) => JSON.stringify(w.resultJson))}::text[], ${col((w) => w.stdoutExcerpt)}::text[], ${col((w) => w.stderrExcerpt)}::text[],
+        ${col((w) => w.liveness !== null)}::bool[], ${col((w) => w.liveness?.livenessState ?? null)}::text[], ${col((w) => w.liveness?.livenessReason ?? null)}::text[],
+        ${col((w) => w.liveness?.nextAction ?? null)}::text[], ${col((w) => w.liveness?.lastUsefulActionAt?.toISOString() ?? null)}::text[],
+        ${col((w) => w.session !== null)}::bool[], ${col((w) => w.session?.sessionIdBefore ?? null)}::text[], ${col((w) => w.session?.sessionIdAfter ?? null)}::text[],
+        ${col((w) => (w.usage === null ? null : JSON.stringify(w.usage)))}::text[]
+      ) WITH ORDINALITY AS t(run_id, wake_id, status, wake_status, error, error_code, exit_code, signal, result_json, stdout_excerpt, stderr_excerpt,
+                             classified, liveness_state, liveness_reason, next_action, last_useful_action_at,
+                             reported, session_id_before, session_id_after, usage_json, n)
+    ), ended AS (
+      UPDATE heartbeat_runs r
+      SET status = i.status::heartbeat_run_status, finished_at = ${now}, error = i.error, error_code = i.error_code,
+          exit_code = i.exit_code, signal = i.signal, result_json = i.result_json::jsonb,
+          stdout_excerpt = i.stdout_excerpt, stderr_excerpt = i.stderr_excerpt,
+          liveness_state = CASE WHEN i.classified THEN i.liveness_state::liveness_state ELSE r.liveness_state END,
+          liveness_reason = CASE WHEN i.classified THEN i.liveness_reason ELSE r.liveness_reason END,
+          next_action = CASE WHEN i.classified THEN i.next_action ELSE r.next_action END,
+          last_useful_action_at = CASE WHEN i.classified THEN i.last_useful_action_at::timestamptz ELSE r.last_useful_action_at END,
+          session_id_before = CASE WHEN i.reported THEN i.session_id_before ELSE r.session_id_before END,
+          session_id_after = CASE WHEN i.reported THEN i.session_id_after ELSE r.session_id_after END,
+          usage_json = coalesce(i.usage_json::jsonb, r.usage_json),
+          updated_at = ${now}
+      FROM input i WHERE r.id = i.run_id
+      RETURNING r.*, i.n
     ), wake AS (
-      UPDATE agent_wakeup_requests
-      SET status = ${write.wakeStatus}::wakeup_request_status, finished_at = ${write.now}, error = ${write.error}, updated_at = ${write.now}
-      WHERE id = ${write.wakeupRequestId}::uuid
-    ), events AS (${runEventsInsert([write.event])})
-    SELECT * FROM ended`;
-  return modelRow<HeartbeatRun>(rows[0]);
+      UPDATE agent_wakeup_requests w
+      SET status = i.wake_status::wakeup_request_status, finished_at = ${now}, error = i.error, updated_at = ${now}
+      FROM input i WHERE w.id = i.wake_id
+    ), events AS (${runEventsInsert(events)})
+    SELECT * FROM ended ORDER BY n`;
+  return rows.map(({ n: _n, ...row }) => modelRow<HeartbeatRun>(row));
 }
 
 /**

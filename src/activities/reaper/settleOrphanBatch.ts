@@ -14,6 +14,8 @@ import type { ActivityDeps } from '../deps.ts';
 import { BATCH_TRANSACTION_OPTIONS, type Agent, type HeartbeatRun } from '../../store/db.ts';
 import { asObject, boundIssueId, stringOrNull } from '../../store/json.ts';
 import { endRunLeases } from '../../store/leaseRelease.ts';
+import { writeRunTerminals, type TerminalColumns } from '../../store/runEndingWrites.ts';
+import type { RunEventInput } from '../../store/runEvents.ts';
 import {
   insertProcessLossRetries,
   lockReapAgents,
@@ -21,12 +23,9 @@ import {
   lockReapRuns,
   recordReapedAgentStates,
   settleReapedAgents,
-  writeReapedTerminals,
   type AgentStatusRow,
   type ReapActivityRow,
   type ReapedRetryRow,
-  type ReapedTerminalRow,
-  type ReapEvent,
   type ReapIssueRow,
 } from '../../store/reapSettlement.ts';
 import { terminalWriteFor, type ExecutionOutcome } from '../../domain/runOutcome.ts';
@@ -86,9 +85,9 @@ export async function settleOrphanBatch(deps: ActivityDeps, orphans: readonly Pr
 
       const settled: Settled[] = [];
       const perRun: ProbedOrphan[] = [];
-      const terminals: ReapedTerminalRow[] = [];
+      const terminals: TerminalColumns[] = [];
       const retries: ReapedRetryRow[] = [];
-      const events: ReapEvent[] = [];
+      const events: RunEventInput[] = [];
       for (const orphan of orphans) {
         const run = runs.get(orphan.id);
         const agent = run ? agents.get(run.agentId) ?? null : null;
@@ -159,10 +158,9 @@ export async function settleOrphanBatch(deps: ActivityDeps, orphans: readonly Pr
           resultJson: write.resultJson,
           stdoutExcerpt,
           stderrExcerpt,
-          livenessState: liveness.livenessState,
-          livenessReason: liveness.livenessReason,
-          nextAction: liveness.nextAction,
-          lastUsefulActionAt: liveness.lastUsefulActionAt,
+          liveness,
+          session: null,
+          usage: null,
         });
         const of = { companyId: run.companyId, runId: run.id, agentId: run.agentId };
         // R8 step 3: the lifecycle event.
@@ -193,7 +191,7 @@ export async function settleOrphanBatch(deps: ActivityDeps, orphans: readonly Pr
       if (settled.length === 0) return { settled, perRun, firstHeartbeats: [] as Agent[] };
 
       await insertProcessLossRetries(tx, retries, now);
-      await writeReapedTerminals(tx, terminals, events, now);
+      await writeRunTerminals(tx, terminals, events, now);
       // R27: the runs failed, so their leases end `failed` (the same statement finalize uses).
       await endRunLeases(tx, settled.map((s) => s.run.id), 'failed', now);
 
