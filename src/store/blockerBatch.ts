@@ -5,7 +5,6 @@
  * transaction that holds the sources' row locks.
  */
 import type { Prisma } from './db.ts';
-import { UnprocessableError } from '../errors.ts';
 
 type Tx = Prisma.TransactionClient;
 
@@ -29,27 +28,6 @@ export interface BlockerSet {
   companyId: string;
   issueId: string;
   blockerIds: readonly string[];
-}
-
-/**
- * R56.4 (R75): a new blocker must not be blocked, transitively, by the issue it would block. Only
- * blockers that are not already blocking the issue can close a cycle; the caller passes those.
- */
-export async function assertNoBlockerCycles(tx: Tx, edges: ReadonlyArray<{ issueId: string; blockerId: string }>): Promise<void> {
-  if (edges.length === 0) return;
-  const cycles = await tx.$queryRaw<Array<{ blocker_id: string }>>`
-    WITH RECURSIVE downstream(source_id, id) AS (
-      SELECT r.issue_id, r.related_issue_id FROM issue_relations r
-      WHERE r.issue_id = ANY(${edges.map((e) => e.issueId)}::uuid[]) AND r.type = 'blocks'
-      UNION
-      SELECT d.source_id, r.related_issue_id FROM issue_relations r JOIN downstream d ON r.issue_id = d.id WHERE r.type = 'blocks'
-    )
-    SELECT e.blocker_id::text FROM unnest(${edges.map((e) => e.issueId)}::uuid[], ${edges.map((e) => e.blockerId)}::uuid[]) AS e(issue_id, blocker_id)
-    JOIN downstream d ON d.source_id = e.issue_id AND d.id = e.blocker_id
-    LIMIT 1`;
-  if (cycles.length > 0) {
-    throw new UnprocessableError('These blockers would form a dependency cycle', { blockedByIssueIds: [cycles[0].blocker_id] }, 'blocker_cycle');
-  }
 }
 
 /** R56.4: each issue's `blocks` relations become exactly its set (an empty set removes them all, R61). */

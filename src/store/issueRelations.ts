@@ -24,6 +24,28 @@ export async function unresolvedBlockerIds(db: Db, issueId: string): Promise<str
 }
 
 /**
+ * R56.4 (R75): a new blocker must not be blocked, transitively, by the issue it would block — for
+ * one issue's new blockers or a batch's. Only blockers that are not already blocking the issue can
+ * close a cycle; callers may pass just those.
+ */
+export async function assertNoBlockerCycles(tx: Prisma.TransactionClient, edges: ReadonlyArray<{ issueId: string; blockerId: string }>): Promise<void> {
+  if (edges.length === 0) return;
+  const cycles = await tx.$queryRaw<Array<{ blocker_id: string }>>`
+    WITH RECURSIVE downstream(source_id, id) AS (
+      SELECT r.issue_id, r.related_issue_id FROM issue_relations r
+      WHERE r.issue_id = ANY(${edges.map((e) => e.issueId)}::uuid[]) AND r.type = 'blocks'
+      UNION
+      SELECT d.source_id, r.related_issue_id FROM issue_relations r JOIN downstream d ON r.issue_id = d.id WHERE r.type = 'blocks'
+    )
+    SELECT e.blocker_id::text FROM unnest(${edges.map((e) => e.issueId)}::uuid[], ${edges.map((e) => e.blockerId)}::uuid[]) AS e(issue_id, blocker_id)
+    JOIN downstream d ON d.source_id = e.issue_id AND d.id = e.blocker_id
+    LIMIT 1`;
+  if (cycles.length > 0) {
+    throw new UnprocessableError('These blockers would form a dependency cycle', { blockedByIssueIds: [cycles[0].blocker_id] }, 'blocker_cycle');
+  }
+}
+
+/**
  * Replaces the whole blocker set of `issueId` (delete then insert), rejecting self-blocks,
  * other companies' issues and cycles. Call inside a transaction that holds the issue's row lock.
  */
@@ -42,16 +64,7 @@ export async function replaceBlockers(
       throw new UnprocessableError('Blocker issues must exist in the same company', { blockedByIssueIds: missing }, 'unknown_blocker');
     }
     // A cycle exists when the issue already (transitively) blocks one of its new blockers.
-    const cycle = await tx.$queryRaw<Array<{ id: string }>>`
-      WITH RECURSIVE downstream(id) AS (
-        SELECT related_issue_id FROM issue_relations WHERE issue_id = ${input.issueId}::uuid AND type = 'blocks'
-        UNION
-        SELECT r.related_issue_id FROM issue_relations r JOIN downstream d ON r.issue_id = d.id WHERE r.type = 'blocks'
-      )
-      SELECT id FROM downstream WHERE id = ANY(${blockerIds}::uuid[]) LIMIT 1`;
-    if (cycle.length > 0) {
-      throw new UnprocessableError('These blockers would form a dependency cycle', { blockedByIssueIds: [cycle[0].id] }, 'blocker_cycle');
-    }
+    await assertNoBlockerCycles(tx, blockerIds.map((blockerId) => ({ issueId: input.issueId, blockerId })));
   }
   await tx.issueRelation.deleteMany({ where: { relatedIssueId: input.issueId, type: 'blocks' } });
   if (blockerIds.length > 0) {
