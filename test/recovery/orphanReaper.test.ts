@@ -20,6 +20,7 @@ import {
   seedActiveLease,
   seedAgent,
   seedBlocks,
+  seedClaimedRunningRun,
   seedCompany,
   seedExhaustedRetry,
   seedIssue,
@@ -727,44 +728,21 @@ async function seedBatchWorld(): Promise<SeededWorld> {
     const agent = agents[shape.agent];
     const issue = shape.issue ? await seedIssue(prisma, company, { status: shape.issue.status, assigneeAgentId: agent.id, title: `Orphan ${n}` }) : null;
     const startedAt = new Date(base + n * 1000);
-    const wake = await prisma.agentWakeupRequest.create({
-      data: {
-        companyId: company.id,
-        agentId: agent.id,
-        source: 'assignment',
-        triggerDetail: 'system',
-        reason: 'issue_assigned',
-        payload: issue ? { issueId: issue.id } : {},
-        status: 'claimed',
-        claimedAt: startedAt,
-      },
-    });
-    const run = await prisma.heartbeatRun.create({
-      data: {
-        companyId: company.id,
-        agentId: agent.id,
-        invocationSource: 'assignment',
-        triggerDetail: 'system',
-        status: 'running',
-        wakeupRequestId: wake.id,
-        contextSnapshot: issue ? { issueId: issue.id, taskId: issue.id, wakeReason: 'issue_assigned' } : {},
+    const { runId, wakeupRequestId } = await seedClaimedRunningRun(prisma, {
+      company,
+      agent,
+      issue,
+      startedAt,
+      run: {
         processPid: shape.processPid,
         processGroupId: shape.processGroupId,
         processLossRetryCount: shape.processLossRetryCount,
         stdoutExcerpt: n % 3 === 0 ? `working on ${n}` : null,
-        startedAt,
       },
+      lockRunId: shape.issue?.lock === 'self' ? undefined : holder.id,
     });
-    await prisma.agentWakeupRequest.update({ where: { id: wake.id }, data: { runId: run.id } });
-    if (issue) {
-      const lockRunId = shape.issue!.lock === 'self' ? run.id : holder.id;
-      await prisma.issue.update({
-        where: { id: issue.id },
-        data: { checkoutRunId: run.id, executionRunId: lockRunId, executionAgentNameKey: agent.name.toLowerCase(), executionLockedAt: startedAt },
-      });
-    }
-    const leaseId = shape.lease ? (await activeLease(company, environmentId, run.id, issue)) : null;
-    orphans.push({ shape, runId: run.id, wakeupRequestId: wake.id, issueId: issue?.id ?? null, leaseId });
+    const leaseId = shape.lease ? (await activeLease(company, environmentId, runId, issue)) : null;
+    orphans.push({ shape, runId, wakeupRequestId, issueId: issue?.id ?? null, leaseId });
   }
   return { company, agents, orphans, holderRunId: holder.id };
 }

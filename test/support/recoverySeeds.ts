@@ -117,6 +117,38 @@ export async function seedOrphanedRun(prisma: PrismaClient, options: OrphanedRun
   const includeIssue = options.includeIssue ?? true;
   const issue = includeIssue ? await seedIssue(prisma, company, { status: 'in_progress', assigneeAgentId: agent.id, startedAt: SEEDED_AT() }) : null;
   const startedAt = SEEDED_AT();
+  const { runId, wakeupRequestId } = await seedClaimedRunningRun(prisma, {
+    company,
+    agent,
+    issue,
+    startedAt,
+    run: {
+      processPid: options.processPid ?? null,
+      processGroupId: options.processGroupId ?? null,
+      processLossRetryCount: options.processLossRetryCount ?? 0,
+      errorCode: options.errorCode ?? null,
+      error: options.error ?? null,
+    },
+  });
+  return { company, agent, runId, wakeupRequestId, issue };
+}
+
+/**
+ * A `running` run of `agent` whose `issue_assigned` wake was claimed at `startedAt`, and which
+ * checked out its issue and holds its execution lock (`lockRunId` names another holder).
+ */
+export async function seedClaimedRunningRun(
+  prisma: PrismaClient,
+  input: {
+    company: SeededCompany;
+    agent: SeededAgent;
+    issue: SeededIssue | null;
+    startedAt: Date;
+    run: { processPid: number | null; processGroupId: number | null; processLossRetryCount: number; errorCode?: string | null; error?: string | null; stdoutExcerpt?: string | null };
+    lockRunId?: string;
+  },
+): Promise<{ runId: string; wakeupRequestId: string }> {
+  const { company, agent, issue, startedAt } = input;
   const wake = await prisma.agentWakeupRequest.create({
     data: {
       companyId: company.id,
@@ -138,11 +170,7 @@ export async function seedOrphanedRun(prisma: PrismaClient, options: OrphanedRun
       status: 'running',
       wakeupRequestId: wake.id,
       contextSnapshot: issue ? { issueId: issue.id, taskId: issue.id, wakeReason: 'issue_assigned' } : {},
-      processPid: options.processPid ?? null,
-      processGroupId: options.processGroupId ?? null,
-      processLossRetryCount: options.processLossRetryCount ?? 0,
-      errorCode: options.errorCode ?? null,
-      error: options.error ?? null,
+      ...input.run,
       startedAt,
     },
   });
@@ -150,10 +178,10 @@ export async function seedOrphanedRun(prisma: PrismaClient, options: OrphanedRun
   if (issue) {
     await prisma.issue.update({
       where: { id: issue.id },
-      data: { checkoutRunId: run.id, executionRunId: run.id, executionAgentNameKey: agent.name.trim().toLowerCase(), executionLockedAt: startedAt },
+      data: { checkoutRunId: run.id, executionRunId: input.lockRunId ?? run.id, executionAgentNameKey: agent.name.trim().toLowerCase(), executionLockedAt: startedAt },
     });
   }
-  return { company, agent, runId: run.id, wakeupRequestId: wake.id, issue };
+  return { runId: run.id, wakeupRequestId: wake.id };
 }
 
 /**
