@@ -4,6 +4,7 @@
  * so both write the same error text and the same events. Pure.
  */
 import type { TerminalWrite } from './runOutcome.ts';
+import { wakeStatusForRunOutcome } from './runStatus.ts';
 import { runTexts } from './texts.ts';
 import { recoveryEventTexts } from './recoveryTexts.ts';
 
@@ -13,6 +14,56 @@ export interface RunEventContent {
   level: 'info' | 'warn' | 'error';
   message: string | null;
   payload: Record<string, unknown>;
+}
+
+/** One run's terminal columns (R8 steps 1–2) and its wake's status (step 3), as one statement writes them. */
+export interface TerminalColumns {
+  runId: string;
+  wakeupRequestId: string | null;
+  status: string;
+  wakeStatus: string;
+  error: string | null;
+  errorCode: string | null;
+  exitCode: number | null;
+  signal: string | null;
+  resultJson: Record<string, unknown>;
+  stdoutExcerpt: string | null;
+  stderrExcerpt: string | null;
+  /** R42's classification; null leaves the liveness columns as they are (a cancelled run, R14). */
+  liveness: { livenessState: string; livenessReason: string | null; nextAction: string | null; lastUsefulActionAt: Date | null } | null;
+  /** What a coding-agent CLI reported (R72); null leaves the session columns as they are. */
+  session: { sessionIdBefore: string | null; sessionIdAfter: string | null } | null;
+  usage: Record<string, unknown> | null;
+}
+
+type EndingRun = { id: string; wakeupRequestId: string | null; stdoutExcerpt: string | null; stderrExcerpt: string | null };
+
+/** The excerpts a run ends with: the terminal write's, else what the run already had. */
+export function endedExcerpts(run: EndingRun, write: Pick<TerminalWrite, 'stdoutExcerpt' | 'stderrExcerpt'>): { stdoutExcerpt: string | null; stderrExcerpt: string | null } {
+  return { stdoutExcerpt: write.stdoutExcerpt ?? run.stdoutExcerpt, stderrExcerpt: write.stderrExcerpt ?? run.stderrExcerpt };
+}
+
+/** R8 steps 1–3: the run's terminal columns, from its terminal write, stored error (R20) and liveness (R42). */
+export function terminalColumnsOf(
+  run: EndingRun,
+  write: TerminalWrite,
+  ending: { error: string | null; liveness: TerminalColumns['liveness']; session?: TerminalColumns['session']; usage?: TerminalColumns['usage'] },
+): TerminalColumns {
+  return {
+    runId: run.id,
+    wakeupRequestId: run.wakeupRequestId,
+    status: write.status,
+    wakeStatus: wakeStatusForRunOutcome(write.status),
+    error: ending.error,
+    errorCode: write.errorCode,
+    exitCode: write.exitCode,
+    signal: write.signal,
+    resultJson: write.resultJson,
+    ...endedExcerpts(run, write),
+    liveness: ending.liveness,
+    session: ending.session ?? null,
+    usage: ending.usage ?? null,
+  };
 }
 
 /** R20: the stored error — the base text, plus "; retrying once" when the one retry is due (R22). */

@@ -8,29 +8,9 @@
 import type { HeartbeatRun, Prisma } from './db.ts';
 import { modelRow } from './modelRows.ts';
 import { runEventsInsert, type RunEventInput } from './runEvents.ts';
+import type { TerminalColumns } from '../domain/runEndingFields.ts';
 
 type Tx = Prisma.TransactionClient;
-
-/** One run's terminal columns (R8 steps 1–2) and its wake's (step 3). */
-export interface TerminalColumns {
-  runId: string;
-  wakeupRequestId: string | null;
-  status: string;
-  /** The wake's status for this run outcome (domain/runStatus.ts). */
-  wakeStatus: string;
-  error: string | null;
-  errorCode: string | null;
-  exitCode: number | null;
-  signal: string | null;
-  resultJson: Record<string, unknown>;
-  stdoutExcerpt: string | null;
-  stderrExcerpt: string | null;
-  /** R42's classification; null leaves the liveness columns as they are (a cancelled run, R14). */
-  liveness: { livenessState: string; livenessReason: string | null; nextAction: string | null; lastUsefulActionAt: Date | null } | null;
-  /** What a coding-agent CLI reported (R72); null leaves the session columns as they are. */
-  session: { sessionIdBefore: string | null; sessionIdAfter: string | null } | null;
-  usage: Record<string, unknown> | null;
-}
 
 export interface TerminalRunWrite extends TerminalColumns {
   /** The lifecycle event (R8 step 3). */

@@ -14,7 +14,7 @@ import type { ActivityDeps } from '../deps.ts';
 import { BATCH_TRANSACTION_OPTIONS, type Agent, type HeartbeatRun } from '../../store/db.ts';
 import { asObject, boundIssueId, stringOrNull } from '../../store/json.ts';
 import { endRunLeases } from '../../store/leaseRelease.ts';
-import { writeRunTerminals, type TerminalColumns } from '../../store/runEndingWrites.ts';
+import { writeRunTerminals } from '../../store/runEndingWrites.ts';
 import type { RunEventInput } from '../../store/runEvents.ts';
 import {
   insertProcessLossRetries,
@@ -29,11 +29,10 @@ import {
   type ReapIssueRow,
 } from '../../store/reapSettlement.ts';
 import { terminalWriteFor, type ExecutionOutcome } from '../../domain/runOutcome.ts';
-import { wakeStatusForRunOutcome } from '../../domain/runStatus.ts';
 import { classifyRunLiveness, NO_LIVENESS_EVIDENCE } from '../../domain/liveness.ts';
 import { decideAgentFinalize } from '../../domain/agentStatus.ts';
 import { agentNameKey } from '../../domain/heartbeatPolicy.ts';
-import { processLostEvent, runFinishedEvent, storedRunError } from '../../domain/runEndingFields.ts';
+import { endedExcerpts, processLostEvent, runFinishedEvent, storedRunError, terminalColumnsOf, type TerminalColumns } from '../../domain/runEndingFields.ts';
 import { processLossRetryRun } from '../../domain/processLossRetryRun.ts';
 import { orphanSettlementOf } from '../../domain/orphanSettlement.ts';
 import { processLossRetryAllowed } from '../processLossRetry.ts';
@@ -130,8 +129,7 @@ export async function settleOrphanBatch(deps: ActivityDeps, orphans: readonly Pr
         }
         const baseError = write.error;
         const error = storedRunError(baseError, retryOnce);
-        const stdoutExcerpt = write.stdoutExcerpt ?? run.stdoutExcerpt;
-        const stderrExcerpt = write.stderrExcerpt ?? run.stderrExcerpt;
+        const { stdoutExcerpt, stderrExcerpt } = endedExcerpts(run, write);
         // R42: an unsucceeded run is classified without evidence (as runLiveness.ts does).
         const boundIssue = issueId ? issues.get(issueId) ?? null : null;
         const liveness = classifyRunLiveness({
@@ -146,22 +144,7 @@ export async function settleOrphanBatch(deps: ActivityDeps, orphans: readonly Pr
           error,
           continuationSummary: null,
         });
-        terminals.push({
-          runId: run.id,
-          wakeupRequestId: run.wakeupRequestId,
-          status: write.status,
-          wakeStatus: wakeStatusForRunOutcome(write.status),
-          error,
-          errorCode: write.errorCode,
-          exitCode: write.exitCode,
-          signal: write.signal,
-          resultJson: write.resultJson,
-          stdoutExcerpt,
-          stderrExcerpt,
-          liveness,
-          session: null,
-          usage: null,
-        });
+        terminals.push(terminalColumnsOf(run, write, { error, liveness }));
         const of = { companyId: run.companyId, runId: run.id, agentId: run.agentId };
         // R8 step 3: the lifecycle event.
         events.push({ ...of, ...runFinishedEvent(write) });

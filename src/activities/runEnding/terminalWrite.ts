@@ -5,8 +5,7 @@
  */
 import type { Prisma } from '../../store/db.ts';
 import { terminalWriteFor, type ExecutionOutcome, type TerminalWrite } from '../../domain/runOutcome.ts';
-import { wakeStatusForRunOutcome } from '../../domain/runStatus.ts';
-import { runFinishedEvent, storedRunError } from '../../domain/runEndingFields.ts';
+import { endedExcerpts, runFinishedEvent, storedRunError, terminalColumnsOf } from '../../domain/runEndingFields.ts';
 import { postRunSummaryComment, writeRunTerminal } from '../../store/runEndingWrites.ts';
 import { asObject, boundIssueId, stringOrNull } from '../../store/json.ts';
 import { classifyFinishedRun } from '../runLiveness.ts';
@@ -54,8 +53,7 @@ export async function writeTerminalStatus(tx: Tx, run: RunRow, agent: AgentRow |
   const baseError = write.error;
   const error = storedRunError(baseError, retryOnce);
   const issueId = boundIssueId(run.contextSnapshot);
-  const stdoutExcerpt = write.stdoutExcerpt ?? run.stdoutExcerpt;
-  const stderrExcerpt = write.stderrExcerpt ?? run.stderrExcerpt;
+  const { stdoutExcerpt, stderrExcerpt } = endedExcerpts(run, write);
   // R8 step 2 (R42): liveness is classified on every path except cancellation (R14); it is
   // computed first so that step 1 and step 2 are one write.
   const liveness = outcome.kind === 'cancelled'
@@ -66,20 +64,12 @@ export async function writeTerminalStatus(tx: Tx, run: RunRow, agent: AgentRow |
   const usage = cliReport ? usageOf(cliReport) : null;
   // R8 steps 1–3 (R5): the terminal write, the wake's status and the lifecycle event, in one statement.
   const updated = await writeRunTerminal(tx, {
-    runId: run.id,
-    wakeupRequestId: run.wakeupRequestId,
-    status: write.status,
-    wakeStatus: wakeStatusForRunOutcome(write.status),
-    error,
-    errorCode: write.errorCode,
-    exitCode: write.exitCode,
-    signal: write.signal,
-    resultJson: write.resultJson,
-    stdoutExcerpt,
-    stderrExcerpt,
-    liveness,
-    session: cliReport ? { sessionIdBefore: cliReport.sessionIdBefore, sessionIdAfter: cliReport.sessionIdAfter } : null,
-    usage,
+    ...terminalColumnsOf(run, write, {
+      error,
+      liveness,
+      session: cliReport ? { sessionIdBefore: cliReport.sessionIdBefore, sessionIdAfter: cliReport.sessionIdAfter } : null,
+      usage,
+    }),
     event: { companyId: run.companyId, runId: run.id, agentId: run.agentId, ...runFinishedEvent(write) },
     now,
   });
