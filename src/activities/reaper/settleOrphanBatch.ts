@@ -28,14 +28,14 @@ import {
   type ReapedRetryRow,
   type ReapIssueRow,
 } from '../../store/reapSettlement.ts';
-import { terminalWriteFor, type ExecutionOutcome } from '../../domain/runOutcome.ts';
+import type { ExecutionOutcome } from '../../domain/runOutcome.ts';
 import { classifyRunLiveness, NO_LIVENESS_EVIDENCE } from '../../domain/liveness.ts';
 import { decideAgentFinalize } from '../../domain/agentStatus.ts';
 import { agentNameKey } from '../../domain/heartbeatPolicy.ts';
 import { endedExcerpts, processLostEvent, runFinishedEvent, storedRunError, terminalColumnsOf, type TerminalColumns } from '../../domain/runEndingFields.ts';
 import { processLossRetryRun } from '../../domain/processLossRetryRun.ts';
 import { orphanSettlementOf } from '../../domain/orphanSettlement.ts';
-import { processLossRetryAllowed } from '../processLossRetry.ts';
+import { retriesOnce, terminalWriteOfRun } from '../runEnding/terminalWrite.ts';
 import { processLossMoment } from '../processLossDetection.ts';
 import { runLogFields } from '../../runLogContext.ts';
 
@@ -95,19 +95,9 @@ export async function settleOrphanBatch(deps: ActivityDeps, orphans: readonly Pr
           continue;
         }
         const outcome: ExecutionOutcome = { kind: 'reaped', descendantOnly: orphan.descendantOnly };
-        // R20/R21: the same terminal fields the per-run terminal write computes (runEnding/terminalWrite.ts).
-        const write = terminalWriteFor(
-          {
-            adapterType: agent?.adapterType ?? 'process',
-            adapterConfig: asObject(agent?.adapterConfig),
-            priorResultJson: run.resultJson ? asObject(run.resultJson) : null,
-            processPid: run.processPid,
-            processGroupId: run.processGroupId,
-          },
-          outcome,
-        );
-        // R22: decided up front, because the stored error says so (R20 "; retrying once").
-        const retryOnce = write.errorCode === 'process_lost' && agent !== null && processLossRetryAllowed(run, agent.adapterType);
+        // R20–R22: the same terminal fields and retry decision as the per-run terminal write.
+        const write = terminalWriteOfRun(run, agent, outcome);
+        const retryOnce = retriesOnce(run, agent, write);
         const issueId = boundIssueId(run.contextSnapshot);
         // R28.1: the bound issue, else the issue whose execution lock is this run (same company).
         const lockHolder = lockedBy.get(run.id);

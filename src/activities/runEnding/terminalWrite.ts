@@ -35,8 +35,9 @@ export interface EndedRun {
   costRecorded: boolean;
 }
 
-export async function writeTerminalStatus(tx: Tx, run: RunRow, agent: AgentRow | null, outcome: ExecutionOutcome): Promise<EndedRun> {
-  const write = terminalWriteFor(
+/** R20/R21: the terminal fields of a run that ended with `outcome` (also the orphan reaper's batches). */
+export function terminalWriteOfRun(run: RunRow, agent: Pick<AgentRow, 'adapterType' | 'adapterConfig'> | null, outcome: ExecutionOutcome): TerminalWrite {
+  return terminalWriteFor(
     {
       adapterType: agent?.adapterType ?? 'process',
       adapterConfig: asObject(agent?.adapterConfig),
@@ -46,10 +47,18 @@ export async function writeTerminalStatus(tx: Tx, run: RunRow, agent: AgentRow |
     },
     outcome,
   );
+}
+
+/** R22: a lost process gets its one retry — decided before the write, whose stored error says so (R20). */
+export function retriesOnce(run: RunRow, agent: Pick<AgentRow, 'adapterType'> | null, write: TerminalWrite): boolean {
+  return write.errorCode === 'process_lost' && agent !== null && processLossRetryAllowed(run, agent.adapterType);
+}
+
+export async function writeTerminalStatus(tx: Tx, run: RunRow, agent: AgentRow | null, outcome: ExecutionOutcome): Promise<EndedRun> {
+  const write = terminalWriteOfRun(run, agent, outcome);
   const now = new Date();
   const processLost = write.errorCode === 'process_lost';
-  // R22: decided up front, because the stored error says so (R20 "; retrying once").
-  const retryOnce = processLost && agent !== null && processLossRetryAllowed(run, agent.adapterType);
+  const retryOnce = retriesOnce(run, agent, write);
   const baseError = write.error;
   const error = storedRunError(baseError, retryOnce);
   const issueId = boundIssueId(run.contextSnapshot);
