@@ -16,19 +16,14 @@ export interface RunEventContent {
   payload: Record<string, unknown>;
 }
 
-/** One run's terminal columns (R8 steps 1–2) and its wake's status (step 3), as one statement writes them. */
-export interface TerminalColumns {
+/**
+ * One run's terminal columns (R8 steps 1–2) and its wake's status (step 3), as one statement
+ * writes them: the terminal write's fields, with `error` the stored one (R20).
+ */
+export interface TerminalColumns extends TerminalWrite {
   runId: string;
   wakeupRequestId: string | null;
-  status: string;
   wakeStatus: string;
-  error: string | null;
-  errorCode: string | null;
-  exitCode: number | null;
-  signal: string | null;
-  resultJson: Record<string, unknown>;
-  stdoutExcerpt: string | null;
-  stderrExcerpt: string | null;
   /** R42's classification; null leaves the liveness columns as they are (a cancelled run, R14). */
   liveness: { livenessState: string; livenessReason: string | null; nextAction: string | null; lastUsefulActionAt: Date | null } | null;
   /** What a coding-agent CLI reported (R72); null leaves the session columns as they are. */
