@@ -3,27 +3,24 @@
  * failure, lost worker, or cancellation (R14) — in one transaction, so a retried activity either
  * did all of it or none of it.
  */
-import type { Prisma } from '../store/db.ts';
 import type { ActivityDeps } from './deps.ts';
 import type { ExecutionOutcome } from '../domain/runOutcome.ts';
 import { isTerminalRunStatus } from '../domain/runStatus.ts';
 import { heartbeatPolicyOf } from '../domain/heartbeatPolicy.ts';
-import { releaseRunLeases } from './leases.ts';
+import { closeRunEnding } from '../store/runEndingWrites.ts';
+import { leaseEndFor } from '../store/leaseRelease.ts';
 import type { EscalationRequest } from './releaseAndPromote.ts';
 import { enforceBudgetHardStop } from './budgetHardStop.ts';
 import { lockAgentOfRun, lockRun } from '../store/locks.ts';
 import { isProcessGroupAlive, spawnedOnThisHost, terminateProcessGroup } from '../adapters/processGroup.ts';
 import { escalateStrandedIssue } from './escalation.ts';
 import { applyLivenessContinuation } from './livenessContinuation.ts';
-import { claimableQueuedRunIds } from '../store/agentSlots.ts';
 import { runLogFields } from '../runLogContext.ts';
 import type { RecoveryActionKind } from '../metrics/vigilMetrics.ts';
 import { processLossMoment } from './processLossDetection.ts';
-import { writeTerminalStatus, type AgentRow } from './runEnding/terminalWrite.ts';
+import { writeTerminalStatus } from './runEnding/terminalWrite.ts';
 import { chooseRecovery } from './runEnding/recoveryChoice.ts';
 import { settleAgentAfterRun } from './runEnding/agentBookkeeping.ts';
-
-type Tx = Prisma.TransactionClient;
 
 export interface FinalizeInput {
   runId: string;
@@ -48,11 +45,6 @@ export interface FinalizeResult {
   escalation: EscalationRequest | null;
   /** R46: the run is issue-bound and ended `plan_only`/`empty_response`. */
   livenessContinuation: boolean;
-}
-
-/** The queued runs that now hold a free slot of the agent (R69): their workflows are told so. */
-function nextQueuedRunIds(tx: Tx, agent: AgentRow | null): Promise<string[]> {
-  return agent ? claimableQueuedRunIds(tx, agent.id, heartbeatPolicyOf(agent.runtimeConfig).maxConcurrentRuns) : Promise.resolve([]);
 }
 
 export async function finalizeRun(deps: ActivityDeps, input: FinalizeInput): Promise<FinalizeResult> {
@@ -160,15 +152,16 @@ async function finalizeInTransaction(
     const run = await lockRun(tx, input.runId);
     if (!run) throw new Error(`Run ${input.runId} not found`);
     const observed: FinalizeObservation = { companyId: run.companyId, runUpdatedAt: run.updatedAt, recoveryActions: [], retryRunId: null };
+    const nextQueuedOf = input.findNextQueued !== false && agent ? { agentId: agent.id, maxConcurrentRuns: heartbeatPolicyOf(agent.runtimeConfig).maxConcurrentRuns } : null;
     if (isTerminalRunStatus(run.status)) {
       // Someone else finished it (a light claim gate, a direct cancel): its status stands, but
       // leases must still end and waiting runs may take the slot.
-      await releaseRunLeases(tx, run);
+      const next = await closeRunEnding(tx, { runId: run.id, leaseEnd: leaseEndFor(run.status), agentStatus: null, nextQueuedOf, now: new Date() });
       const result: FinalizeResult = {
         status: run.status,
         errorCode: run.errorCode,
         alreadyTerminal: true,
-        nextQueuedRunIds: input.findNextQueued === false ? [] : await nextQueuedRunIds(tx, agent),
+        nextQueuedRunIds: next,
         followUpRunIds: [],
         escalation: null,
         livenessContinuation: false,
@@ -181,14 +174,15 @@ async function finalizeInTransaction(
     const recovery = await chooseRecovery(tx, ended, agent);
     observed.recoveryActions.push(...recovery.recoveryActions);
     observed.retryRunId = recovery.retryRunId;
-    const firstHeartbeat = agent ? await settleAgentAfterRun(tx, agent, ended, recovery.providerQuota) : false;
-    // R8 finally: leases (R27).
-    await releaseRunLeases(tx, ended.updated);
+    const settled = agent ? await settleAgentAfterRun(tx, agent, ended, recovery.providerQuota) : { statusWrite: null, firstHeartbeat: false };
+    const firstHeartbeat = settled.firstHeartbeat;
+    // R8 step 11's status write and R8 finally (leases, R27), with R69's next queued runs: one statement.
+    const next = await closeRunEnding(tx, { runId: run.id, leaseEnd: leaseEndFor(ended.write.status), agentStatus: settled.statusWrite, nextQueuedOf, now: new Date() });
     const result: FinalizeResult = {
       status: ended.write.status,
       errorCode: ended.write.errorCode,
       alreadyTerminal: false,
-      nextQueuedRunIds: input.findNextQueued === false ? [] : await nextQueuedRunIds(tx, agent),
+      nextQueuedRunIds: next,
       followUpRunIds: recovery.followUpRunIds,
       escalation: recovery.escalation,
       // R8 step 9 (R46) runs after the commit, in `afterRunFinalized`.

@@ -1,9 +1,9 @@
 /**
- * R27: one environment lease per run, acquired at claim and released when the run ends or is reaped.
+ * R27: one environment lease per run, acquired at claim (here) and ended when the run ends or is
+ * reaped (store/leaseRelease.ts, in finalize's closing statement or the reaper's batch).
  */
 import { Prisma, type PrismaClient } from '../store/db.ts';
 import { leaseAcquireCtes, LEASE_HELD_SQL } from '../store/claimLease.ts';
-import { endRunLeases, leaseEndFor } from '../store/leaseRelease.ts';
 
 type Tx = Prisma.TransactionClient;
 type Db = PrismaClient | Tx;
@@ -21,9 +21,4 @@ export async function acquireRunLease(db: Db, run: { id: string; companyId: stri
     if (await acquireLeaseOnce(db, run)) return;
   }
   throw new Error(`Could not acquire an environment lease for run ${run.id}`);
-}
-
-/** R27: active leases of a run become `failed` when the run failed or timed out, else `released` (one statement). */
-export function releaseRunLeases(tx: Tx, run: { id: string; status: string }): Promise<number> {
-  return endRunLeases(tx, [run.id], leaseEndFor(run.status), new Date());
 }

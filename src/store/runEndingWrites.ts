@@ -2,10 +2,13 @@
  * R8's writes on the hot path, one statement each, inside finalize's transaction (the run's agent
  * and the run are locked first, src/store/locks.ts): the terminal write with the wake's status and
  * the lifecycle event (steps 1–3; for one run or the orphan reaper's batch), the success comment
- * (step 5) and the agent's runtime state (step 10). Raw SQL writes `updated_at` as Prisma's model
- * updates do.
+ * (step 5), the agent's runtime state (step 10), and the closing statement: the agent's status
+ * (step 11), the leases (R27) and the queued runs a freed slot lets start (R69). Raw SQL writes
+ * `updated_at` as Prisma's model updates do.
  */
-import type { HeartbeatRun, Prisma } from './db.ts';
+import { Prisma, type HeartbeatRun } from './db.ts';
+import { claimableQueuedRunIdsSql } from './agentSlots.ts';
+import { leaseEndCtes, type LeaseEnd } from './leaseRelease.ts';
 import { modelRow } from './modelRows.ts';
 import { runEventsInsert, type RunEventInput } from './runEvents.ts';
 import type { TerminalColumns } from '../domain/runEndingFields.ts';
@@ -106,4 +109,34 @@ export async function recordAgentRunState(
     )
     SELECT count(*)::int AS running FROM heartbeat_runs WHERE agent_id = ${state.agentId}::uuid AND status = 'running'`;
   return { otherRunningRuns: rows[0].running };
+}
+
+export interface RunEndingClose {
+  runId: string;
+  /** R27: how the run's leases end. */
+  leaseEnd: LeaseEnd;
+  /** R8 step 11 (R10, R11): the agent's status after the run, when it changes. */
+  agentStatus: { agentId: string; status: string } | null;
+  /** R69: whose queued runs a freed slot lets start (null: not asked). */
+  nextQueuedOf: { agentId: string; maxConcurrentRuns: number } | null;
+  now: Date;
+}
+
+/**
+ * R8's closing writes in one statement: the agent's status (step 11), the run's leases (R27), and
+ * the agent's queued runs that now hold a free slot (R69, read after the terminal write, so this
+ * run no longer counts as running). Returns those runs' ids.
+ */
+export async function closeRunEnding(tx: Tx, close: RunEndingClose): Promise<string[]> {
+  const agentStatus = close.agentStatus
+    ? Prisma.sql`, agent_settled AS (
+        UPDATE agents SET status = ${close.agentStatus.status}::agent_status, last_heartbeat_at = ${close.now}, updated_at = ${close.now}
+        WHERE id = ${close.agentStatus.agentId}::uuid
+      )`
+    : Prisma.empty;
+  const next = close.nextQueuedOf
+    ? claimableQueuedRunIdsSql(close.nextQueuedOf.agentId, close.nextQueuedOf.maxConcurrentRuns)
+    : Prisma.sql`SELECT NULL::uuid AS id WHERE false`;
+  const rows = await tx.$queryRaw<Array<{ id: string }>>`WITH ${leaseEndCtes([close.runId], close.leaseEnd, close.now)}${agentStatus} ${next}`;
+  return rows.map((row) => row.id);
 }
