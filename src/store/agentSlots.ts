@@ -7,6 +7,7 @@
  */
 import { Prisma } from './db.ts';
 import { uuidOrNullSql } from './uuidSql.ts';
+import { unresolvedBlockerIdsSql } from './issueRelations.ts';
 
 /** The query itself, for a statement that needs the slot check inside it (the claim's transition). */
 export function claimableQueuedRunIdsSql(agentId: string, maxConcurrentRuns: number): Prisma.Sql {
@@ -18,8 +19,7 @@ export function claimableQueuedRunIdsSql(agentId: string, maxConcurrentRuns: num
     ORDER BY
       CASE
         WHEN i.id IS NULL THEN 2
-        WHEN EXISTS (SELECT 1 FROM issue_relations rel JOIN issues b ON b.id = rel.issue_id
-                     WHERE rel.related_issue_id = i.id AND rel.type = 'blocks' AND b.status <> 'done') THEN 3
+        WHEN ${unresolvedBlockerIdsSql(Prisma.sql`i.id`)} IS NOT NULL THEN 3
         WHEN i.status = 'in_progress' THEN 0
         ELSE 1
       END,
