@@ -6,7 +6,8 @@
  * Arrays travel as `unnest` parameters; the caller computes every value in TypeScript.
  */
 import { randomUUID } from 'node:crypto';
-import type { Prisma, PrismaClient } from './db.ts';
+import type { HeartbeatRun, Prisma, PrismaClient } from './db.ts';
+import { modelRows } from './modelRows.ts';
 import type { JsonObject } from './json.ts';
 import type { WakeSource } from '../domain/wakeAdmission.ts';
 
@@ -46,42 +47,57 @@ export async function insertSkippedWakes(db: Db, wakes: readonly SkippedWakeInpu
       AS w(company_id, agent_id, source, trigger_detail, reason, payload, actor_type, actor_id, error)`;
 }
 
-/** Runs of these wakes start with no liveness continuation attempt (R46: only R46's own wake carries one). */
 export interface QueuedRunBatchInput extends BatchWakeRequest {
   /** The run's context, already enriched (R71 step 1). */
   contextSnapshot: JsonObject;
   retryOfRunId: string | null;
+  idempotencyKey?: string | null;
+  /** R46: only a liveness continuation's run carries an attempt (default 0). */
+  continuationAttempt?: number;
 }
 
 /**
- * R71 "create a run" for many issues: each `queued` wake pointing at its `queued` run, in one
- * statement. Run ids are chosen here so each wake points at its run from its first write; they
- * come back in input order. The issue lock is not stamped (lazy locking, R4).
+ * R71 "create a run" for one or many wakes: each `queued` wake pointing at its `queued` run, in one
+ * statement. `runIds` are chosen by the caller so each wake points at its run from its first
+ * write. Returns the runs as written, in input order. The issue lock is not stamped (lazy
+ * locking, R4).
  */
-export async function insertQueuedRuns(tx: Prisma.TransactionClient, runs: readonly QueuedRunBatchInput[], now: Date): Promise<string[]> {
+export async function insertQueuedRunRows(tx: Prisma.TransactionClient, runs: readonly QueuedRunBatchInput[], runIds: readonly string[], now: Date): Promise<HeartbeatRun[]> {
   if (runs.length === 0) return [];
-  const runIds = runs.map(() => randomUUID());
-  await tx.$executeRaw`
+  const rows = await tx.$queryRaw<Array<Record<string, unknown>>>`
     WITH input AS (
-      SELECT * FROM unnest(${runIds}::uuid[], ${runs.map((r) => r.companyId)}::uuid[], ${runs.map((r) => r.agentId)}::uuid[],
+      SELECT * FROM unnest(${[...runIds]}::uuid[], ${runs.map((r) => r.companyId)}::uuid[], ${runs.map((r) => r.agentId)}::uuid[],
                            ${runs.map((r) => r.source)}::text[], ${runs.map((r) => r.triggerDetail)}::text[], ${runs.map((r) => r.reason)}::text[],
                            ${runs.map((r) => JSON.stringify(r.payload))}::text[], ${runs.map((r) => r.requestedByActorType)}::text[],
-                           ${runs.map((r) => r.requestedByActorId)}::text[], ${runs.map((r) => JSON.stringify(r.contextSnapshot))}::text[],
-                           ${runs.map((r) => r.retryOfRunId)}::uuid[])
-        AS t(run_id, company_id, agent_id, source, trigger_detail, reason, payload, actor_type, actor_id, context_snapshot, retry_of_run_id)
+                           ${runs.map((r) => r.requestedByActorId)}::text[], ${runs.map((r) => r.idempotencyKey ?? null)}::text[],
+                           ${runs.map((r) => JSON.stringify(r.contextSnapshot))}::text[], ${runs.map((r) => r.retryOfRunId)}::uuid[],
+                           ${runs.map((r) => r.continuationAttempt ?? 0)}::int[])
+        WITH ORDINALITY AS t(run_id, company_id, agent_id, source, trigger_detail, reason, payload, actor_type, actor_id, idempotency_key,
+                             context_snapshot, retry_of_run_id, continuation_attempt, n)
     ),
     wake AS (
       INSERT INTO agent_wakeup_requests (company_id, agent_id, source, trigger_detail, reason, payload, status,
-                                         requested_by_actor_type, requested_by_actor_id, run_id, requested_at, created_at, updated_at)
+                                         requested_by_actor_type, requested_by_actor_id, idempotency_key, run_id, requested_at, created_at, updated_at)
       SELECT company_id, agent_id, source::wakeup_source, trigger_detail, reason, payload::jsonb, 'queued',
-             actor_type::actor_type, actor_id, run_id, ${now}, ${now}, ${now}
+             actor_type::actor_type, actor_id, idempotency_key, run_id, ${now}, ${now}, ${now}
       FROM input
       RETURNING id, run_id
+    ),
+    created AS (
+      INSERT INTO heartbeat_runs (id, company_id, agent_id, invocation_source, trigger_detail, status, wakeup_request_id,
+                                  context_snapshot, retry_of_run_id, continuation_attempt, created_at, updated_at)
+      SELECT i.run_id, i.company_id, i.agent_id, i.source::wakeup_source, i.trigger_detail, 'queued', wake.id,
+             i.context_snapshot::jsonb, i.retry_of_run_id, i.continuation_attempt, ${now}, ${now}
+      FROM input i JOIN wake ON wake.run_id = i.run_id
+      RETURNING *
     )
-    INSERT INTO heartbeat_runs (id, company_id, agent_id, invocation_source, trigger_detail, status, wakeup_request_id,
-                                context_snapshot, retry_of_run_id, continuation_attempt, created_at, updated_at)
-    SELECT i.run_id, i.company_id, i.agent_id, i.source::wakeup_source, i.trigger_detail, 'queued', wake.id,
-           i.context_snapshot::jsonb, i.retry_of_run_id, 0, ${now}, ${now}
-    FROM input i JOIN wake ON wake.run_id = i.run_id`;
+    SELECT c.* FROM created c JOIN input i ON i.run_id = c.id ORDER BY i.n`;
+  return modelRows<HeartbeatRun>(rows);
+}
+
+/** `insertQueuedRunRows` with fresh run ids; returns the ids in input order. */
+export async function insertQueuedRuns(tx: Prisma.TransactionClient, runs: readonly QueuedRunBatchInput[], now: Date): Promise<string[]> {
+  const runIds = runs.map(() => randomUUID());
+  await insertQueuedRunRows(tx, runs, runIds, now);
   return runIds;
 }

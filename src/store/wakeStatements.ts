@@ -10,8 +10,7 @@ import { uuidOrNullSql } from './uuidSql.ts';
 import { invocationBlockOf } from '../domain/invocationBlock.ts';
 import { unresolvedBlockerIdsSql } from './issueRelations.ts';
 import { LIVE_RUN_STATUS_LIST } from './runStatusSql.ts';
-import { modelRow } from './modelRows.ts';
-import type { JsonObject } from './json.ts';
+import { insertQueuedRunRows, type QueuedRunBatchInput } from './wakeBatch.ts';
 
 type Tx = Prisma.TransactionClient;
 
@@ -89,41 +88,8 @@ export async function readIssueExecutionFacts(tx: Tx, issue: { id: string; compa
   };
 }
 
-export interface QueuedRunInput {
-  runId: string;
-  companyId: string;
-  agentId: string;
-  source: string;
-  triggerDetail: string | null;
-  reason: string | null;
-  payload: JsonObject;
-  requestedByActorType: string | null;
-  requestedByActorId: string | null;
-  idempotencyKey: string | null;
-  contextSnapshot: JsonObject;
-  retryOfRunId: string | null;
-  continuationAttempt: number;
-  now: Date;
-}
-
-/** R71 "create a run": the `queued` wake pointing at its `queued` run, in one statement. */
-export async function insertQueuedRun(tx: Tx, input: QueuedRunInput): Promise<{ run: HeartbeatRun; wakeId: string }> {
-  const rows = await tx.$queryRaw<Array<Record<string, unknown>>>`
-    WITH wake AS (
-      INSERT INTO agent_wakeup_requests (company_id, agent_id, source, trigger_detail, reason, payload, status,
-                                         requested_by_actor_type, requested_by_actor_id, idempotency_key, run_id,
-                                         requested_at, created_at, updated_at)
-      VALUES (${input.companyId}::uuid, ${input.agentId}::uuid, ${input.source}::wakeup_source, ${input.triggerDetail}, ${input.reason},
-              ${JSON.stringify(input.payload)}::jsonb, 'queued', ${input.requestedByActorType}::actor_type, ${input.requestedByActorId},
-              ${input.idempotencyKey}, ${input.runId}::uuid, ${input.now}, ${input.now}, ${input.now})
-      RETURNING id
-    )
-    INSERT INTO heartbeat_runs (id, company_id, agent_id, invocation_source, trigger_detail, status, wakeup_request_id,
-                                context_snapshot, retry_of_run_id, continuation_attempt, created_at, updated_at)
-    SELECT ${input.runId}::uuid, ${input.companyId}::uuid, ${input.agentId}::uuid, ${input.source}::wakeup_source, ${input.triggerDetail},
-           'queued', wake.id, ${JSON.stringify(input.contextSnapshot)}::jsonb, ${input.retryOfRunId}::uuid, ${input.continuationAttempt}, ${input.now}, ${input.now}
-    FROM wake
-    RETURNING *`;
-  const run = modelRow<HeartbeatRun>(rows[0]);
+/** R71 "create a run" for one wake (the batch statement with one row): the wake and its run; the run as written. */
+export async function insertQueuedRun(tx: Tx, runId: string, input: QueuedRunBatchInput, now: Date): Promise<{ run: HeartbeatRun; wakeId: string }> {
+  const [run] = await insertQueuedRunRows(tx, [input], [runId], now);
   return { run, wakeId: run.wakeupRequestId! };
 }

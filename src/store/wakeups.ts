@@ -112,22 +112,25 @@ function createWake(db: Tx | PrismaClient, row: WakeRowInput) {
 
 async function createQueuedRun(tx: Tx, companyId: string, agentId: string, request: WakeRequest, context: JsonObject, issueIdentifier: string | null) {
   // The run's id is chosen here so the wake can point at it from its first write.
-  const { run, wakeId } = await insertQueuedRun(tx, {
-    runId: randomUUID(),
-    companyId,
-    agentId,
-    source: request.source,
-    triggerDetail: request.triggerDetail ?? null,
-    reason: request.reason ?? null,
-    payload: request.payload ?? {},
-    requestedByActorType: request.requestedByActorType ?? null,
-    requestedByActorId: request.requestedByActorId ?? null,
-    idempotencyKey: request.idempotencyKey ?? null,
-    contextSnapshot: context,
-    retryOfRunId: request.retryOfRunId ?? null,
-    continuationAttempt: Number(context.livenessContinuationAttempt ?? 0) || 0,
-    now: new Date(),
-  });
+  const { run, wakeId } = await insertQueuedRun(
+    tx,
+    randomUUID(),
+    {
+      companyId,
+      agentId,
+      source: request.source,
+      triggerDetail: request.triggerDetail ?? null,
+      reason: request.reason ?? null,
+      payload: request.payload ?? {},
+      requestedByActorType: request.requestedByActorType ?? null,
+      requestedByActorId: request.requestedByActorId ?? null,
+      idempotencyKey: request.idempotencyKey ?? null,
+      contextSnapshot: context,
+      retryOfRunId: request.retryOfRunId ?? null,
+      continuationAttempt: Number(context.livenessContinuationAttempt ?? 0) || 0,
+    },
+    new Date(),
+  );
   return { kind: 'queued' as const, run, wakeId, issueIdentifier };
 }
 
