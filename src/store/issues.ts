@@ -89,15 +89,24 @@ function statusTimestamps(previous: Issue | null, status: IssueStatus, now: Date
 /** R75: the run pointers an issue loses when it leaves `in_progress` or changes assignee. */
 export const CLEARED_EXECUTION = { checkoutRunId: null, executionRunId: null, executionAgentNameKey: null, executionLockedAt: null };
 
-/** The next `PREFIX-N` of a company; the company row lock serializes issue numbers. */
+/**
+ * The next `count` `PREFIX-N` numbers of a company in one UPDATE … RETURNING: the company row
+ * lock it takes serializes issue numbers (past the largest number in use, should the counter lag).
+ */
+export async function allocateIssueNumbers(tx: Tx, companyId: string, count: number): Promise<{ first: number; issuePrefix: string }> {
+  const rows = await tx.$queryRaw<Array<{ issue_prefix: string; last: number }>>`
+    UPDATE companies c
+    SET issue_counter = greatest(c.issue_counter, coalesce((SELECT max(issue_number) FROM issues WHERE company_id = c.id), 0)) + ${count}::int
+    WHERE c.id = ${companyId}::uuid
+    RETURNING c.issue_prefix, c.issue_counter AS last`;
+  if (rows.length === 0) throw new NotFoundError('Company');
+  return { first: Number(rows[0].last) - count + 1, issuePrefix: rows[0].issue_prefix };
+}
+
+/** The next `PREFIX-N` of a company. */
 export async function allocateIssueNumber(tx: Tx, companyId: string): Promise<{ number: number; identifier: string; issuePrefix: string }> {
-  const counter = await tx.$queryRaw<Array<{ issue_prefix: string; next: number }>>`
-    SELECT c.issue_prefix, greatest(c.issue_counter, coalesce((SELECT max(issue_number) FROM issues WHERE company_id = c.id), 0)) + 1 AS next
-    FROM companies c WHERE c.id = ${companyId}::uuid FOR NO KEY UPDATE`;
-  if (counter.length === 0) throw new NotFoundError('Company');
-  const number = Number(counter[0].next);
-  await tx.company.update({ where: { id: companyId }, data: { issueCounter: number } });
-  return { number, identifier: `${counter[0].issue_prefix}-${number}`, issuePrefix: counter[0].issue_prefix };
+  const { first, issuePrefix } = await allocateIssueNumbers(tx, companyId, 1);
+  return { number: first, identifier: `${issuePrefix}-${first}`, issuePrefix };
 }
 
 export async function createIssue(

@@ -6,7 +6,6 @@
  * the sources' row locks (`store/issueLockBatch.ts`).
  */
 import type { Prisma } from './db.ts';
-import { NotFoundError } from '../errors.ts';
 import { STRANDED_ISSUE_RECOVERY } from '../domain/recoveryKinds.ts';
 
 type Tx = Prisma.TransactionClient;
@@ -28,20 +27,6 @@ export async function openRecoveryIssues(tx: Tx, sources: ReadonlyArray<{ id: st
     WHERE i.origin_kind = ${STRANDED_ISSUE_RECOVERY} AND i.hidden_at IS NULL AND i.status NOT IN ('done', 'cancelled')
     ORDER BY i.origin_id, i.created_at DESC`;
   return new Map(rows.map((row) => [row.origin_id, row]));
-}
-
-/**
- * The next `count` `PREFIX-N` numbers of a company in one UPDATE … RETURNING: the company row
- * lock serializes them with `allocateIssueNumber` (store/issues.ts), which counts the same way.
- */
-export async function allocateIssueNumbers(tx: Tx, companyId: string, count: number): Promise<{ first: number; issuePrefix: string }> {
-  const rows = await tx.$queryRaw<Array<{ issue_prefix: string; last: number }>>`
-    UPDATE companies c
-    SET issue_counter = greatest(c.issue_counter, coalesce((SELECT max(issue_number) FROM issues WHERE company_id = c.id), 0)) + ${count}::int
-    WHERE c.id = ${companyId}::uuid
-    RETURNING c.issue_prefix, c.issue_counter AS last`;
-  if (rows.length === 0) throw new NotFoundError('Company');
-  return { first: Number(rows[0].last) - count + 1, issuePrefix: rows[0].issue_prefix };
 }
 
 export interface RecoveryIssueRow {
