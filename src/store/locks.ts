@@ -8,7 +8,7 @@
  * waiter for FOR UPDATE. NO KEY UPDATE serializes the writers without either problem.
  */
 import type { Agent, HeartbeatRun, Issue, Prisma } from './db.ts';
-import { modelRow } from './modelRows.ts';
+import { modelRow, modelRows } from './modelRows.ts';
 
 type Tx = Prisma.TransactionClient;
 
@@ -34,4 +34,20 @@ export async function lockRun(tx: Tx, runId: string): Promise<HeartbeatRun | nul
 export async function lockIssue(tx: Tx, issueId: string): Promise<Issue | null> {
   const rows = await tx.$queryRaw<Array<Record<string, unknown>>>`SELECT * FROM issues WHERE id = ${issueId}::uuid FOR NO KEY UPDATE`;
   return rows.length > 0 ? modelRow<Issue>(rows[0]) : null;
+}
+
+/** R69's per-agent mutex for many agents (a batch), in id order; the agents as locked. */
+export async function lockAgents(tx: Tx, agentIds: readonly string[]): Promise<Agent[]> {
+  const ids = [...new Set(agentIds)].sort();
+  const rows = await tx.$queryRaw<Array<Record<string, unknown>>>`
+    SELECT * FROM agents WHERE id = ANY(${ids}::uuid[]) ORDER BY id FOR NO KEY UPDATE`;
+  return modelRows<Agent>(rows);
+}
+
+/** Many runs, locked in id order after their agents, and read as they are now. */
+export async function lockRuns(tx: Tx, runIds: readonly string[]): Promise<HeartbeatRun[]> {
+  const ids = [...new Set(runIds)].sort();
+  const rows = await tx.$queryRaw<Array<Record<string, unknown>>>`
+    SELECT * FROM heartbeat_runs WHERE id = ANY(${ids}::uuid[]) ORDER BY id FOR NO KEY UPDATE`;
+  return modelRows<HeartbeatRun>(rows);
 }

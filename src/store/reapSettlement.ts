@@ -11,29 +11,12 @@
  * Locks follow store/locks.ts's order — agents, then runs, then issues — each set in id order, so
  * two batches, or a batch and a run's own finalize, wait for each other instead of deadlocking.
  */
-import { Prisma, type Agent, type HeartbeatRun, type PrismaClient } from './db.ts';
-import { modelRows } from './modelRows.ts';
+import { Prisma, type PrismaClient } from './db.ts';
 import { claimableQueuedRunIdsSql } from './agentSlots.ts';
 import { redactJson } from '../domain/redaction.ts';
 
 type Tx = Prisma.TransactionClient;
 type Db = PrismaClient | Tx;
-
-/** R69's per-agent mutex for every agent of the batch, in id order; the agents as locked. */
-export async function lockReapAgents(tx: Tx, agentIds: readonly string[]): Promise<Agent[]> {
-  const ids = [...new Set(agentIds)].sort();
-  const rows = await tx.$queryRaw<Array<Record<string, unknown>>>`
-    SELECT * FROM agents WHERE id = ANY(${ids}::uuid[]) ORDER BY id FOR NO KEY UPDATE`;
-  return modelRows<Agent>(rows);
-}
-
-/** The batch's runs, locked in id order and read as they are now (another path may have finished one). */
-export async function lockReapRuns(tx: Tx, runIds: readonly string[]): Promise<HeartbeatRun[]> {
-  const ids = [...runIds].sort();
-  const rows = await tx.$queryRaw<Array<Record<string, unknown>>>`
-    SELECT * FROM heartbeat_runs WHERE id = ANY(${ids}::uuid[]) ORDER BY id FOR NO KEY UPDATE`;
-  return modelRows<HeartbeatRun>(rows);
-}
 
 export interface ReapIssueRow {
   id: string;

@@ -14,13 +14,12 @@ import type { ActivityDeps } from '../deps.ts';
 import { BATCH_TRANSACTION_OPTIONS, type Agent, type HeartbeatRun } from '../../store/db.ts';
 import { asObject, boundIssueId, stringOrNull } from '../../store/json.ts';
 import { endRunLeases } from '../../store/leaseRelease.ts';
+import { lockAgents, lockRuns } from '../../store/locks.ts';
 import { writeRunTerminals } from '../../store/runEndingWrites.ts';
 import type { RunEventInput } from '../../store/runEvents.ts';
 import {
   insertProcessLossRetries,
-  lockReapAgents,
   lockReapIssues,
-  lockReapRuns,
   recordReapedAgentStates,
   settleReapedAgents,
   type AgentStatusRow,
@@ -73,8 +72,8 @@ export async function settleOrphanBatch(deps: ActivityDeps, orphans: readonly Pr
     async (tx) => {
       const now = new Date();
       // R69's per-agent mutex, then the runs, then R28.1's issues: store/locks.ts's order, each set by id.
-      const agents = new Map((await lockReapAgents(tx, orphans.map((o) => o.agentId))).map((a) => [a.id, a]));
-      const runs = new Map((await lockReapRuns(tx, orphans.map((o) => o.id))).map((r) => [r.id, r]));
+      const agents = new Map((await lockAgents(tx, orphans.map((o) => o.agentId))).map((a) => [a.id, a]));
+      const runs = new Map((await lockRuns(tx, orphans.map((o) => o.id))).map((r) => [r.id, r]));
       const bound = [...runs.values()].map((r) => boundIssueId(r.contextSnapshot)).filter((id): id is string => id !== null);
       const unbound = [...runs.values()].filter((r) => boundIssueId(r.contextSnapshot) === null).map((r) => r.id);
       const issueRows = await lockReapIssues(tx, bound, unbound);
