@@ -14,6 +14,7 @@
  *
  *   npm run bench:recovery -- --sizes 1000,10000 --healthy 100000 --reaped 1000 --kills 20
  */
+import { agentHosting, workerAgents } from '../src/adapters/supervisor/agentHosting.ts';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -83,6 +84,7 @@ function sweepDeps(vigil: RunningVigil): ActivityDeps {
     logger,
     executions: createRunExecutions(vigil.temporal, vigil.prisma, { taskQueue: `bench-idle-${randomUUID()}`, adapterHeartbeatTimeoutMs: 10_000 }),
     metrics: vigil.metrics,
+    agents: workerAgents('unused', agentHosting()),
   };
 }
 

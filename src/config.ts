@@ -2,6 +2,8 @@
  * Vigil's configuration, read once from the environment and typed.
  * Nothing else in the code base reads `process.env`.
  */
+import { defaultSupervisorDir } from './adapters/supervisor/client.ts';
+import { agentHosting, DEFAULT_REATTACH_WINDOW_SEC, SHUTDOWN_MODES, type AgentHosting, type ShutdownMode } from './adapters/supervisor/agentHosting.ts';
 import os from 'node:os';
 import path from 'node:path';
 import { STARTUP_POINTS, type StartupPoint } from './platform/startupInterrupt.ts';
@@ -23,6 +25,8 @@ export interface VigilConfig {
   workerId: string;
   /** How long a stopping worker lets running agents finish before it ends them (VIGIL_SHUTDOWN_GRACE_SEC). */
   shutdownGraceMs: number;
+  /** Issue 13: the host's agent supervisor (VIGIL_SUPERVISOR_DIR, VIGIL_HOST_ID, VIGIL_REATTACH_WINDOW_SEC, VIGIL_SHUTDOWN_MODE). */
+  agentHosting: AgentHosting;
   /**
    * The API URL handed to agents as VIGIL_API_URL (VIGIL_API_URL): required by a `worker`, which
    * serves no API itself; role `all` hands out its own API's URL when unset.
@@ -124,6 +128,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   if (startupPauseAt !== null && !(STARTUP_POINTS as readonly string[]).includes(startupPauseAt)) {
     throw new Error(`VIGIL_STARTUP_PAUSE_AT must be one of ${STARTUP_POINTS.join(', ')}, got "${startupPauseAt}"`);
   }
+  const shutdownMode = (nonEmpty(env.VIGIL_SHUTDOWN_MODE) ?? 'detach') as ShutdownMode;
+  if (!SHUTDOWN_MODES.includes(shutdownMode)) throw new Error(`VIGIL_SHUTDOWN_MODE must be one of ${SHUTDOWN_MODES.join(', ')}, got "${shutdownMode}"`);
   const role = (nonEmpty(env.VIGIL_ROLE) ?? 'all') as VigilRole;
   if (!VIGIL_ROLES.includes(role)) throw new Error(`VIGIL_ROLE must be one of ${VIGIL_ROLES.join(', ')}, got "${role}"`);
   const dataDir = path.resolve(cwd, nonEmpty(env.VIGIL_DATA_DIR) ?? '.vigil');
@@ -136,6 +142,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     role,
     workerId: nonEmpty(env.VIGIL_WORKER_ID) ?? `${os.hostname()}:${dataDir}`,
     shutdownGraceMs: intFrom(env, 'VIGIL_SHUTDOWN_GRACE_SEC', 30) * 1000,
+    agentHosting: agentHosting({
+      supervisorDir: defaultSupervisorDir(env, cwd),
+      hostId: nonEmpty(env.VIGIL_HOST_ID) ?? undefined,
+      reattachWindowMs: intWithin(env, 'VIGIL_REATTACH_WINDOW_SEC', DEFAULT_REATTACH_WINDOW_SEC, 1, 7 * 24 * 3600) * 1000,
+      shutdownMode,
+    }),
     agentApiUrl: agentApiUrl?.replace(/\/+$/, '') ?? null,
     dataDir,
     databaseUrl: nonEmpty(env.DATABASE_URL),

@@ -127,6 +127,7 @@ async function startEverything(config: VigilConfig, lifecycle: ProcessLifecycle)
         workerId: config.workerId,
         agentApiUrl: config.agentApiUrl,
         shutdownGraceMs: config.shutdownGraceMs,
+        agentHosting: config.agentHosting,
         databaseUrl,
         temporal,
         temporalUiUrl,
@@ -155,7 +156,7 @@ async function startEverything(config: VigilConfig, lifecycle: ProcessLifecycle)
     if (resumed > 0) say(`started the workflows of ${resumed} queued run(s)`);
   }
 
-  say(`Role:        ${config.role}${config.role === 'api' ? '' : ` (worker ${config.workerId}, shutdown grace ${config.shutdownGraceMs / 1000} s)`}`);
+  say(`Role:        ${config.role}${config.role === 'api' ? '' : ` (worker ${config.workerId}, on SIGTERM agents ${config.agentHosting.shutdownMode === 'detach' ? `detach for the next worker of host ${config.agentHosting.hostId}` : `get ${config.shutdownGraceMs / 1000} s, then are ended`})`}`);
   if (config.role === 'worker') say(`Health:      ${vigil.apiUrl}/api/ready (agents call ${config.agentApiUrl})`);
   else say(`API:         ${vigil.apiUrl}/api`);
   say(`Metrics:     ${vigil.apiUrl}/metrics (Prometheus text, no authentication)`);

@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { Client } from '@temporalio/client';
-import type { NativeConnection, Worker } from '@temporalio/worker';
+import type { NativeConnection } from '@temporalio/worker';
 import type { TemporalConnectionSettings } from './temporal/temporalConnection.ts';
 import { connectClient, connectNative } from './temporal/temporalConnect.ts';
 import { createPrismaClient, type PrismaClient } from './store/db.ts';
@@ -19,7 +19,8 @@ import { RunLogRetention } from './store/runLogRetention.ts';
 import { loadRunTokenSecret } from './auth/tokens.ts';
 import { createRunActivities } from './activities/index.ts';
 import type { ActivityDeps, Telemetry } from './activities/deps.ts';
-import { createRunWorker } from './temporal/worker.ts';
+import { createRunWorker, type RunWorker } from './temporal/worker.ts';
+import { agentHosting, workerAgents, type AgentHosting } from './adapters/supervisor/agentHosting.ts';
 import { createRunExecutions } from './temporal/runExecutions.ts';
 import { ensureRecoverySweeper, runStartupRecovery, type RecoverySweeperOptions } from './temporal/recoverySweeperClient.ts';
 import { HeartbeatSchedules, type HeartbeatScheduleOptions } from './temporal/heartbeatSchedules.ts';
@@ -60,6 +61,8 @@ export interface StartVigilOptions {
   workflowBundlePath?: string;
   maxConcurrentRuns?: number;
   shutdownGraceMs?: number;
+  /** Issue 13: the host's agent supervisor, task queue, reattach window and shutdown mode (defaults in agentHosting.ts). */
+  agentHosting?: Partial<AgentHosting>;
   telemetry?: Telemetry;
   /** The Temporal worker's Prometheus endpoint (`temporal/runtime.ts`), appended to `GET /metrics`. */
   temporalMetricsUrl?: string | null;
@@ -93,7 +96,7 @@ export interface RunningVigil {
   apiUrl: string;
   runControl: RunControl;
   /** Null in role `api`. */
-  worker: Worker | null;
+  worker: RunWorker | null;
   metrics: VigilMetrics;
   liveEvents: LiveEventHub;
   /** The agents' heartbeat Schedules; null when `timerHeartbeats` was not given. */
@@ -144,10 +147,15 @@ async function assembleVigil(options: StartVigilOptions, opened: Array<() => Pro
   const telemetry: Telemetry = options.telemetry ?? {
     agentFirstHeartbeat: (event) => logger.info('agent first heartbeat', event),
   };
-  const workflowSettings = { taskQueue: options.taskQueue, adapterHeartbeatTimeoutMs: options.adapterHeartbeatTimeoutMs };
+  const hosting = agentHosting(options.agentHosting);
+  // A detaching shutdown (issue 13) aborts this: the worker's agents run on for the next worker of the host.
+  const detachAgents = new AbortController();
+  const agents = workerAgents(options.taskQueue, hosting, detachAgents.signal);
+  const hostQueue = agents.hostQueue;
+  const workflowSettings = { taskQueue: options.taskQueue, adapterHeartbeatTimeoutMs: options.adapterHeartbeatTimeoutMs, reattachWindowMs: hosting.reattachWindowMs };
 
   const executions = createRunExecutions(temporal, prisma, workflowSettings);
-  const activityDeps: ActivityDeps = { prisma, logStore, runTokenSecret, apiUrl: options.agentApiUrl ?? '', workerId, telemetry, logger, executions, metrics };
+  const activityDeps: ActivityDeps = { prisma, logStore, runTokenSecret, apiUrl: options.agentApiUrl ?? '', workerId, telemetry, logger, executions, metrics, agents };
   const runControl = new RunControl({ prisma, temporal, workflowSettings, activityDeps, logger });
   const heartbeatSchedules =
     servesApi && options.timerHeartbeats
@@ -203,17 +211,24 @@ async function assembleVigil(options: StartVigilOptions, opened: Array<() => Pro
   const apiUrl = `http://${listenHost.includes(':') ? `[${listenHost}]` : listenHost}:${address.port}`;
   if (!options.agentApiUrl) activityDeps.apiUrl = apiUrl;
 
-  let worker: Worker | null = null;
+  let worker: RunWorker | null = null;
   let workerRun: Promise<void> = Promise.resolve();
   let workerConnection: NativeConnection | null = null;
   /**
-   * SIGTERM's drain: stop polling, let running agents finish within the shutdown grace, then end
-   * them as a worker shutdown (R21: process_lost, one retry on another worker).
+   * SIGTERM's drain: stop polling; then, in VIGIL_SHUTDOWN_MODE=detach (the default, issue 13),
+   * leave the running agents to the host's supervisor for the next worker of the host to
+   * reattach, or (`kill`) let them finish within the shutdown grace, then end them as a worker
+   * shutdown (R21: process_lost, one retry on another worker).
    */
   const drainWorker = async () => {
     if (worker?.getState() === 'RUNNING') {
       setWorkerState('draining');
-      logger.info('worker draining: no new runs; running agents get the shutdown grace', { workerId, graceMs: options.shutdownGraceMs ?? 30_000 });
+      if (hosting.shutdownMode === 'detach') {
+        logger.info('worker draining: no new runs; running agents are left to the host supervisor for the next worker', { workerId, hostQueue });
+        detachAgents.abort();
+      } else {
+        logger.info('worker draining: no new runs; running agents get the shutdown grace', { workerId, graceMs: options.shutdownGraceMs ?? 30_000 });
+      }
       worker.shutdown();
     }
     await workerRun;
@@ -226,6 +241,7 @@ async function assembleVigil(options: StartVigilOptions, opened: Array<() => Pro
       connection,
       namespace,
       taskQueue: options.taskQueue,
+      hostTaskQueue: hostQueue,
       identity: workerId,
       activities: createRunActivities(activityDeps),
       workflowBundlePath: options.workflowBundlePath,

@@ -3,6 +3,7 @@ import type { PrismaClient } from '../store/db.ts';
 import type { RunLogStore } from '../store/runLogStore.ts';
 import type { Logger } from '../logger.ts';
 import type { VigilMetrics } from '../metrics/vigilMetrics.ts';
+import type { WorkerAgents } from '../adapters/supervisor/agentHosting.ts';
 
 /** R11: the "agent first heartbeat" telemetry hook. */
 export interface Telemetry {
@@ -32,4 +33,9 @@ export interface ActivityDeps {
   executions: RunExecutions;
   /** Counters and histograms the activities move as they act (src/metrics/vigilMetrics.ts). */
   metrics: VigilMetrics;
+  /**
+   * Issue 13: this host's agent supervisor and settings, its task queue, and the signal a
+   * detaching shutdown aborts (VIGIL_SHUTDOWN_MODE=detach): agents are left running, not ended.
+   */
+  agents: WorkerAgents;
 }

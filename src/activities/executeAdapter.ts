@@ -5,17 +5,26 @@
  * process group is killed before the activity reports the cancellation. Each heartbeat says when
  * it was sent, and a lost process's result or failure says when it was lost: the moment travels
  * in the value to finalize's detection-time histogram.
+ *
+ * Attach-or-spawn (issue 13): the agent is started by the host's supervisor, keyed by the run,
+ * and outlives this worker. Each heartbeat also names this host's task queue, so when the worker
+ * dies (a heartbeat timeout) or detaches on a deploy (`WorkerDetached`), the workflow runs this
+ * activity again on the same host, and the new attempt attaches to the agent still running (or
+ * to its recorded exit): the run keeps its id, and its output is recorded once.
  */
 import { hostname } from 'node:os';
 import { ApplicationFailure, Context, CancelledFailure } from '@temporalio/activity';
 import type { ActivityDeps } from './deps.ts';
 import {
+  WORKER_DETACHED_FAILURE,
   WORKER_SHUTDOWN_BEFORE_START_FAILURE,
   WORKER_SHUTDOWN_FAILURE,
   type AdapterHeartbeat,
   type AdapterResultPayload,
+  type WorkerDetachedDetails,
   type WorkerShutdownDetails,
 } from '../domain/runOutcome.ts';
+import { AgentDetachedError } from '../adapters/superviseProcess.ts';
 import { parseProcessAdapterConfig, runProcessAdapter } from '../adapters/process.ts';
 import { parseAgentCliConfig, runAgentCli } from '../adapters/agentCli.ts';
 import { agentCliFor } from '../adapters/agentClis.ts';
@@ -23,17 +32,25 @@ import type { AdapterInvocation } from '../adapters/types.ts';
 import type { AdapterResult } from '../domain/adapterResult.ts';
 import { prepareAgentCliRun } from './agentCliPreparation.ts';
 import { mintRunToken } from '../auth/tokens.ts';
-import { recordProcessSpawned } from '../store/runExecutionWrites.ts';
+import { recordProcessReattached, recordProcessSpawned } from '../store/runExecutionWrites.ts';
 import { asObject, boundIssueId, stringOrNull } from '../store/json.ts';
 import { LOG_STORE, runLogRef } from '../store/runLogStore.ts';
 import { runTexts } from '../domain/texts.ts';
-import { tracksLocalChild } from '../domain/runStatus.ts';
+import { TERMINAL_RUN_STATUSES, tracksLocalChild } from '../domain/runStatus.ts';
+import { terminateAgent } from './terminateAgent.ts';
 import { RunOutputRecorder } from './runOutputRecorder.ts';
 import { runLogFields } from '../runLogContext.ts';
 
 const LIVENESS_TICK_MS = 1_000;
+/** The grace of the API's own cancel fallback (runControl.ts), for an agent of a run it ended. */
+const UNWATCHED_CANCEL_GRACE_SEC = 2;
 
-export async function executeAdapter(deps: ActivityDeps, runId: string): Promise<AdapterResultPayload> {
+/** How the workflow calls the activity; `reattachable`: it sends a detached run back to its host (older workflows do not). */
+export interface ExecuteOptions {
+  reattachable?: boolean;
+}
+
+export async function executeAdapter(deps: ActivityDeps, runId: string, options: ExecuteOptions = {}): Promise<AdapterResultPayload> {
   const ctx = Context.current();
   const run = await deps.prisma.heartbeatRun.findUniqueOrThrow({ where: { id: runId } });
   const agent = await deps.prisma.agent.findUniqueOrThrow({ where: { id: run.agentId } });
@@ -41,6 +58,12 @@ export async function executeAdapter(deps: ActivityDeps, runId: string): Promise
   // configured command as a process (API.md).
   if (!tracksLocalChild(agent.adapterType)) {
     throw new Error(`Adapter type "${agent.adapterType}" is not available on this worker`);
+  }
+  if ((TERMINAL_RUN_STATUSES as readonly string[]).includes(run.status)) {
+    // Ended while no worker watched its agent (the API's cancel fallback, R14): the agent ends too
+    // (issue 13), and finalize finds the run's status standing (R5).
+    await terminateAgent(deps, { runId, graceSec: UNWATCHED_CANCEL_GRACE_SEC });
+    throw ApplicationFailure.create({ type: 'RunAlreadyEnded', message: `The run is already ${run.status}`, nonRetryable: true });
   }
   const context = asObject(run.contextSnapshot);
   const issueId = boundIssueId(context);
@@ -58,26 +81,49 @@ export async function executeAdapter(deps: ActivityDeps, runId: string): Promise
 
   const log = deps.logger.child(runLogFields(run));
   const logRef = runLogRef(run.companyId, runId);
-  // The last one Temporal records is the moment a worker that dies was last known alive.
-  const heartbeat = () => ctx.heartbeat({ aliveAt: new Date().toISOString() } satisfies AdapterHeartbeat);
+  // The last one Temporal records is the moment a worker that dies was last known alive, and
+  // names the host where its agent runs on (issue 13).
+  const hostQueue = deps.agents.hostQueue;
+  const heartbeat = () => ctx.heartbeat({ aliveAt: new Date().toISOString(), hostQueue } satisfies AdapterHeartbeat);
   const recorder = new RunOutputRecorder(deps.prisma, deps.logStore, { id: runId, companyId: run.companyId, agentId: agent.id, logRef }, heartbeat);
   const ticker = setInterval(heartbeat, LIVENESS_TICK_MS);
   // At once (the SDK sends a first heartbeat unthrottled): a worker that dies in the first second
   // still leaves Temporal a moment it was alive.
   heartbeat();
   let spawned = false;
+  const releases: Array<() => Promise<void>> = [];
   try {
     const hooks: Omit<AdapterInvocation, 'config'> = {
       env,
       secrets: [token],
       signal: ctx.cancellationSignal,
-      onSpawn: async ({ pid, processGroupId, startedAt }) => {
+      // A run whose agent was recorded as started is only ever attached to, never started again.
+      supervision: { key: runId, mayStart: run.processPid === null },
+      supervisorDir: deps.agents.supervisorDir,
+      unattendedMs: deps.agents.reattachWindowMs,
+      // Only a workflow that sends the run back to this host may leave its agent running.
+      detach: options.reattachable ? deps.agents.detach : undefined,
+      onReleasable: (release) => releases.push(release),
+      onSpawn: async ({ pid, processGroupId, startedAt, startTicks, reattached }) => {
         spawned = true;
+        if (reattached) {
+          // Before any output is delivered: what earlier workers stored is not stored again.
+          await recorder.resume(deps.logStore);
+          await recordProcessReattached(deps.prisma, {
+            runId,
+            workerId: deps.workerId,
+            event: { companyId: run.companyId, runId, agentId: agent.id, eventType: 'adapter.reattach', message: runTexts.adapterReattached(pid), payload: { processPid: pid, processGroupId } },
+          });
+          heartbeat();
+          log.info('reattached to agent process', { pid, processGroupId });
+          return;
+        }
         await recordProcessSpawned(deps.prisma, {
           runId,
           pid,
           processGroupId,
           startedAt,
+          startTicks: startTicks ?? null,
           host: hostname(),
           workerId: deps.workerId,
           logStore: LOG_STORE,
@@ -123,6 +169,8 @@ export async function executeAdapter(deps: ActivityDeps, runId: string): Promise
       error: result.errorMessage,
     });
     await recorder.close();
+    // The output is recorded: the supervisor may forget the agent and its files.
+    for (const release of releases.splice(0)) await release();
     if (result.cancelled) {
       // The group is gone. A worker shutting down is not a cancel anyone asked for: the run's
       // process was lost (R21). Otherwise let the workflow see the cancellation it requested.
@@ -141,6 +189,13 @@ export async function executeAdapter(deps: ActivityDeps, runId: string): Promise
     const { startedAt: _started, finishedAt, ...payload } = result;
     // R21: the moment a lost process was lost travels with the result to finalize.
     return { ...payload, lostAt: result.processLost ? finishedAt.toISOString() : null };
+  } catch (error) {
+    if (!(error instanceof AgentDetachedError)) throw error;
+    // A deploy (issue 13): the agent runs on under the supervisor; the workflow reattaches on this host.
+    await recorder.flush();
+    log.info('detached from agent process; the next worker on this host reattaches', { pid: error.pid, hostQueue });
+    const details: WorkerDetachedDetails = { hostQueue, aliveAt: new Date().toISOString() };
+    throw ApplicationFailure.create({ type: WORKER_DETACHED_FAILURE, message: runTexts.workerDetached, nonRetryable: true, details: [details] });
   } finally {
     clearInterval(ticker);
     await recorder.flush();

@@ -4,7 +4,8 @@
  */
 import type { ActivityDeps } from './deps.ts';
 import { claimRun } from './claimRun.ts';
-import { executeAdapter } from './executeAdapter.ts';
+import { executeAdapter, type ExecuteOptions } from './executeAdapter.ts';
+import { terminateAgent, type TerminateAgentInput } from './terminateAgent.ts';
 import { afterRunFinalized, finalizeRun, type AftercareInput, type FinalizeInput } from './finalizeRun.ts';
 import { promoteDueScheduledRetries, promoteScheduledRetry } from './scheduledRetries.ts';
 import { reapOrphanedRuns, type ReapOptions } from './reaper.ts';
@@ -18,7 +19,8 @@ export function createRunActivities(deps: ActivityDeps) {
   return {
     // One run (workflows/heartbeatRun.ts).
     claimRun: (runId: string) => claimRun(deps, runId),
-    executeAdapter: (runId: string) => executeAdapter(deps, runId),
+    executeAdapter: (runId: string, options?: ExecuteOptions) => executeAdapter(deps, runId, options),
+    terminateAgent: (input: TerminateAgentInput) => terminateAgent(deps, input),
     finalizeRun: (input: FinalizeInput) => finalizeRun(deps, input),
     afterRunFinalized: (input: AftercareInput) => afterRunFinalized(deps, input),
     promoteScheduledRetry: (runId: string) => promoteScheduledRetry(deps, runId),

@@ -19,7 +19,8 @@ import { settleOrphanBatch, type ProbedOrphan } from './reaper/settleOrphanBatch
 import { appendRunEvent } from '../store/runEvents.ts';
 import { tracksLocalChild } from '../domain/runStatus.ts';
 import { recoveryEventTexts } from '../domain/recoveryTexts.ts';
-import { isPidAlive, isProcessGroupAlive, spawnedOnThisHost, terminateProcessGroup } from '../adapters/processGroup.ts';
+import { isProcessGroupAlive, spawnedOnThisHost, terminateProcessGroup } from '../adapters/processGroup.ts';
+import { isRecordedProcessAlive } from '../adapters/supervisor/processStart.ts';
 import { claimableQueuedRunIdsOfAgents } from '../store/reapSettlement.ts';
 import { mapBounded } from '../platform/concurrency.ts';
 import { heartbeatPolicyOf } from '../domain/heartbeatPolicy.ts';
@@ -46,6 +47,7 @@ interface Candidate {
   agent_id: string;
   process_pid: number | null;
   process_group_id: number | null;
+  process_start_ticks: bigint | null;
   process_host: string | null;
   error_code: string | null;
   adapter_type: string;
@@ -71,7 +73,7 @@ async function reap(deps: ActivityDeps, options: ReapOptions): Promise<ReapResul
   const threshold = options.staleThresholdMs ?? 0;
   const companyId = options.companyId ?? null;
   const candidates = await deps.prisma.$queryRaw<Candidate[]>`
-    SELECT r.id, r.company_id, r.agent_id, r.process_pid, r.process_group_id, r.process_host, r.error_code, a.adapter_type
+    SELECT r.id, r.company_id, r.agent_id, r.process_pid, r.process_group_id, r.process_start_ticks, r.process_host, r.error_code, a.adapter_type
     FROM heartbeat_runs r JOIN agents a ON a.id = r.agent_id
     WHERE r.status = 'running' AND (${companyId}::uuid IS NULL OR r.company_id = ${companyId}::uuid)
       AND (${threshold}::int = 0 OR r.updated_at < now() - make_interval(secs => ${threshold}::int / 1000.0))
@@ -113,7 +115,8 @@ async function probeOrphan(deps: ActivityDeps, run: Candidate): Promise<ProbedOr
   const local = spawnedOnThisHost(run.process_host);
   // R17: only local-child adapters' pids are trusted.
   const trustPids = tracksLocalChild(run.adapter_type) && local;
-  if (trustPids && run.process_pid !== null && (await isPidAlive(run.process_pid))) {
+  // A pid is trusted with its start time, when recorded (issue 13): a reused pid is not the agent.
+  if (trustPids && run.process_pid !== null && (await isRecordedProcessAlive(run.process_pid, run.process_start_ticks))) {
     await markDetached(deps, run, run.process_pid);
     return null;
   }

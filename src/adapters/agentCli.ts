@@ -109,7 +109,9 @@ export async function runAgentCli(cli: AgentCli, inv: AgentCliInvocation): Promi
   const startedAt = Date.now();
   const now = inv.now ?? (() => new Date());
 
+  let attempts = 0;
   const attempt = async (resumeSessionId: string | null): Promise<Attempt> => {
+    attempts++;
     const parser = cli.newParser(config);
     // The whole run shares one timeout, however many attempts it takes.
     const elapsedSec = Math.floor((Date.now() - startedAt) / 1000);
@@ -125,6 +127,7 @@ export async function runAgentCli(cli: AgentCli, inv: AgentCliInvocation): Promi
       },
       {
         ...inv,
+        attempt: attempts, // the supervisor knows each start of the run's agent apart (issue 13)
         onStdoutLine: (line) => {
           for (const message of parser.line(line)) inv.onAgentMessage?.(message);
         },

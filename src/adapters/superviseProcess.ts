@@ -5,25 +5,34 @@
  * and never resolves while a process of the group is still alive. An adapter only says what to run
  * (`AgentLaunch`), how to read its stdout lines (`onStdoutLine`), and what the facts mean.
  *
- * The fork itself happens in the per-host spawn helper (`spawnHelper/`, issue 12), never on the
- * worker's event loop; signals to the group are sent from here directly (same host).
+ * The agent is started and watched by the per-host supervisor (`supervisor/`, issue 13), never
+ * forked on the worker's event loop: it owns the group, its output files and its exit status, and
+ * outlives the worker. So this core is attach-or-spawn: a worker that comes back to a run reads
+ * the agent's output from its first byte and its exit as the supervisor recorded it.
  */
+import { randomUUID } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
+import { finished } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { isSensitiveKey, MIN_EXACT_SECRET_LENGTH, redactSecrets } from '../domain/redaction.ts';
 import { isProcessGroupAlive, signalProcessGroup, terminateProcessGroup, type TerminateGroupOutcome } from './processGroup.ts';
 import { initialOutcomeFacts, RedactingLineBuffer, type ProcessOutcomeFacts } from './processOutput.ts';
-import type { AgentProcess } from './spawnHelper/agentProcess.ts';
-import { spawnAgentProcess } from './spawnHelper/helperClient.ts';
+import { defaultSupervisorDir, superviseAgent, type AgentSpawnRequest } from './supervisor/client.ts';
+import type { SupervisedAgent } from './supervisor/supervisedAgent.ts';
 import { processTexts } from '../domain/texts.ts';
 import type { AdapterInvocation, AdapterOutputChunk } from './types.ts';
 
 /** Descendants left behind by a leader that exited on its own get the reaper's grace (R19). */
 const DESCENDANT_GRACE_MS = 2_000;
-/** After the group is gone, a process that escaped it (setsid) may still hold our pipes. */
+/** After the group is gone, the rest of its output files is read within this. */
 const STREAM_CLOSE_WAIT_MS = 2_000;
-/** Output held while `onSpawn` runs; past this the child's pipes are paused (backpressure). */
+/**
+ * An agent started outside a worker (no `unattendedMs`: a test, a tool) whose caller died is
+ * ended by its supervisor after this long.
+ */
+const DEFAULT_UNATTENDED_MS = 10_000;
+/** Output held while `onSpawn` runs; past this the output files are not read further (backpressure). */
 const MAX_HELD_OUTPUT_CHARS = 1024 * 1024;
 
 /** Vigil's own settings never leak into an agent: its admin token, token secret, database URL. */
@@ -50,6 +59,8 @@ export interface AgentLaunch {
 export interface SupervisionHooks extends Omit<AdapterInvocation, 'config'> {
   /** Every complete stdout line (redacted, without its newline), in order: the adapter's stream parser. */
   onStdoutLine?(line: string): void;
+  /** Which start of the run's agent this is (a CLI may start it twice, R-CLI resume); default 1. */
+  attempt?: number;
 }
 
 /**
@@ -123,9 +134,27 @@ function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> 
   });
 }
 
-type KillReason = 'timeout' | 'cancel' | 'spawn_hook_failed';
+/** Both streams of `agent` reached their end (or were destroyed). */
+function streamsEnded(agent: SupervisedAgent): Promise<void> {
+  return Promise.all([agent.stdout, agent.stderr].map((stream) => new Promise<void>((resolve) => finished(stream, () => resolve())))).then(() => undefined);
+}
 
-/** Runs `launch` to its end and reports what happened; the adapter turns the facts into a result. */
+/** The supervisor key of one attempt of a run: the run's id for its first, `<id>-<n>` after. */
+export function supervisionKey(runId: string, attempt: number): string {
+  return attempt > 1 ? `${runId}-${attempt}` : runId;
+}
+
+/** The worker stopped watching the agent (a deploy, VIGIL_SHUTDOWN_MODE=detach): it runs on under its supervisor. */
+export class AgentDetachedError extends Error {
+  constructor(readonly pid: number) {
+    super(`detached from the agent process (pid ${pid}); it runs on under its supervisor`);
+    this.name = 'AgentDetachedError';
+  }
+}
+
+type KillReason = 'cancel' | 'spawn_hook_failed';
+
+/** Runs `launch` to its end (or attaches to it, issue 13) and reports what happened; the adapter turns the facts into a result. */
 export async function superviseProcess(launch: AgentLaunch, hooks: SupervisionHooks): Promise<ProcessOutcomeFacts> {
   const { timeoutSec, graceSec } = launch;
   const childEnv = buildChildEnv(hooks.baseEnv ?? process.env, launch.env, hooks.env ?? {});
@@ -141,39 +170,50 @@ export async function superviseProcess(launch: AgentLaunch, hooks: SupervisionHo
     finishedAt: new Date(),
   });
 
-  if (hooks.signal.aborted) return notStarted(processTexts.cancelledBeforeStart, true);
+  // Attach-or-spawn, keyed by the run (issue 13): a run's agent is started at most once per attempt.
+  const supervision = hooks.supervision ?? { key: randomUUID(), mayStart: true };
+  const key = supervisionKey(supervision.key, hooks.attempt ?? 1);
+  const dir = hooks.supervisorDir ?? defaultSupervisorDir();
   const cwd = path.resolve(launch.cwd ?? process.cwd());
-  const badCwd = await cwdProblem(cwd);
-  if (badCwd) return notStarted(badCwd);
-  if (hooks.signal.aborted) return notStarted(processTexts.cancelledBeforeStart, true);
-
-  let child: AgentProcess;
-  try {
-    // The helper starts it with setsid(): the child leads its own process group, pgid = pid.
-    child = await spawnAgentProcess({ command: launch.command, args: launch.args, cwd, env: childEnv, stdin: launch.stdin !== null });
-  } catch (err) {
-    return notStarted(spawnFailureMessage(launch.command, err));
+  let spawn: AgentSpawnRequest | null = null;
+  if (supervision.mayStart) {
+    if (hooks.signal.aborted) return notStarted(processTexts.cancelledBeforeStart, true);
+    const badCwd = await cwdProblem(cwd);
+    if (badCwd) return notStarted(badCwd);
+    if (hooks.signal.aborted) return notStarted(processTexts.cancelledBeforeStart, true);
+    spawn = {
+      command: launch.command,
+      args: launch.args,
+      cwd,
+      env: childEnv,
+      stdin: launch.stdin,
+      // R13: the supervisor ends the group at the deadline, whether or not a worker is attached.
+      deadlineAt: timeoutSec > 0 ? Date.now() + timeoutSec * 1000 : null,
+      graceMs: Math.max(1, graceSec) * 1000,
+      unattendedMs: hooks.unattendedMs ?? DEFAULT_UNATTENDED_MS,
+    };
   }
-  if (launch.stdin !== null && child.stdin) {
-    // A child that never reads its prompt (or exits first) closes the pipe: that is its business.
-    child.stdin.on('error', () => {});
-    child.stdin.end(launch.stdin);
-  }
-  return superviseChild(child, child.pid);
+  if (hooks.detach?.aborted) throw new AgentDetachedError(0);
 
-  async function superviseChild(child: AgentProcess, pid: number): Promise<ProcessOutcomeFacts> {
+  const supervised = await superviseAgent(dir, key, spawn);
+  if (supervised.kind === 'spawn_failed') return notStarted(spawnFailureMessage(launch.command, supervised.error));
+  if (supervised.kind === 'gone') {
+    // Started once and never seen to end by a supervisor (it died), or not startable again: the
+    // process is lost (R21), exactly as if it had been SIGKILLed.
+    const at = new Date();
+    return { ...baseFacts, pid: supervised.pid, processGroupId: supervised.pid, signal: 'SIGKILL', startedAt: at, finishedAt: at };
+  }
+  return superviseChild(supervised.agent);
+
+  async function superviseChild(agent: SupervisedAgent): Promise<ProcessOutcomeFacts> {
+    const pid = agent.pid;
     const pgid = pid;
-    const spawnedAt = new Date();
-    child.on('error', () => {}); // post-spawn errors (a failed kill) must not crash the worker
+    const spawnedAt = agent.spawnedAt;
 
     let leaderExited = false;
-    const leaderExit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-      child.once('exit', (code, signal) => {
-        leaderExited = true;
-        resolve({ code, signal });
-      });
+    void agent.exited.then(() => {
+      leaderExited = true;
     });
-    const streamsClosed = new Promise<void>((resolve) => child.once('close', () => resolve()));
 
     // Output: decoded per stream, redacted line by line, held until onSpawn has returned.
     let spawnAcknowledged = false;
@@ -193,8 +233,8 @@ export async function superviseProcess(launch: AgentLaunch, hooks: SupervisionHo
       held.push(chunk);
       heldChars += text.length;
       if (heldChars > MAX_HELD_OUTPUT_CHARS) {
-        child.stdout?.pause();
-        child.stderr?.pause();
+        agent.stdout.pause();
+        agent.stderr.pause();
       }
     };
     // Tails and the stdout parser see output in the order the caller does, after onSpawn.
@@ -208,7 +248,7 @@ export async function superviseProcess(launch: AgentLaunch, hooks: SupervisionHo
       }
     };
     const wire = (stream: 'stdout' | 'stderr'): (() => void) => {
-      const readable = stream === 'stdout' ? child.stdout : child.stderr;
+      const readable = agent[stream];
       const decoder = new StringDecoder('utf8');
       const lines = new RedactingLineBuffer(redact, (text) => receive(stream, text));
       let finished = false;
@@ -218,38 +258,42 @@ export async function superviseProcess(launch: AgentLaunch, hooks: SupervisionHo
         lines.push(decoder.end());
         lines.flush();
       };
-      readable?.on('data', (data: Buffer) => lines.push(decoder.write(data)));
-      readable?.on('end', finish);
-      readable?.on('error', () => {});
+      readable.on('data', (data: Buffer) => lines.push(decoder.write(data)));
+      readable.on('end', finish);
+      readable.on('error', () => {});
       return finish;
     };
     const finishStdout = wire('stdout');
     const finishStderr = wire('stderr');
+    const outputEnded = streamsEnded(agent);
 
-    // Termination of the whole group while the leader lives: timeout, cancel, or a failed onSpawn.
+    // Termination of the whole group while the leader lives: cancel, or a failed onSpawn. The
+    // supervisor does it (and the timeout, R13), so it happens whether or not we stay attached.
     let killReason: KillReason | null = null;
-    let timedOut = false;
     let cancelled = false;
-    let termination: Promise<TerminateGroupOutcome> | null = null;
+    let termination: Promise<void> | null = null;
     const terminateGroup = (reason: KillReason): void => {
       if (leaderExited) return;
-      if (reason === 'timeout') timedOut = true;
       if (reason === 'cancel') cancelled = true;
       if (termination) return;
       killReason = reason;
-      const graceMs = (reason === 'spawn_hook_failed' ? 1 : graceSec) * 1000;
-      termination = terminateProcessGroup(pgid, { graceMs });
+      const graceMs = (reason === 'spawn_hook_failed' ? 1 : Math.max(1, graceSec)) * 1000;
+      termination = agent.terminate(graceMs).catch(() => undefined);
     };
     const onAbort = (): void => terminateGroup('cancel');
     hooks.signal.addEventListener('abort', onAbort, { once: true });
     if (hooks.signal.aborted) onAbort();
-    // R13: the adapter enforces the timeout, not the orchestrator.
-    const timeoutTimer = timeoutSec > 0 ? setTimeout(() => terminateGroup('timeout'), timeoutSec * 1000) : null;
+    let onDetach: (() => void) | null = null;
+    const detached = new Promise<'detached'>((resolve) => {
+      onDetach = () => resolve('detached');
+      hooks.detach?.addEventListener('abort', onDetach, { once: true });
+      if (hooks.detach?.aborted) resolve('detached');
+    });
 
     try {
       let spawnHookError: unknown = null;
       try {
-        await hooks.onSpawn({ pid, processGroupId: pgid, startedAt: spawnedAt });
+        await hooks.onSpawn({ pid, processGroupId: pgid, startedAt: spawnedAt, startTicks: agent.startTicks, reattached: agent.reattached });
       } catch (err) {
         spawnHookError = err;
         terminateGroup('spawn_hook_failed');
@@ -258,30 +302,41 @@ export async function superviseProcess(launch: AgentLaunch, hooks: SupervisionHo
       const pending = held;
       held = [];
       for (const chunk of pending) deliver(chunk);
-      child.stdout?.resume();
-      child.stderr?.resume();
+      agent.stdout.resume();
+      agent.stderr.resume();
 
-      const exit = await leaderExit;
-      if (timeoutTimer) clearTimeout(timeoutTimer);
+      const exit = await Promise.race([agent.exited, termination ? new Promise<never>(() => {}) : detached]);
+      if (exit === 'detached') {
+        // A deploy: the agent runs on; the next worker on this host reattaches (issue 13).
+        await agent.detach();
+        throw new AgentDetachedError(pid);
+      }
+      if (termination) await termination;
+      const timedOut = exit.endedBy === 'timeout';
+      // What the supervisor did to the group: the timeout (R13), a terminate we (or a worker
+      // before us) asked for (R14), or the unattended window, which leaves the process lost (R21).
+      const reason: ProcessOutcomeFacts['killReason'] = timedOut ? 'timeout' : exit.endedBy === 'terminate' && killReason !== 'spawn_hook_failed' ? 'cancel' : null;
 
       // No run leaves processes behind: the group must be gone before we resolve.
       let groupOutcome: TerminateGroupOutcome | null = null;
       let descendantsKilled = false;
-      if (termination) {
-        groupOutcome = await termination;
-      } else if (await isProcessGroupAlive(pgid)) {
-        descendantsKilled = true;
-        groupOutcome = await terminateProcessGroup(pgid, { graceMs: DESCENDANT_GRACE_MS });
+      if (await isProcessGroupAlive(pgid)) {
+        descendantsKilled = exit.endedBy === null;
+        groupOutcome = await terminateProcessGroup(pgid, { graceMs: descendantsKilled ? DESCENDANT_GRACE_MS : 1 });
       }
 
-      const closed = await settlesWithin(streamsClosed, STREAM_CLOSE_WAIT_MS);
+      agent.finishOutput();
+      const closed = await settlesWithin(outputEnded, STREAM_CLOSE_WAIT_MS);
       if (!closed) {
-        child.stdout?.destroy();
-        child.stderr?.destroy();
+        agent.stdout.destroy();
+        agent.stderr.destroy();
       }
       finishStdout();
       finishStderr();
       results.end();
+      // The files go once the caller has recorded the output (or now, if it does not say when).
+      if (hooks.onReleasable) hooks.onReleasable(() => agent.release());
+      else await agent.release();
 
       if (spawnHookError) throw spawnHookError;
       return {
@@ -290,10 +345,10 @@ export async function superviseProcess(launch: AgentLaunch, hooks: SupervisionHo
         processGroupId: pgid,
         exitCode: exit.code,
         signal: exit.signal,
-        killReason: killReason === 'spawn_hook_failed' ? null : killReason,
+        killReason: reason,
         timedOut,
-        cancelled,
-        killEscalated: groupOutcome?.escalated ?? false,
+        cancelled: cancelled || reason === 'cancel',
+        killEscalated: (exit.endedBy !== null && exit.signal === 'SIGKILL') || (groupOutcome?.escalated ?? false),
         descendantsKilled,
         processGroupSurvived: groupOutcome ? !groupOutcome.gone : false,
         outputStreamsForceClosed: !closed,
@@ -301,12 +356,15 @@ export async function superviseProcess(launch: AgentLaunch, hooks: SupervisionHo
         finishedAt: new Date(),
       };
     } catch (err) {
-      // Never leave the group running behind an exception.
-      if (!leaderExited || (await isProcessGroupAlive(pgid))) signalProcessGroup(pgid, 'SIGKILL');
+      if (!(err instanceof AgentDetachedError)) {
+        // Never leave the group running behind an exception.
+        if (!leaderExited || (await isProcessGroupAlive(pgid))) signalProcessGroup(pgid, 'SIGKILL');
+        await agent.release();
+      }
       throw err;
     } finally {
-      if (timeoutTimer) clearTimeout(timeoutTimer);
       hooks.signal.removeEventListener('abort', onAbort);
+      if (onDetach) hooks.detach?.removeEventListener('abort', onDetach);
     }
   }
 }

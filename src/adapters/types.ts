@@ -30,6 +30,10 @@ export interface AdapterSpawnInfo {
   /** The child leads its own process group, so this equals `pid`. */
   processGroupId: number;
   startedAt: Date;
+  /** The leader's start in clock ticks since boot: with it the pid is trusted (issue 13). */
+  startTicks?: number;
+  /** Started before (by a worker that died or detached), this worker attached to it (issue 13). */
+  reattached?: boolean;
 }
 
 export interface AdapterInvocation {
@@ -53,4 +57,17 @@ export interface AdapterInvocation {
    * the worker's own environment.
    */
   baseEnv?: Record<string, string | undefined>;
+  /**
+   * Attach-or-spawn (issue 13): the supervisor knows the agent by `key` (the run's id); it is
+   * started only when it never was and `mayStart`. Default: a fresh key, always started.
+   */
+  supervision?: { key: string; mayStart: boolean };
+  /** The per-host supervisor's directory (VIGIL_SUPERVISOR_DIR); default: defaultSupervisorDir(). */
+  supervisorDir?: string;
+  /** With no worker attached for this long, the supervisor ends the agent (VIGIL_REATTACH_WINDOW_SEC). */
+  unattendedMs?: number;
+  /** Aborted: stop watching and leave the agent running (a deploy); the adapter throws AgentDetachedError. */
+  detach?: AbortSignal;
+  /** Called with the agent's release once it ended: the caller releases after it recorded the output. */
+  onReleasable?(release: () => Promise<void>): void;
 }

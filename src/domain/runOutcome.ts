@@ -58,12 +58,36 @@ export const WORKER_SHUTDOWN_BEFORE_START_FAILURE = 'WorkerShutdownBeforeStart';
 export const MAX_WORKER_HANDOVERS = 5;
 
 /**
- * The adapter activity's heartbeat details: when it was last alive. A heartbeat timeout carries the
- * last one Temporal recorded (`TimeoutFailure.lastHeartbeatDetails`), so the run workflow reads the
- * moment its worker was last known alive from its own history, deterministically.
+ * Failure type of an adapter activity whose worker detached from a running agent (a deploy,
+ * VIGIL_SHUTDOWN_MODE=detach, issue 13): the agent runs on under its host's supervisor, and the
+ * run workflow sends the adapter activity to the host's task queue to reattach.
+ */
+export const WORKER_DETACHED_FAILURE = 'WorkerDetached';
+
+/** How many times one run comes back to its agent (each after a worker died or detached). */
+export const MAX_REATTACHES = 20;
+
+/**
+ * The adapter activity's heartbeat details: when it was last alive, and the task queue of the
+ * host its agent runs on (issue 13). A heartbeat timeout carries the last one Temporal recorded
+ * (`TimeoutFailure.lastHeartbeatDetails`), so the run workflow reads the moment its worker was
+ * last known alive, and where its agent is, from its own history, deterministically.
  */
 export interface AdapterHeartbeat {
   aliveAt: string;
+  hostQueue?: string;
+}
+
+/** The details of a `WORKER_DETACHED_FAILURE`: where the agent runs on, and when it was last watched. */
+export interface WorkerDetachedDetails {
+  hostQueue: string;
+  aliveAt: string;
+}
+
+/** The host task queue a heartbeat's details (or a detach failure's) name, null when none. */
+export function agentHostQueue(details: unknown): string | null {
+  const queue = typeof details === 'object' && details !== null ? (details as Record<string, unknown>).hostQueue : undefined;
+  return typeof queue === 'string' && queue !== '' ? queue : null;
 }
 
 /** The details of a `WORKER_SHUTDOWN_FAILURE` (or `..._BEFORE_START_`): when the group was ended. */

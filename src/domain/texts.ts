@@ -23,6 +23,8 @@ export const runTexts = {
   runStarted: 'run started',
   runFinished: (status: string) => `run ${status}`,
   adapterInvoked: (pid: number) => `adapter process started (pid ${pid})`,
+  adapterReattached: (pid: number) => `reattached to the adapter process (pid ${pid}), which outlived its previous worker`,
+  workerDetached: 'Worker detached from the agent process on shutdown; it runs on, and the next worker on its host reattaches',
   workflowNotStarted: 'Temporal is unavailable: the run is queued and starts once Vigil reaches Temporal again (at the latest when Vigil restarts)',
 } as const;
 

@@ -12,6 +12,8 @@ export interface ProcessSpawned {
   pid: number;
   processGroupId: number;
   startedAt: Date;
+  /** Issue 13: with it the pid is trusted (pid reuse). */
+  startTicks: number | null;
   host: string;
   workerId: string;
   logStore: string;
@@ -25,13 +27,24 @@ export async function recordProcessSpawned(prisma: PrismaClient, spawned: Proces
   await prisma.$executeRaw`
     WITH spawned AS (
       UPDATE heartbeat_runs
-      SET process_pid = ${spawned.pid}::int, process_group_id = ${spawned.processGroupId}::int, process_started_at = ${spawned.startedAt},
+      SET process_pid = ${spawned.pid}::int, process_group_id = ${spawned.processGroupId}::int, process_started_at = ${spawned.startedAt}, process_start_ticks = ${spawned.startTicks}::int8,
           process_host = ${spawned.host}, worker_id = ${spawned.workerId}, log_store = ${spawned.logStore}, log_ref = ${spawned.logRef},
           updated_at = ${new Date()}
       WHERE id = ${spawned.runId}::uuid
       RETURNING id
     )
     ${runEventsInsert([spawned.event])}`;
+}
+
+/** Issue 13: a worker attached to the run's running agent; the run says which worker watches it now. */
+export async function recordProcessReattached(prisma: PrismaClient, reattached: { runId: string; workerId: string; event: RunEventInput }): Promise<void> {
+  await prisma.$executeRaw`
+    WITH reattached AS (
+      UPDATE heartbeat_runs SET worker_id = ${reattached.workerId}, updated_at = ${new Date()}
+      WHERE id = ${reattached.runId}::uuid
+      RETURNING id
+    )
+    ${runEventsInsert([reattached.event])}`;
 }
 
 export interface OutputFlushed {
@@ -43,6 +56,59 @@ export interface OutputFlushed {
   logSha256: string;
   /** The flush's `log` / `agent.message` events (at least one). */
   events: RunEventInput[];
+  recorded: RecordedOutput;
+}
+
+/** What one flush stores, counted as the reattaching worker skips it (issue 13). */
+export interface RecordedOutput {
+  /** UTF-16 units of output text per stream. */
+  stdoutChars: number;
+  stderrChars: number;
+  agentMessages: number;
+}
+
+/** Adds a flush's counts to the run's `recorded*` columns (in the flush's own statement). */
+function recordedCounts(recorded: RecordedOutput): Prisma.Sql {
+  return Prisma.sql`recorded_stdout_chars = recorded_stdout_chars + ${recorded.stdoutChars}::int8,
+          recorded_stderr_chars = recorded_stderr_chars + ${recorded.stderrChars}::int8,
+          recorded_agent_messages = recorded_agent_messages + ${recorded.agentMessages}::int`;
+}
+
+/** A flush with agent messages and no output: its events and its counts, one statement. */
+export async function writeAgentMessagesFlushed(prisma: PrismaClient, runId: string, events: RunEventInput[], recorded: RecordedOutput): Promise<void> {
+  await prisma.$executeRaw`
+    WITH counted AS (
+      UPDATE heartbeat_runs SET ${recordedCounts(recorded)} WHERE id = ${runId}::uuid RETURNING id
+    )
+    ${runEventsInsert(events)}`;
+}
+
+/** What earlier workers stored of a run's output (issue 13): one statement, read before a reattached agent's output is. */
+export interface StoredOutput {
+  logBytes: number;
+  logText: string;
+  lastOutputSeq: number;
+  stdoutChars: number;
+  stderrChars: number;
+  agentMessages: number;
+}
+
+export async function readRecordedOutput(prisma: PrismaClient, runId: string): Promise<StoredOutput> {
+  const [row] = await prisma.$queryRaw<Array<{ log_end: bigint; log_text: string | null; last_output_seq: number; recorded_stdout_chars: bigint; recorded_stderr_chars: bigint; recorded_agent_messages: number }>>`
+    SELECT coalesce(max(c.byte_offset + c.byte_length), 0)::int8 AS log_end, string_agg(c.content, '' ORDER BY c.seq) AS log_text,
+           r.last_output_seq, r.recorded_stdout_chars, r.recorded_stderr_chars, r.recorded_agent_messages
+    FROM heartbeat_runs r LEFT JOIN run_log_chunks c ON c.run_id = r.id
+    WHERE r.id = ${runId}::uuid
+    GROUP BY r.id`;
+  if (!row) throw new Error(`run ${runId} not found`);
+  return {
+    logBytes: Number(row.log_end),
+    logText: row.log_text ?? '',
+    lastOutputSeq: row.last_output_seq,
+    stdoutChars: Number(row.recorded_stdout_chars),
+    stderrChars: Number(row.recorded_stderr_chars),
+    agentMessages: row.recorded_agent_messages,
+  };
 }
 
 /**
@@ -56,6 +122,7 @@ export function outputFlushedWrites(flushed: OutputFlushed, logBytes: Prisma.Sql
       UPDATE heartbeat_runs
       SET last_output_at = ${flushed.lastOutputAt}, last_output_seq = ${flushed.lastOutputSeq}::int, last_output_stream = ${flushed.lastOutputStream},
           last_output_bytes = ${flushed.lastOutputBytes}::int8, log_bytes = ${logBytes}, log_sha256 = ${flushed.logSha256},
+          ${recordedCounts(flushed.recorded)},
           updated_at = ${new Date()}
       WHERE id = ${flushed.runId}::uuid`,
   ];

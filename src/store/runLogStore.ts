@@ -56,9 +56,14 @@ export class RunLogStore {
     this.localFileDir = options.localFileDir ?? null;
   }
 
-  /** The appending side of one run's log (its recorder's). */
-  writer(run: { id: string; companyId: string }): RunLogWriter {
-    return new RunLogWriter(this.prisma, run, this.maxBytes);
+  /**
+   * The appending side of one run's log (its recorder's); `stored` continues a log an earlier
+   * worker began (issue 13): its size and text, which say whether it was already cut.
+   */
+  writer(run: { id: string; companyId: string }, stored?: { bytes: number; text: string }): RunLogWriter {
+    const writer = new RunLogWriter(this.prisma, run, this.maxBytes);
+    if (stored) writer.continueAfter(stored.bytes, stored.text.includes(`"stream":${JSON.stringify(VIGIL_LOG_STREAM)}`));
+    return writer;
   }
 
   /**
@@ -108,6 +113,12 @@ export class RunLogWriter {
     private readonly run: { id: string; companyId: string },
     private readonly maxBytes: number,
   ) {}
+
+  /** A log begun by an earlier writer: appends continue after its `bytes`, and store nothing if it was cut. */
+  continueAfter(bytes: number, cut: boolean): void {
+    this.stored = bytes;
+    this.cut = cut;
+  }
 
   /** The log's size after the last append (0 before the first). */
   get bytes(): number {

@@ -20,6 +20,8 @@ export const START_CONCURRENCY = 32;
 export interface RunWorkflowSettings {
   taskQueue: string;
   adapterHeartbeatTimeoutMs: number;
+  /** Issue 13: how long a run waits for a worker on its agent's host (0 or absent: it does not). */
+  reattachWindowMs?: number;
 }
 
 export interface RunForWorkflow {
@@ -38,7 +40,7 @@ function startOptions(settings: RunWorkflowSettings, run: RunForWorkflow, issueI
   return {
     workflowId: runWorkflowId(run.id),
     taskQueue: settings.taskQueue,
-    args: [{ runId: run.id, adapterHeartbeatTimeoutMs: settings.adapterHeartbeatTimeoutMs }] as [Parameters<typeof heartbeatRunWorkflow>[0]],
+    args: [{ runId: run.id, adapterHeartbeatTimeoutMs: settings.adapterHeartbeatTimeoutMs, reattachWindowMs: settings.reattachWindowMs }] as [Parameters<typeof heartbeatRunWorkflow>[0]],
     searchAttributes: {
       VigilCompanyId: [run.companyId],
       VigilAgentId: [run.agentId],

@@ -7,17 +7,18 @@
  */
 import { statSync } from 'node:fs';
 import path from 'node:path';
-import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker';
+import { NativeConnection, Worker, bundleWorkflowCode, type State } from '@temporalio/worker';
 import type { RunActivities } from '../activities/index.ts';
 import type { Logger } from '../logger.ts';
 import { sdkLoggerFor } from './runtime.ts';
 import { CODE_ROOT, RUNS_COMPILED, codeModule } from '../platform/appFiles.ts';
-import { retainSpawnHelper } from '../adapters/spawnHelper/helperClient.ts';
 
 export interface RunWorkerOptions {
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
+  /** Issue 13: this host's task queue, where a run comes back to an agent that outlived its worker. */
+  hostTaskQueue: string;
   activities: RunActivities;
   /** A prebuilt bundle (tests build one per run); otherwise dist/'s own, or under tsx the workflows are bundled at start. */
   workflowBundlePath?: string;
@@ -65,33 +66,64 @@ async function bundleWorkflows(logger: Logger): Promise<{ code: string }> {
   return bundle;
 }
 
-export async function createRunWorker(options: RunWorkerOptions): Promise<Worker> {
-  const worker = await Worker.create({
+/**
+ * A Vigil worker: one SDK worker on the run task queue (workflows and every activity), and one on
+ * this host's task queue (issue 13) for the activities that must run where a run's agent runs —
+ * attaching to it, or ending it after a cancel. They start, drain and stop together.
+ */
+export class RunWorker {
+  constructor(
+    private readonly queueWorker: Worker,
+    private readonly hostWorker: Worker,
+  ) {}
+
+  /** The run queue's worker's state, until both have stopped. */
+  getState(): State {
+    const states = [this.queueWorker.getState(), this.hostWorker.getState()];
+    return states.every((state) => state === 'STOPPED') ? 'STOPPED' : states[0] === 'STOPPED' ? states[1] : states[0];
+  }
+
+  /** Both stop polling and drain (the shutdown grace); `run()` resolves once both have stopped. */
+  shutdown(): void {
+    for (const worker of [this.queueWorker, this.hostWorker]) {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+    }
+  }
+
+  async run(): Promise<void> {
+    const runs = [this.queueWorker, this.hostWorker].map((worker) =>
+      worker.run().catch((error: unknown) => {
+        // One failed: the other must not keep the process half-working.
+        this.shutdown();
+        throw error;
+      }),
+    );
+    const settled = await Promise.allSettled(runs);
+    const failed = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+}
+
+export async function createRunWorker(options: RunWorkerOptions): Promise<RunWorker> {
+  const common = {
     connection: options.connection,
     namespace: options.namespace,
-    taskQueue: options.taskQueue,
     identity: options.identity,
-    workflowBundle: await workflowBundleFor(options),
-    activities: options.activities,
     maxConcurrentActivityTaskExecutions: options.maxConcurrentRuns,
     shutdownGraceTime: options.shutdownGraceMs,
+    maxHeartbeatThrottleInterval: '1 second',
+    defaultHeartbeatThrottleInterval: '1 second',
+  } as const;
+  const queueWorker = await Worker.create({
+    ...common,
+    taskQueue: options.taskQueue,
+    workflowBundle: await workflowBundleFor(options),
+    activities: options.activities,
     // A dead worker's workflow tasks wait this long on its sticky queue before any other worker
     // may take them: kept short so a lost run is finalized soon after its heartbeat timeout.
     stickyQueueScheduleToStartTimeout: '1 second',
-    maxHeartbeatThrottleInterval: '1 second',
-    defaultHeartbeatThrottleInterval: '1 second',
   });
-  // Issue 12: agents are forked by the spawn helper, started when this worker starts polling (its
-  // first agent does not wait for it) and stopped once the worker has stopped — after the drain's
-  // grace — and the last agent it started has closed.
-  const run = worker.run.bind(worker);
-  worker.run = async () => {
-    const releaseSpawnHelper = retainSpawnHelper();
-    try {
-      return await run();
-    } finally {
-      await releaseSpawnHelper();
-    }
-  };
-  return worker;
+  const { executeAdapter, terminateAgent } = options.activities;
+  const hostWorker = await Worker.create({ ...common, taskQueue: options.hostTaskQueue, activities: { executeAdapter, terminateAgent } });
+  return new RunWorker(queueWorker, hostWorker);
 }

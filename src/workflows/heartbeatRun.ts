@@ -3,6 +3,12 @@
  * adapter process (one attempt, heartbeating), and finalize it through the post-terminal pipeline
  * (R8). Cancellation (R14) arrives as an update that cancels the adapter activity; the activity
  * kills the process group first, and only then is the run written `cancelled`.
+ *
+ * Issue 13: the agent outlives its worker under the host's supervisor. When the adapter activity's
+ * worker dies (heartbeat timeout) or detaches on a deploy, the activity runs again on the task
+ * queue of the agent's host and attaches to it; only if no worker comes back to that host within
+ * the reattach window is the process lost (R21, one retry). A cancel that finds no worker
+ * watching the agent ends its group through the host's next worker.
  */
 import {
   ActivityCancellationType,
@@ -17,6 +23,7 @@ import {
   defineUpdate,
   getExternalWorkflowHandle,
   isCancellation,
+  patched,
   type LocalActivityOptions,
   proxyActivities,
   proxyLocalActivities,
@@ -25,7 +32,16 @@ import {
 } from '@temporalio/workflow';
 import type { RunActivities, ClaimResult } from '../activities/index.ts';
 import type { ExecutionOutcome } from '../domain/runOutcome.ts';
-import { MAX_WORKER_HANDOVERS, WORKER_SHUTDOWN_BEFORE_START_FAILURE, WORKER_SHUTDOWN_FAILURE, lastAliveAt, shutdownLostAt } from '../domain/runOutcome.ts';
+import {
+  MAX_REATTACHES,
+  MAX_WORKER_HANDOVERS,
+  WORKER_DETACHED_FAILURE,
+  WORKER_SHUTDOWN_BEFORE_START_FAILURE,
+  WORKER_SHUTDOWN_FAILURE,
+  agentHostQueue,
+  lastAliveAt,
+  shutdownLostAt,
+} from '../domain/runOutcome.ts';
 import { runTexts } from '../domain/texts.ts';
 import { runWorkflowId } from '../domain/runWorkflowId.ts';
 import { adapterActivityTimeout } from '../domain/runTimeouts.ts';
@@ -34,6 +50,11 @@ export interface HeartbeatRunInput {
   runId: string;
   /** Heartbeat timeout of the adapter activity; a worker that dies is noticed after this long. */
   adapterHeartbeatTimeoutMs: number;
+  /**
+   * Issue 13: how long the run waits for a worker on its agent's host after its worker died or
+   * detached (VIGIL_REATTACH_WINDOW_SEC). Absent (a run started before issue 13): no reattaching.
+   */
+  reattachWindowMs?: number;
 }
 
 export interface CancelRunRequest {
@@ -75,15 +96,32 @@ const lifecycle = {
   startRuns: step('start follow-up runs').startRuns,
 };
 
+/** Ends a run's agent through a worker of its host (issue 13); a host with no worker within the window leaves it to the supervisor. */
+async function endUnwatchedAgent(runId: string, graceSec: number, placement: NonNullable<Placement>): Promise<void> {
+  const onHost = proxyActivities<RunActivities>({
+    summary: 'end the cancelled run\'s agent on its host',
+    taskQueue: placement.hostQueue,
+    scheduleToStartTimeout: placement.windowMs,
+    startToCloseTimeout: `${Math.max(1, graceSec) * 2 + 30} seconds`,
+    retry: { maximumAttempts: 3 },
+  });
+  await onHost.terminateAgent({ runId, graceSec }).catch(() => undefined);
+}
+
 /** How long a run waits for a free agent slot (or a paused agent) before re-checking on its own. */
 const SLOT_RECHECK = '30 seconds';
 
-function adapterActivities(claim: Extract<ClaimResult, { kind: 'claimed' }>, heartbeatTimeoutMs: number) {
+/** Where the adapter activity runs: any worker of the run's queue, or (reattaching) the agent's host for at most the window. */
+type Placement = { hostQueue: string; windowMs: number } | null;
+
+function adapterActivities(claim: Extract<ClaimResult, { kind: 'claimed' }>, heartbeatTimeoutMs: number, placement: Placement) {
   return proxyActivities<RunActivities>({
-    summary: 'execute agent process',
+    summary: placement ? 'reattach to agent process' : 'execute agent process',
     // The adapter enforces timeoutSec itself (R13); this bound only catches a wedged activity.
     startToCloseTimeout: adapterActivityTimeout(claim),
     heartbeatTimeout: heartbeatTimeoutMs,
+    // Back to the agent's host: a worker there must take it within the window, or the process is lost.
+    ...(placement ? { taskQueue: placement.hostQueue, scheduleToStartTimeout: placement.windowMs } : {}),
     // One attempt: a lost process is recovered by Vigil's own rules (a new run), never a blind replay.
     retry: { maximumAttempts: 1 },
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
@@ -92,6 +130,28 @@ function adapterActivities(claim: Extract<ClaimResult, { kind: 'claimed' }>, hea
 
 function isShutdownBeforeStart(error: unknown): boolean {
   return error instanceof ActivityFailure && error.cause instanceof ApplicationFailure && error.cause.type === WORKER_SHUTDOWN_BEFORE_START_FAILURE;
+}
+
+/**
+ * Issue 13: the host task queue of an agent that may outlive the failed adapter activity — its
+ * worker stopped heartbeating, or detached from it on a deploy — null otherwise.
+ */
+function hostOfUnwatchedAgent(error: unknown): { hostQueue: string; aliveAt: string | null } | null {
+  if (!(error instanceof ActivityFailure)) return null;
+  const cause = error.cause;
+  if (cause instanceof TimeoutFailure && cause.timeoutType === 'HEARTBEAT') {
+    const hostQueue = agentHostQueue(cause.lastHeartbeatDetails);
+    return hostQueue ? { hostQueue, aliveAt: lastAliveAt(cause.lastHeartbeatDetails) } : null;
+  }
+  if (cause instanceof ApplicationFailure && cause.type === WORKER_DETACHED_FAILURE) {
+    const hostQueue = agentHostQueue(cause.details?.[0]);
+    return hostQueue ? { hostQueue, aliveAt: lastAliveAt(cause.details?.[0]) } : null;
+  }
+  return null;
+}
+
+function isScheduleToStartTimeout(error: unknown): boolean {
+  return error instanceof ActivityFailure && error.cause instanceof TimeoutFailure && error.cause.timeoutType === 'SCHEDULE_TO_START';
 }
 
 function outcomeOfFailure(error: unknown, cancelReason: string | null): ExecutionOutcome {
@@ -185,15 +245,41 @@ export async function heartbeatRunWorkflow(input: HeartbeatRunInput): Promise<Ru
   state.status = 'running';
   upsertSearchAttributes({ VigilRunStatus: ['running'] });
   let outcome: ExecutionOutcome;
-  for (let handovers = 0; ; handovers++) {
+  let placement: Placement = null;
+  let lastSeenAlive: string | null = null;
+  for (let handovers = 0, reattaches = 0; ; ) {
     try {
-      const result = await executionScope.run(() => adapterActivities(claim, input.adapterHeartbeatTimeoutMs).executeAdapter(input.runId));
+      const adapter = adapterActivities(claim, input.adapterHeartbeatTimeoutMs, placement);
+      const reattachable = (input.reattachWindowMs ?? 0) > 0;
+      const result = await executionScope.run(() => (reattachable ? adapter.executeAdapter(input.runId, { reattachable }) : adapter.executeAdapter(input.runId)));
       outcome = { kind: 'adapter_result', result };
     } catch (error) {
       // A worker that began draining before the agent started: no process existed, so the same
       // run goes to another worker (a new activity, not a retry of a lost one), a few times at most.
-      if (cancelReason === null && handovers < MAX_WORKER_HANDOVERS && isShutdownBeforeStart(error)) continue;
-      outcome = outcomeOfFailure(error, cancelReason);
+      if (cancelReason === null && handovers < MAX_WORKER_HANDOVERS && isShutdownBeforeStart(error)) {
+        handovers++;
+        continue;
+      }
+      const unwatched = (input.reattachWindowMs ?? 0) > 0 ? hostOfUnwatchedAgent(error) : null;
+      if (unwatched && patched('reattach-agent-on-its-host')) {
+        lastSeenAlive = unwatched.aliveAt ?? lastSeenAlive;
+        placement = { hostQueue: unwatched.hostQueue, windowMs: input.reattachWindowMs! };
+        if (cancelReason === null && reattaches < MAX_REATTACHES) {
+          reattaches++;
+          continue;
+        }
+      }
+      if (cancelReason !== null && placement !== null) {
+        // R14 with no worker watching the agent: the host's next worker ends its group (if none
+        // comes within the window, the supervisor ends it as unattended).
+        await endUnwatchedAgent(input.runId, claim.graceSec, placement);
+        outcome = { kind: 'cancelled', reason: cancelReason };
+      } else if (placement !== null && isScheduleToStartTimeout(error)) {
+        // No worker came back to the agent's host within the window: the process is lost (R21).
+        outcome = { kind: 'worker_lost', via: 'heartbeat_timeout', detail: 'no worker came back to the agent process within the reattach window', lostAt: lastSeenAlive };
+      } else {
+        outcome = outcomeOfFailure(error, cancelReason);
+      }
     }
     break;
   }

@@ -11,6 +11,10 @@
  * - A rolling restart (SIGTERM one worker, start it again, then the other) while runs are in
  *   flight and more are woken: a draining worker says so, finishes its agents within the grace,
  *   and no run is lost or duplicated.
+ *
+ * Each worker is a host of its own (VIGIL_HOST_ID) that never comes back within the reattach
+ * window, and stops in VIGIL_SHUTDOWN_MODE=kill: the drain of issue 11. Deploys that detach and
+ * workers that come back to their agents are test/platform/agentsOutliveWorkers.test.ts (issue 13).
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createPrismaClient, type PrismaClient } from '../../src/store/db.ts';
@@ -21,6 +25,11 @@ import { agentScript, eventually } from '../support/fixtures.ts';
 import { connectSse, type SseConnection } from '../support/sseClient.ts';
 import { createScratchDatabase } from '../support/scratchDatabase.ts';
 import { endInstanceSweeper, RoleProcesses, type RoleProcess } from '../support/roleProcess.ts';
+import { endSupervisedAgents } from '../support/supervisorCleanup.ts';
+import { mkdtempSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 
 const INSTANCE = `chaos${Date.now().toString(36)}`;
 const processes = new RoleProcesses();
@@ -32,9 +41,10 @@ const workers = new Map<string, RoleProcess>();
 let boards: [ApiClient, ApiClient];
 let companyId = '';
 const streams: SseConnection[] = [];
+const supervisorDir = mkdtempSync(path.join(os.tmpdir(), 'vigil-roles-supervisor-'));
 
 function startWorker(workerId: 'worker-a' | 'worker-b', api: RoleProcess): Promise<RoleProcess> {
-  return processes.start({ name: workerId, role: 'worker', env: { ...sharedEnv, VIGIL_WORKER_ID: workerId, VIGIL_API_URL: api.url } }).then((worker) => {
+  return processes.start({ name: workerId, role: 'worker', env: { ...sharedEnv, VIGIL_WORKER_ID: workerId, VIGIL_HOST_ID: `${INSTANCE}-${workerId}`, VIGIL_API_URL: api.url } }).then((worker) => {
     workers.set(workerId, worker);
     return worker;
   });
@@ -53,6 +63,9 @@ beforeAll(async () => {
     VIGIL_ADAPTER_HEARTBEAT_TIMEOUT_MS: '5000',
     VIGIL_SHUTDOWN_GRACE_SEC: '25',
     VIGIL_RECOVERY_INTERVAL_MS: '10000',
+    VIGIL_SHUTDOWN_MODE: 'kill',
+    VIGIL_REATTACH_WINDOW_SEC: '3',
+    VIGIL_SUPERVISOR_DIR: supervisorDir,
   };
   // The first API applies the migrations to the empty database; the others find them applied.
   const first = await processes.start({ name: 'api-1', role: 'api', env: sharedEnv });
@@ -83,6 +96,8 @@ afterAll(async () => {
       // already gone
     }
   }
+  await endSupervisedAgents(supervisorDir);
+  await rm(supervisorDir, { recursive: true, force: true });
   await prisma?.$disconnect();
   await scratch?.drop();
   // This instance's sweeper has no worker any more.

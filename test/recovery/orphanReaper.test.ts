@@ -10,6 +10,7 @@
  * company (`companyId`): its `reaped`/`runIds` are exactly this test's orphans, and no other
  * file's orphan is reaped from under it.
  */
+import { agentHosting, workerAgents } from '../../src/adapters/supervisor/agentHosting.ts';
 import { spawn } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestVigil, type TestVigil } from '../support/harness.ts';
@@ -654,6 +655,7 @@ function directReapDeps(): ActivityDeps {
     logger: createLogger('error'),
     executions: createRunExecutions(vigil.vigil.temporal, prisma, { taskQueue: `reaper-idle-${randomUUID()}`, adapterHeartbeatTimeoutMs: 10_000 }),
     metrics: vigil.vigil.metrics,
+    agents: workerAgents('unused', agentHosting()),
   };
 }
 

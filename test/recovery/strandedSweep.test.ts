@@ -12,6 +12,7 @@
  * (`reconcileHoldingRuns`): its runs wait on that Vigil's task queue, the issue is seen `todo`
  * exactly, and `runHeldRuns` then lets a worker run them.
  */
+import { agentHosting, workerAgents } from '../../src/adapters/supervisor/agentHosting.ts';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startTestVigil, type TestVigil } from '../support/harness.ts';
@@ -1190,6 +1191,7 @@ function directSweepDeps(): ActivityDeps {
     logger: createLogger('error'),
     executions: createRunExecutions(vigil.vigil.temporal, prisma, { taskQueue: `stranded-idle-${randomUUID()}`, adapterHeartbeatTimeoutMs: 10_000 }),
     metrics: vigil.vigil.metrics,
+    agents: workerAgents('unused', agentHosting()),
   };
 }
 

@@ -58,6 +58,9 @@ function failForLeftovers(left: MarkedProcess[]): void {
 export default async function setup(project: TestProject) {
   const mark = markSuiteProcesses();
   const root = await mkdtemp(path.join(os.tmpdir(), 'vigil-test-'));
+  // Issue 13: the run's own agent supervisor (inherited by every fork and Vigil process it starts),
+  // never the machine's; it exits by itself once no worker is connected and no agent runs.
+  process.env.VIGIL_SUPERVISOR_DIR = path.join(root, 'supervisor');
   const config = loadConfig();
   const started = Date.now();
   const [pgPort, temporalPort, temporalUiPort] = await findFreePorts(3);

@@ -76,6 +76,11 @@ export interface TestVigilOptions {
   timerHeartbeats?: StartVigilOptions['timerHeartbeats'];
   /** How long a stop lets running agents finish (default 1 s: tests rarely wait on a drain). */
   shutdownGraceMs?: number;
+  /**
+   * Issue 13: host id, reattach window and shutdown mode. Default `kill`: a test's Vigil ends its
+   * agents when it stops (a test of detaching says so), in the run's own supervisor directory.
+   */
+  agentHosting?: StartVigilOptions['agentHosting'];
 }
 
 /**
@@ -96,6 +101,7 @@ export function testVigilSettings(own: { taskQueue: string; dataDir: string; adm
     port: 0,
     workflowBundlePath: inject('workflowBundlePath'),
     shutdownGraceMs: 1_000,
+    agentHosting: { shutdownMode: 'kill' } as StartVigilOptions['agentHosting'],
   };
 }
 
@@ -115,6 +121,7 @@ export async function startTestVigil(options: TestVigilOptions = {}): Promise<Te
     recoverySweeper: options.recoverySweeper,
     timerHeartbeats: options.timerHeartbeats,
     ...(options.shutdownGraceMs !== undefined ? { shutdownGraceMs: options.shutdownGraceMs } : {}),
+    agentHosting: { shutdownMode: 'kill', ...options.agentHosting },
   });
   return {
     vigil,

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { generateAdminToken } from '../../src/auth/tokens.ts';
 import { ApiClient } from './apiClient.ts';
 import { testVigilSettings } from './harness.ts';
+import type { StartVigilOptions } from '../../src/vigil.ts';
 import { eventually } from './fixtures.ts';
 
 export interface VigilProcess {
@@ -24,7 +25,9 @@ export interface VigilProcess {
   stop(): Promise<void>;
 }
 
-export async function startVigilProcess(options: { taskQueue?: string; adminToken?: string; adapterHeartbeatTimeoutMs?: number; label?: string } = {}): Promise<VigilProcess> {
+export async function startVigilProcess(
+  options: { taskQueue?: string; adminToken?: string; adapterHeartbeatTimeoutMs?: number; label?: string; agentHosting?: StartVigilOptions['agentHosting'] } = {},
+): Promise<VigilProcess> {
   const label = options.label ?? 'vigil-process';
   const dataDir = await mkdtemp(path.join(os.tmpdir(), `${label}-`));
   const adminToken = options.adminToken ?? generateAdminToken();
@@ -34,6 +37,7 @@ export async function startVigilProcess(options: { taskQueue?: string; adminToke
     adminToken,
     adapterHeartbeatTimeoutMs: options.adapterHeartbeatTimeoutMs,
   });
+  if (options.agentHosting) settings.agentHosting = { ...settings.agentHosting, ...options.agentHosting };
   const script = fileURLToPath(new URL('./workerProcess.ts', import.meta.url));
   const child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(settings)], { stdio: ['ignore', 'pipe', 'inherit'] });
   const stop = async () => {

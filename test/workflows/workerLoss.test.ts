@@ -1,6 +1,8 @@
 /**
- * A worker that dies mid-run surfaces through the adapter activity's heartbeat timeout: the run
- * becomes failed / process_lost without any sweep, finalized by another worker on the queue.
+ * A worker that dies mid-run surfaces through the adapter activity's heartbeat timeout. Its agent
+ * outlives it on its host (issue 13); when no worker comes back to that host within the reattach
+ * window (a host gone), the run becomes failed / process_lost without any sweep, finalized by
+ * another worker on the queue.
  */
 import { afterAll, describe, expect, it, inject } from 'vitest';
 import { once } from 'node:events';
@@ -14,6 +16,7 @@ import { createPrismaClient } from '../../src/store/db.ts';
 import type { MetricValueWithName } from 'prom-client';
 
 const HEARTBEAT_TIMEOUT_MS = 2_000;
+const REATTACH_WINDOW_MS = 2_000;
 const prisma = createPrismaClient(inject('databaseUrl'));
 const cleanups: Array<() => Promise<unknown>> = [];
 
@@ -22,9 +25,15 @@ afterAll(async () => {
   await prisma.$disconnect();
 });
 
-/** Vigil (API + worker) in a child process, so the test can SIGKILL it. */
+/** Vigil (API + worker) in a child process, so the test can SIGKILL it, on a host no other worker of the test is on. */
 async function startDoomedVigil(taskQueue: string, adminToken: string) {
-  const doomed = await startVigilProcess({ taskQueue, adminToken, adapterHeartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS, label: 'vigil-doomed' });
+  const doomed = await startVigilProcess({
+    taskQueue,
+    adminToken,
+    adapterHeartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS,
+    label: 'vigil-doomed',
+    agentHosting: { hostId: `doomed-${randomUUID()}`, reattachWindowMs: REATTACH_WINDOW_MS },
+  });
   cleanups.push(doomed.stop);
   return doomed;
 }
@@ -37,7 +46,7 @@ async function lossDetection(vigil: TestVigil, path: string): Promise<{ count: n
 }
 
 describe('a worker that dies mid-run', () => {
-  it('surfaces as a heartbeat timeout, the run becomes process_lost, and exactly one retry runs', async () => {
+  it('surfaces as a heartbeat timeout; no worker back on its host within the window: process_lost, and exactly one retry runs', async () => {
     const taskQueue = `vigil-test-${randomUUID()}`;
     const doomed = await startDoomedVigil(taskQueue, generateAdminToken());
     const acme = await givenCompany(doomed.admin);
@@ -54,7 +63,8 @@ describe('a worker that dies mid-run', () => {
     doomed.child.kill('SIGKILL');
     await once(doomed.child, 'exit');
     const killedAt = Date.now();
-    // Another worker on the same task queue finalizes the run once the heartbeat timeout fires.
+    // Another worker on the same task queue (another host) finalizes the run once the heartbeat
+    // timeout has fired and the reattach window has passed with no worker on the agent's host.
     const replacement = await startTestVigil({ adapterHeartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS, taskQueue });
     cleanups.push(() => replacement.stop());
 
@@ -63,7 +73,7 @@ describe('a worker that dies mid-run', () => {
     expect(run.error).toBe(`Process lost -- the worker running it stopped heartbeating (child pid ${running.processPid}); retrying once`);
     // The dead worker's agent is on this host: it was ended before the retry could start a second one.
     expect(await isGroupAlive(running.processGroupId!)).toBe(false);
-    expect(run.resultJson).toMatchObject({ stopReason: 'process_lost', workerLost: 'adapter activity heartbeat timed out' });
+    expect(run.resultJson).toMatchObject({ stopReason: 'process_lost', workerLost: 'no worker came back to the agent process within the reattach window' });
     expect(run.finishedAt!.getTime()).toBeGreaterThan(killedAt);
     const workflowResult = await replacement.vigil.temporal.workflow.getHandle(`run-${run.id}`).result();
     expect(workflowResult).toEqual({ runId: run.id, status: 'failed', errorCode: 'process_lost' });
