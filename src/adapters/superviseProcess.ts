@@ -25,8 +25,12 @@ import type { AdapterInvocation, AdapterOutputChunk } from './types.ts';
 
 /** Descendants left behind by a leader that exited on its own get the reaper's grace (R19). */
 const DESCENDANT_GRACE_MS = 2_000;
-/** After the group is gone, the rest of its output files is read within this. */
-const STREAM_CLOSE_WAIT_MS = 2_000;
+/**
+ * After the group is gone, the rest of its output files is read for as long as the reading
+ * progresses; a file that stops growing without ending this long (a process that escaped the
+ * group keeps it open and silent) is cut there.
+ */
+const STREAM_STALL_MS = 2_000;
 /**
  * An agent started outside a worker (no `unattendedMs`: a test, a tool) whose caller died is
  * ended by its supervisor after this long.
@@ -132,6 +136,17 @@ function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> 
       },
     );
   });
+}
+
+/** Waits for both output files to be read to their end, as long as the reading moves; false if it stalled. */
+async function outputReadToEnd(agent: SupervisedAgent, outputEnded: Promise<void>): Promise<boolean> {
+  let read = -1;
+  for (;;) {
+    if (await settlesWithin(outputEnded, STREAM_STALL_MS)) return true;
+    const now = agent.stdout.bytesRead + agent.stderr.bytesRead;
+    if (now === read) return false;
+    read = now;
+  }
 }
 
 /** Both streams of `agent` reached their end (or were destroyed). */
@@ -326,7 +341,7 @@ export async function superviseProcess(launch: AgentLaunch, hooks: SupervisionHo
       }
 
       agent.finishOutput();
-      const closed = await settlesWithin(outputEnded, STREAM_CLOSE_WAIT_MS);
+      const closed = await outputReadToEnd(agent, outputEnded);
       if (!closed) {
         agent.stdout.destroy();
         agent.stderr.destroy();
