@@ -18,6 +18,7 @@ import { LIVE_RUN_STATUSES } from '../../src/domain/runStatus.ts';
 import { ensureRecoverySweeper, runStartupRecovery } from '../../src/temporal/recoverySweeperClient.ts';
 import { pauseSweepsSignal, recoverySweeperStatusQuery, resumeSweepsSignal, sweepNowUpdate } from '../../src/workflows/recoverySweeper.ts';
 import { sleep } from '../../src/platform/processes.ts';
+import { isProcessGroupAlive } from '../../src/adapters/processGroup.ts';
 import { HeartbeatSchedules } from '../../src/temporal/heartbeatSchedules.ts';
 import { createLogger } from '../../src/logger.ts';
 import { ApiClient } from '../../test/support/apiClient.ts';
@@ -221,9 +222,10 @@ function endProcessGroup(pgid: number) {
 }
 
 /**
- * The worker holding the run is SIGKILLed mid-run (a crashed host): its adapter activity stops
- * heartbeating, the heartbeat timeout fires (ACTIVITY_TASK_TIMED_OUT), and another worker on the
- * queue finalizes the run `process_lost` and starts its retry.
+ * The worker holding the run is SIGKILLed mid-run (a crashed host) and its agent dies with it:
+ * the adapter activity stops heartbeating, the heartbeat timeout fires (ACTIVITY_TASK_TIMED_OUT),
+ * and the next worker of the host finds the agent gone (issue 13: it reattaches to nothing), so
+ * the run is finalized `process_lost` and its retry started (R21/R22).
  */
 const workerLost: Scenario = {
   files: ['worker-lost'],
@@ -233,6 +235,8 @@ const workerLost: Scenario = {
     const { companyId, agentId } = await givenAgent(doomed.admin, 'sleep.sh', { env: { SLEEP_SEC: '120' }, graceSec: 1 });
     const run = await runningProcess(ctx, (await firstRunOf(ctx, await givenAssignedIssue(doomed.admin, companyId, agentId, 'Replay scenario: worker lost'))).id);
     await doomed.kill();
+    // Since issue 13 the agent outlives its worker (the reattach scenario): here it is lost too.
+    endProcessGroup(run.processGroupId);
     await ctx.startVigilOn(taskQueue, 2_000);
     await workflowClosed(ctx, runWorkflowId(run.id));
     endProcessGroup(run.processGroupId);
@@ -242,24 +246,106 @@ const workerLost: Scenario = {
 };
 
 /**
- * The worker holding the run shuts down (a deploy): after its grace period the adapter activity
- * kills the agent and fails with WorkerShutdown (ACTIVITY_TASK_FAILED); the next worker on the
- * queue finalizes the run `process_lost`.
+ * The worker holding the run shuts down in VIGIL_SHUTDOWN_MODE=kill (deploy-detach records the
+ * default, detach): after its grace period the adapter activity kills the agent and fails with
+ * WorkerShutdown (ACTIVITY_TASK_FAILED); the next worker on the queue finalizes the run
+ * `process_lost` (R21).
  */
 const workerShutdown: Scenario = {
   files: ['worker-shutdown'],
   async drive(ctx) {
     const taskQueue = 'vigil-runs-worker-shutdown';
-    const leaving = await ctx.startVigilOn(taskQueue, 5_000);
+    const leaving = await ctx.startVigilOn(taskQueue, 5_000, { shutdownMode: 'kill' });
     const leavingApi = new ApiClient(leaving.apiUrl, ctx.admin.token);
     const { companyId, agentId } = await givenAgent(leavingApi, 'sleep.sh', { env: { SLEEP_SEC: '120' }, graceSec: 1 });
     const run = await runningProcess(ctx, (await firstRunOf(ctx, await givenAssignedIssue(leavingApi, companyId, agentId, 'Replay scenario: worker shut down'))).id);
     await leaving.stop();
-    await ctx.startVigilOn(taskQueue, 5_000);
+    await ctx.startVigilOn(taskQueue, 5_000, { shutdownMode: 'kill' });
     await workflowClosed(ctx, runWorkflowId(run.id));
     endProcessGroup(run.processGroupId);
     await stopCompanyWork(ctx, companyId);
     return [{ file: 'worker-shutdown', workflowId: runWorkflowId(run.id) }];
+  },
+};
+
+/** The run once it has ended, which must be `status`: a scenario that went another way is not recorded. */
+async function endedAs(ctx: RecordingContext, runId: string, status: string): Promise<Run> {
+  const run = await call<Run>(ctx.admin, 'GET', `/api/heartbeat-runs/${runId}`);
+  if (run.status !== status) throw new Error(`Run ${runId} ended ${run.status} (${run.errorCode}), expected ${status}`);
+  return run;
+}
+
+/** An agent that outlives its worker: ticks for ~`ticks / 2` s, then reports its result (test/fixtures/agents/counts-slowly.sh). */
+const ticker = (ticks: number) => ({ env: { TICKS: String(ticks), TICK_SEC: '0.5' }, graceSec: 1 });
+
+/**
+ * Issue 13, a crash: the worker holding the run is SIGKILLed mid-run; the agent runs on under the
+ * host's supervisor. The adapter activity times out on its heartbeat, the workflow schedules it
+ * again on the host's task queue (`…@host:record-host`), and another worker of the same host (same
+ * host id and supervisor) reattaches: the run ends `succeeded` with the agent's own result.
+ */
+const reattach: Scenario = {
+  files: ['reattach'],
+  async drive(ctx) {
+    const taskQueue = 'vigil-runs-reattach';
+    const doomed = await ctx.spawnVigilOn(taskQueue, 2_000);
+    const { companyId, agentId } = await givenAgent(doomed.admin, 'counts-slowly.sh', ticker(40));
+    const run = await runningProcess(ctx, (await firstRunOf(ctx, await givenAssignedIssue(doomed.admin, companyId, agentId, 'Replay scenario: reattach'))).id);
+    await doomed.kill();
+    await ctx.startVigilOn(taskQueue, 2_000);
+    await workflowClosed(ctx, runWorkflowId(run.id));
+    await endedAs(ctx, run.id, 'succeeded');
+    await stopCompanyWork(ctx, companyId);
+    return [{ file: 'reattach', workflowId: runWorkflowId(run.id) }];
+  },
+};
+
+/**
+ * Issue 13, a deploy: the worker holding the run stops in VIGIL_SHUTDOWN_MODE=detach (what SIGTERM
+ * does): its adapter activity leaves the agent to the supervisor and fails with WorkerDetached at
+ * once; the workflow schedules it again on the host's task queue, where the next worker of the host
+ * reattaches: the run ends `succeeded`.
+ */
+const deployDetach: Scenario = {
+  files: ['deploy-detach'],
+  async drive(ctx) {
+    const taskQueue = 'vigil-runs-deploy-detach';
+    const leaving = await ctx.startVigilOn(taskQueue, 5_000, { shutdownMode: 'detach' });
+    const leavingApi = new ApiClient(leaving.apiUrl, ctx.admin.token);
+    const { companyId, agentId } = await givenAgent(leavingApi, 'counts-slowly.sh', ticker(30));
+    const run = await runningProcess(ctx, (await firstRunOf(ctx, await givenAssignedIssue(leavingApi, companyId, agentId, 'Replay scenario: deploy detaches'))).id);
+    await leaving.stop();
+    await ctx.startVigilOn(taskQueue, 5_000, { shutdownMode: 'detach' });
+    await workflowClosed(ctx, runWorkflowId(run.id));
+    await endedAs(ctx, run.id, 'succeeded');
+    await stopCompanyWork(ctx, companyId);
+    return [{ file: 'deploy-detach', workflowId: runWorkflowId(run.id) }];
+  },
+};
+
+/**
+ * Issue 13, R14 with no worker watching the agent: the worker holding the run is SIGKILLed, a new
+ * worker of the host comes up, and the run is cancelled before the adapter activity's heartbeat
+ * timeout. The cancel is requested of an activity no worker runs; when it times out, the workflow
+ * ends the agent's group through `terminateAgent` on the host's task queue, and the run is `cancelled`.
+ */
+const cancelUnwatched: Scenario = {
+  files: ['cancel-unwatched'],
+  async drive(ctx) {
+    const taskQueue = 'vigil-runs-cancel-unwatched';
+    // Long enough for the new worker to start and the cancel to land before the heartbeat timeout.
+    const heartbeatTimeoutMs = 10_000;
+    const doomed = await ctx.spawnVigilOn(taskQueue, heartbeatTimeoutMs);
+    const { companyId, agentId } = await givenAgent(doomed.admin, 'counts-slowly.sh', ticker(240));
+    const run = await runningProcess(ctx, (await firstRunOf(ctx, await givenAssignedIssue(doomed.admin, companyId, agentId, 'Replay scenario: cancel unwatched'))).id);
+    await doomed.kill();
+    await ctx.startVigilOn(taskQueue, heartbeatTimeoutMs);
+    await call(ctx.admin, 'POST', `/api/heartbeat-runs/${run.id}/cancel`, { reason: 'recorded cancel while unwatched' });
+    await workflowClosed(ctx, runWorkflowId(run.id));
+    await endedAs(ctx, run.id, 'cancelled');
+    await until('the cancelled agent group to be gone', async () => ((await isProcessGroupAlive(run.processGroupId)) ? null : true), 30_000);
+    await stopCompanyWork(ctx, companyId);
+    return [{ file: 'cancel-unwatched', workflowId: runWorkflowId(run.id) }];
   },
 };
 
@@ -343,6 +429,9 @@ export const SCENARIOS: Scenario[] = [
   scheduledRetry,
   workerLost,
   workerShutdown,
+  reattach,
+  deployDetach,
+  cancelUnwatched,
   recoverySweeper,
   timerTick,
 ];

@@ -3,6 +3,10 @@
  * Temporal dev server in the system temp dir (as bench/servers.ts starts them), one workflow bundle of the
  * current code, and Vigil (API + worker) as `npm start` wires it. Scenarios about losing a worker
  * start more Vigils on task queues of their own, in process or as a child process to SIGKILL.
+ *
+ * Issue 13: every Vigil of the stack is one host (RECORDING_HOST_ID) whose agent supervisor lives
+ * in the stack's temp folder, never the user's shared one; `stop()` ends what that supervisor
+ * still runs, and the supervisor itself, before the folder goes.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -24,12 +28,19 @@ import { temporalCliBinary } from './exportHistory.ts';
 import { startVigil, type RunningVigil, type StartVigilOptions } from '../../src/vigil.ts';
 import { WORKFLOWS_ENTRY } from '../../src/temporal/worker.ts';
 import { plainTemporalConnection } from '../../src/temporal/temporalConnection.ts';
+import type { AgentHosting } from '../../src/adapters/supervisor/agentHosting.ts';
 import { ApiClient } from '../../test/support/apiClient.ts';
+import { endSupervisedAgents } from '../../test/support/supervisorCleanup.ts';
 
 const VIGIL_PROCESS = fileURLToPath(new URL('../../test/support/workerProcess.ts', import.meta.url));
 export const RECORDING_TASK_QUEUE = 'vigil-runs';
 /** Id prefix of the recording stack's recovery sweepers. */
 export const SWEEPER_ID_PREFIX = 'record-';
+/** The one host every Vigil of the recording stack runs on (its host task queues end in `@host:record-host`). */
+export const RECORDING_HOST_ID = 'record-host';
+
+/** What a scenario's Vigil changes of the stack's hosting (the reattach window, the shutdown mode). */
+export type HostingOverrides = Partial<Pick<AgentHosting, 'reattachWindowMs' | 'shutdownMode'>>;
 
 export interface VigilInChildProcess {
   admin: ApiClient;
@@ -43,10 +54,10 @@ export interface RecordingStack {
   temporalAddress: string;
   temporalNamespace: string;
   workflowBundlePath: string;
-  /** Another Vigil in this process, on its own task queue. */
-  startVigilOn(taskQueue: string, adapterHeartbeatTimeoutMs: number): Promise<RunningVigil>;
-  /** Another Vigil in a child process, on its own task queue. */
-  spawnVigilOn(taskQueue: string, adapterHeartbeatTimeoutMs: number): Promise<VigilInChildProcess>;
+  /** Another Vigil in this process, on its own task queue (and the stack's host and supervisor). */
+  startVigilOn(taskQueue: string, adapterHeartbeatTimeoutMs: number, hosting?: HostingOverrides): Promise<RunningVigil>;
+  /** Another Vigil in a child process, on its own task queue (and the stack's host and supervisor). */
+  spawnVigilOn(taskQueue: string, adapterHeartbeatTimeoutMs: number, hosting?: HostingOverrides): Promise<VigilInChildProcess>;
   stop(): Promise<void>;
 }
 
@@ -79,8 +90,10 @@ export async function startRecordingStack(log: (line: string) => void): Promise<
   await writeFile(workflowBundlePath, bundle.code);
   const adminToken = generateAdminToken();
   const extras: Array<() => Promise<unknown>> = [];
+  // The stack's own supervisor (a short path: its socket's must stay under 108 bytes).
+  const supervisorDir = path.join(servers.root, 'supervisor');
 
-  const optionsFor = (taskQueue: string, adapterHeartbeatTimeoutMs: number): Omit<StartVigilOptions, 'logger'> => ({
+  const optionsFor = (taskQueue: string, adapterHeartbeatTimeoutMs: number, hosting: HostingOverrides = {}): Omit<StartVigilOptions, 'logger'> => ({
     databaseUrl: servers.databaseUrl,
     temporal: plainTemporalConnection(servers.temporal.address, servers.temporal.namespace),
     temporalUiUrl: null,
@@ -93,6 +106,7 @@ export async function startRecordingStack(log: (line: string) => void): Promise<
     port: 0,
     workflowBundlePath,
     shutdownGraceMs: 1_000,
+    agentHosting: { supervisorDir, hostId: RECORDING_HOST_ID, ...hosting },
   });
   const vigil = await startVigil({
     ...optionsFor(RECORDING_TASK_QUEUE, 5_000),
@@ -107,13 +121,13 @@ export async function startRecordingStack(log: (line: string) => void): Promise<
     temporalAddress: servers.temporal.address,
     temporalNamespace: servers.temporal.namespace,
     workflowBundlePath,
-    async startVigilOn(taskQueue, adapterHeartbeatTimeoutMs) {
-      const extra = await startVigil({ ...optionsFor(taskQueue, adapterHeartbeatTimeoutMs), logger: createLogger('error') });
+    async startVigilOn(taskQueue, adapterHeartbeatTimeoutMs, hosting) {
+      const extra = await startVigil({ ...optionsFor(taskQueue, adapterHeartbeatTimeoutMs, hosting), logger: createLogger('error') });
       extras.push(extra.stop);
       return extra;
     },
-    async spawnVigilOn(taskQueue, adapterHeartbeatTimeoutMs) {
-      const options = JSON.stringify(optionsFor(taskQueue, adapterHeartbeatTimeoutMs));
+    async spawnVigilOn(taskQueue, adapterHeartbeatTimeoutMs, hosting) {
+      const options = JSON.stringify(optionsFor(taskQueue, adapterHeartbeatTimeoutMs, hosting));
       const child = spawn(process.execPath, ['--import', 'tsx', VIGIL_PROCESS, options], { stdio: ['ignore', 'pipe', 'inherit'] });
       const kill = async () => {
         if (child.exitCode !== null || child.signalCode !== null) return;
@@ -131,6 +145,8 @@ export async function startRecordingStack(log: (line: string) => void): Promise<
     async stop() {
       for (const stop of extras.reverse()) await stop().catch(() => undefined);
       await vigil.stop();
+      // Agents a detaching stop left to the supervisor (or a failed scenario), then the supervisor.
+      await endSupervisedAgents(supervisorDir);
       await servers.stop();
     },
   };

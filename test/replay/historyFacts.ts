@@ -5,7 +5,7 @@
  */
 import type { HistoryJson } from '../../scripts/histories/exportHistory.ts';
 
-type Attributes = Record<string, any>;
+export type Attributes = Record<string, any>;
 interface JsonPayload {
   metadata?: { encoding?: string };
   data?: string;
@@ -30,7 +30,7 @@ function decode(payload: JsonPayload | undefined): unknown {
   return JSON.parse(Buffer.from(payload.data, 'base64').toString('utf8'));
 }
 
-function attributesOf(event: Attributes): Attributes {
+export function attributesOf(event: Attributes): Attributes {
   const key = Object.keys(event).find((name) => name.endsWith('EventAttributes'));
   return key ? event[key] : {};
 }
@@ -93,3 +93,40 @@ export const localActivityTypes = (facts: HistoryFacts) => facts.localActivities
 export function localActivityResult(facts: HistoryFacts, type: string): any {
   return facts.localActivities.find((activity) => activity.type === type)?.result;
 }
+
+/**
+ * Issue 13: each activity the workflow scheduled, on which task queue, within which
+ * schedule-to-start bound, and how it ended (`COMPLETED`, `TIMED_OUT:<type>`, `FAILED:<type>`, …).
+ */
+export function activityAttempts(history: HistoryJson) {
+  const attempts = new Map<string, { type: string; summary: unknown; taskQueue: string; scheduleToStartTimeout: string; ended: string | null }>();
+  for (const event of history.events as Attributes[]) {
+    const type = event.eventType.replace(/^EVENT_TYPE_/, '');
+    const attributes = attributesOf(event);
+    if (type === 'ACTIVITY_TASK_SCHEDULED') {
+      attempts.set(event.eventId, {
+        type: attributes.activityType.name,
+        summary: decode(event.userMetadata?.summary),
+        taskQueue: attributes.taskQueue.name,
+        scheduleToStartTimeout: attributes.scheduleToStartTimeout ?? '0s',
+        ended: null,
+      });
+    } else if (type.startsWith('ACTIVITY_TASK_') && attempts.has(attributes.scheduledEventId)) {
+      const how = type.replace(/^ACTIVITY_TASK_/, '');
+      if (how === 'STARTED' || how === 'CANCEL_REQUESTED') continue;
+      const detail = attributes.failure?.timeoutFailureInfo?.timeoutType ?? attributes.failure?.applicationFailureInfo?.type;
+      attempts.get(attributes.scheduledEventId)!.ended = detail ? `${how}:${detail}` : how;
+    }
+  }
+  return [...attempts.values()];
+}
+
+/** The patches (`patched(id)`) the workflow recorded, in order. */
+export const patchesOf = (history: HistoryJson): string[] =>
+  (history.events as Attributes[])
+    .filter((event) => event.eventType === 'EVENT_TYPE_MARKER_RECORDED' && attributesOf(event).markerName === 'core_patch')
+    .map((event) => (decode(attributesOf(event).details?.['patch-data']?.payloads?.[0]) as { id?: string } | undefined)?.id ?? '');
+
+/** The run workflow's input: the reattach window a run was started with. */
+export const runInputOf = (history: HistoryJson): { reattachWindowMs?: number } => decode(attributesOf(history.events[0] as Attributes).input?.payloads?.[0]) as { reattachWindowMs?: number };
+

@@ -14,13 +14,38 @@ import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { recordedWorkflowId, type HistoryJson } from '../../scripts/histories/exportHistory.ts';
 import { describeVerdict, installQuietTemporalRuntime, replayHistories, type RecordedHistory } from '../../scripts/histories/replayHistory.ts';
-import { factsOf, localActivityResult, localActivityTypes, type HistoryFacts } from './historyFacts.ts';
+import { activityAttempts, attributesOf, factsOf, localActivityResult, localActivityTypes, patchesOf, runInputOf, type Attributes, type HistoryFacts } from './historyFacts.ts';
+
+/** The host id of `queue` when it is the host task queue (`<runQueue>@host:<hostId>`, agentHosting.ts) of `runQueue`, else null. */
+const hostOf = (queue: string, runQueue: string): string | null => (queue.startsWith(`${runQueue}@host:`) ? queue.slice(`${runQueue}@host:`.length) : null);
+
+/** How the window reads as a Temporal duration (`300s`). */
+const windowDuration = (history: HistoryJson) => `${runInputOf(history).reattachWindowMs! / 1000}s`;
+
+/**
+ * Issue 13: the adapter activity was lost or given up by its worker (`firstEnded`), then ran again
+ * on the agent's host task queue (`<queue>@host:<hostId>`), bound by the run's reattach window,
+ * behind the `reattach-agent-on-its-host` patch, and completed there: nothing ran the agent again.
+ */
+function expectReattached(facts: HistoryFacts, history: HistoryJson, firstEnded: string) {
+  const [first, second, ...more] = activityAttempts(history);
+  expect(more).toEqual([]);
+  expect(first).toMatchObject({ type: 'executeAdapter', summary: 'execute agent process', scheduleToStartTimeout: '0s', ended: firstEnded });
+  expect(first.taskQueue).not.toMatch(/@host:/);
+  expect(second).toMatchObject({ type: 'executeAdapter', summary: 'reattach to agent process', scheduleToStartTimeout: windowDuration(history), ended: 'COMPLETED' });
+  expect(hostOf(second.taskQueue, first.taskQueue)).toMatch(/.+/);
+  expect(patchesOf(history)).toEqual(['reattach-agent-on-its-host']);
+  // The agent's own result: succeeded, no process_lost, no retry run (no startRuns).
+  expect(localActivityTypes(facts)).toEqual(['claimRun', 'finalizeRun']);
+  expect(localActivityResult(facts, 'finalizeRun')).toMatchObject({ status: 'succeeded', errorCode: null, followUpRunIds: [] });
+  expect(facts.result).toMatchObject({ status: 'succeeded', errorCode: null });
+}
 
 const HISTORY_DIR = fileURLToPath(new URL('./', import.meta.url));
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 
 /** Every committed history, and how to recognise the run it is a recording of. */
-const SCENARIOS: Record<string, { shows: string; workflowType?: string; closedBy?: string; check(facts: HistoryFacts): void }> = {
+const SCENARIOS: Record<string, { shows: string; workflowType?: string; closedBy?: string; check(facts: HistoryFacts, history: HistoryJson): void }> = {
   success: {
     shows: 'claim, one agent process, finalize, succeeded',
     check(facts) {
@@ -100,6 +125,39 @@ const SCENARIOS: Record<string, { shows: string; workflowType?: string; closedBy
       expect(facts.result).toMatchObject({ status: 'failed', errorCode: 'process_lost' });
     },
   },
+  reattach: {
+    shows: "issue 13: the worker is SIGKILLed mid-run; the adapter activity times out on its heartbeat, runs again on the agent's host queue, a new worker of the host reattaches, succeeded",
+    check(facts, history) {
+      expectReattached(facts, history, 'TIMED_OUT:TIMEOUT_TYPE_HEARTBEAT');
+      expect(facts.activityTimeouts).toEqual(['TIMEOUT_TYPE_HEARTBEAT']);
+      expect(facts.activityFailures).toEqual([]);
+    },
+  },
+  'deploy-detach': {
+    shows: "issue 13: the worker stops in detach mode (a deploy); the adapter activity fails WorkerDetached, runs again on the agent's host queue, the next worker reattaches, succeeded",
+    check(facts, history) {
+      expectReattached(facts, history, 'FAILED:WorkerDetached');
+      expect(facts.activityFailures).toMatchObject([{ type: 'WorkerDetached' }]);
+      expect(facts.activityTimeouts).toEqual([]);
+    },
+  },
+  'cancel-unwatched': {
+    shows: "issue 13: the run is cancelled while its worker is down; once the adapter activity times out, terminateAgent ends the group on the agent's host queue, cancelled",
+    check(facts, history) {
+      const [adapter, terminate, ...more] = activityAttempts(history);
+      expect(more).toEqual([]);
+      expect(adapter).toMatchObject({ type: 'executeAdapter', summary: 'execute agent process', ended: 'TIMED_OUT:TIMEOUT_TYPE_HEARTBEAT' });
+      expect(terminate).toMatchObject({ type: 'terminateAgent', scheduleToStartTimeout: windowDuration(history), ended: 'COMPLETED' });
+      expect(hostOf(terminate.taskQueue, adapter.taskQueue)).toMatch(/.+/);
+      expect(patchesOf(history)).toEqual(['reattach-agent-on-its-host']);
+      expect(facts.updates).toEqual(['cancelRun']);
+      // The cancel was requested before the activity was lost, and answered after the group ended.
+      expect(facts.events.indexOf('ACTIVITY_TASK_CANCEL_REQUESTED')).toBeLessThan(facts.events.indexOf('ACTIVITY_TASK_TIMED_OUT'));
+      expect(facts.events.indexOf('ACTIVITY_TASK_COMPLETED')).toBeLessThan(facts.events.indexOf('WORKFLOW_EXECUTION_UPDATE_COMPLETED'));
+      expect(localActivityResult(facts, 'finalizeRun')).toMatchObject({ status: 'cancelled', errorCode: 'cancelled' });
+      expect(facts.result).toMatchObject({ status: 'cancelled', errorCode: 'cancelled' });
+    },
+  },
   'recovery-sweeper': {
     shows: 'one execution of the recovery sweeper: a startup pass (update), periodic passes on its timer, pause, a pass on demand while paused, resume, continue-as-new',
     workflowType: 'recoverySweeperWorkflow',
@@ -163,7 +221,28 @@ describe('committed workflow histories', () => {
     const facts = factsOf(recorded!.history);
     expect(facts.workflowType).toBe(scenario.workflowType ?? 'heartbeatRunWorkflow');
     expect(facts.events.at(-1), `${name} should be a closed workflow (${scenario.shows})`).toBe(scenario.closedBy ?? 'WORKFLOW_EXECUTION_COMPLETED');
-    scenario.check(facts);
+    scenario.check(facts, recorded!.history);
+  });
+
+  // The issue-13 checks have teeth: each fails on a history in which the run was not reattached
+  // (worker-lost, worker-shutdown: the worker's run ended process_lost) or reattached otherwise.
+  it.each([
+    ['reattach', ['worker-lost', 'worker-shutdown', 'deploy-detach', 'cancel-unwatched', 'success']],
+    ['deploy-detach', ['worker-lost', 'worker-shutdown', 'reattach', 'cancel-unwatched', 'success']],
+    ['cancel-unwatched', ['worker-lost', 'cancel', 'reattach', 'deploy-detach']],
+  ])('%s: the check fails on a history without that reattach', (name, others) => {
+    for (const other of others) {
+      const recorded = histories.find((candidate) => candidate.name === other)!;
+      expect(() => SCENARIOS[name].check(factsOf(recorded.history), recorded.history), `${name}'s check on ${other}`).toThrow();
+    }
+  });
+
+  it.each(['reattach', 'deploy-detach', 'cancel-unwatched'])('%s: the check fails on its own history without the reattach-agent-on-its-host patch marker', (name) => {
+    const recorded = histories.find((candidate) => candidate.name === name)!;
+    const isPatchMarker = (event: Attributes) => event.eventType === 'EVENT_TYPE_MARKER_RECORDED' && attributesOf(event).markerName === 'core_patch';
+    const unpatched: HistoryJson = { ...recorded.history, events: recorded.history.events.filter((event) => !isPatchMarker(event as Attributes)) };
+    expect(unpatched.events.length).toBe(recorded.history.events.length - 1);
+    expect(() => SCENARIOS[name].check(factsOf(unpatched), unpatched)).toThrow(/reattach-agent-on-its-host/);
   });
 });
 
