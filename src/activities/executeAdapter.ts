@@ -37,13 +37,12 @@ import { asObject, boundIssueId, stringOrNull } from '../store/json.ts';
 import { LOG_STORE, runLogRef } from '../store/runLogStore.ts';
 import { runTexts } from '../domain/texts.ts';
 import { TERMINAL_RUN_STATUSES, tracksLocalChild } from '../domain/runStatus.ts';
+import { UNWATCHED_CANCEL_GRACE_SEC } from '../domain/runTimeouts.ts';
 import { terminateAgent } from './terminateAgent.ts';
 import { RunOutputRecorder } from './runOutputRecorder.ts';
 import { runLogFields } from '../runLogContext.ts';
 
 const LIVENESS_TICK_MS = 1_000;
-/** The grace of the API's own cancel fallback (runControl.ts), for an agent of a run it ended. */
-const UNWATCHED_CANCEL_GRACE_SEC = 2;
 
 /** How the workflow calls the activity; `reattachable`: it sends a detached run back to its host (older workflows do not). */
 export interface ExecuteOptions {
@@ -115,6 +114,7 @@ export async function executeAdapter(deps: ActivityDeps, runId: string, options:
             event: { companyId: run.companyId, runId, agentId: agent.id, eventType: 'adapter.reattach', message: runTexts.adapterReattached(pid), payload: { processPid: pid, processGroupId } },
           });
           heartbeat();
+          deps.metrics.agentHandover('reattached');
           log.info('reattached to agent process', { pid, processGroupId });
           return;
         }
@@ -169,8 +169,6 @@ export async function executeAdapter(deps: ActivityDeps, runId: string, options:
       error: result.errorMessage,
     });
     await recorder.close();
-    // The output is recorded: the supervisor may forget the agent and its files.
-    for (const release of releases.splice(0)) await release();
     if (result.cancelled) {
       // The group is gone. A worker shutting down is not a cancel anyone asked for: the run's
       // process was lost (R21). Otherwise let the workflow see the cancellation it requested.
@@ -191,13 +189,20 @@ export async function executeAdapter(deps: ActivityDeps, runId: string, options:
     return { ...payload, lostAt: result.processLost ? finishedAt.toISOString() : null };
   } catch (error) {
     if (!(error instanceof AgentDetachedError)) throw error;
+    if (!spawned && run.processPid === null) {
+      // Detached before the agent was ever started: any worker may start it (a handover, not a reattach).
+      throw ApplicationFailure.create({ type: WORKER_SHUTDOWN_BEFORE_START_FAILURE, message: runTexts.workerShutDownBeforeStart, nonRetryable: true, details: [{ lostAt: new Date().toISOString() } satisfies WorkerShutdownDetails] });
+    }
     // A deploy (issue 13): the agent runs on under the supervisor; the workflow reattaches on this host.
     await recorder.flush();
+    deps.metrics.agentHandover('detached');
     log.info('detached from agent process; the next worker on this host reattaches', { pid: error.pid, hostQueue });
     const details: WorkerDetachedDetails = { hostQueue, aliveAt: new Date().toISOString() };
     throw ApplicationFailure.create({ type: WORKER_DETACHED_FAILURE, message: runTexts.workerDetached, nonRetryable: true, details: [details] });
   } finally {
     clearInterval(ticker);
     await recorder.flush();
+    // Whatever the agent ended as, its output is recorded now: the supervisor may forget it and its files.
+    for (const release of releases.splice(0)) await release();
   }
 }

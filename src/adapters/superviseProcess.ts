@@ -161,8 +161,9 @@ export function supervisionKey(runId: string, attempt: number): string {
 
 /** The worker stopped watching the agent (a deploy, VIGIL_SHUTDOWN_MODE=detach): it runs on under its supervisor. */
 export class AgentDetachedError extends Error {
-  constructor(readonly pid: number) {
-    super(`detached from the agent process (pid ${pid}); it runs on under its supervisor`);
+  /** `pid` null: detached before attaching (whether the agent runs is the supervisor's to say). */
+  constructor(readonly pid: number | null) {
+    super(`detached from the agent process${pid === null ? '' : ` (pid ${pid})`}; it runs on under its supervisor`);
     this.name = 'AgentDetachedError';
   }
 }
@@ -208,7 +209,7 @@ export async function superviseProcess(launch: AgentLaunch, hooks: SupervisionHo
       unattendedMs: hooks.unattendedMs ?? DEFAULT_UNATTENDED_MS,
     };
   }
-  if (hooks.detach?.aborted) throw new AgentDetachedError(0);
+  if (hooks.detach?.aborted) throw new AgentDetachedError(null);
 
   const supervised = await superviseAgent(dir, key, spawn);
   if (supervised.kind === 'spawn_failed') return notStarted(spawnFailureMessage(launch.command, supervised.error));

@@ -3,6 +3,7 @@
  * workflow; a cancel goes through the run's workflow so the process group dies before the run is
  * written `cancelled` (R14), with a direct fallback when no worker answers.
  */
+import { UNWATCHED_CANCEL_GRACE_SEC } from '../domain/runTimeouts.ts';
 import type { Client } from '@temporalio/client';
 import type { PrismaClient } from '../store/db.ts';
 import type { ActivityDeps } from '../activities/deps.ts';
@@ -68,10 +69,10 @@ export class RunControl {
     if (!isCancellableRunStatus(after.status)) return after;
     // No workflow answered (closed without finalizing, or no worker alive): act directly.
     this.deps.logger.warn('cancelling run without its workflow', { runId, workflow: viaWorkflow });
-    // R14 step 2 without a handle: SIGTERM the recorded group, SIGKILL after 2 s — only on the
+    // R14 step 2 without a handle: SIGTERM the recorded group, SIGKILL after the grace — only on the
     // host that spawned it, where the pid means that process.
     const group = after.processGroupId ?? after.processPid;
-    if (group !== null && spawnedOnThisHost(after.processHost)) await terminateProcessGroup(group, { graceMs: 2_000 });
+    if (group !== null && spawnedOnThisHost(after.processHost)) await terminateProcessGroup(group, { graceMs: UNWATCHED_CANCEL_GRACE_SEC * 1000 });
     await finishRunOutsideWorkflow(this.deps.activityDeps, { runId, outcome: { kind: 'cancelled', reason } });
     return prisma.heartbeatRun.findUniqueOrThrow({ where: { id: runId } });
   }

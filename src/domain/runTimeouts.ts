@@ -7,6 +7,12 @@
 /** R13/R14: seconds between SIGTERM and SIGKILL when the config sets none. */
 export const DEFAULT_GRACE_SEC = 20;
 
+/**
+ * R14 step 2 when no workflow answers a cancel (the API's fallback), and for an agent whose run
+ * such a cancel already ended (issue 13): SIGTERM to the group, SIGKILL after this many seconds.
+ */
+export const UNWATCHED_CANCEL_GRACE_SEC = 2;
+
 /** R12/R13: `timeoutSec` floored and clamped to ≥ 0; 0 means no timeout. */
 export function effectiveTimeoutSec(config: { timeoutSec?: number }): number {
   const raw = Number(config.timeoutSec ?? 0);

@@ -91,6 +91,11 @@ export interface VigilMetrics {
   temporalScrape(up: boolean): void;
   /** This process's worker changed state (processes without a worker never call it: no series). */
   workerState(state: WorkerState): void;
+  /**
+   * Issue 13: a worker left a running agent to its host's supervisor (`detached`, a deploy), or
+   * came back to one that outlived its worker (`reattached`).
+   */
+  agentHandover(how: 'detached' | 'reattached'): void;
 }
 
 export function createVigilMetrics(options: { prisma?: PrismaClient; defaultMetrics?: boolean } = {}): VigilMetrics {
@@ -124,6 +129,12 @@ export function createVigilMetrics(options: { prisma?: PrismaClient; defaultMetr
     name: 'vigil_recovery_actions_total',
     help: 'Automatic recovery steps taken, by kind (retries, continuations, escalations)',
     labelNames: ['kind'] as const,
+    registers,
+  });
+  const agentHandovers = new Counter({
+    name: 'vigil_agent_handovers_total',
+    help: "Running agents a worker left to its host's supervisor (detached) or came back to after their worker died or detached (reattached)",
+    labelNames: ['how'] as const,
     registers,
   });
   const detection = new Histogram({
@@ -176,6 +187,7 @@ export function createVigilMetrics(options: { prisma?: PrismaClient; defaultMetr
     registry,
     runFinished: (status, errorCode) => runsFinished.inc({ status, error_code: errorCodeLabel(errorCode) }),
     recoveryAction: (kind) => recoveryActions.inc({ kind }),
+    agentHandover: (how) => agentHandovers.inc({ how }),
     processLossDetected: (path, seconds) => detection.observe({ path }, Math.max(0, seconds)),
     timeSweep: async (sweep, body) => {
       const stop = sweepDuration.startTimer({ sweep });

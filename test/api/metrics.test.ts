@@ -57,6 +57,7 @@ describe('GET /metrics', () => {
       'vigil_sweep_items_total',
       'vigil_api_request_duration_seconds',
       'vigil_temporal_worker_metrics_up',
+      'vigil_agent_handovers_total',
     ]) {
       expect(text, family).toContain(`# TYPE ${family} `);
     }

@@ -147,6 +147,7 @@ describe('agents outlive their worker', () => {
     const second = await startWorker();
     const run = await expectCompletedOnce(woken);
     expect(run.workerId).toBe(second.name);
+    expect(await (await fetch(`${second.url}/metrics`)).text()).toContain('vigil_agent_handovers_total{how="reattached"} 1');
     await second.terminate();
   }, 300_000);
 
