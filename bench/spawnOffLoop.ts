@@ -1,23 +1,35 @@
 /**
- * What the per-host spawn helper (issue 12) saves: `child_process.spawn` forks synchronously on
- * the caller's event loop, and the fork copies the page tables of the whole process, so a worker
- * of several hundred MiB stalls every other activity's heartbeats for each agent it starts.
+ * `npm run bench:spawn`: what the per-host agent supervisor (issue 13) costs per run, beside a
+ * direct `child_process.spawn` of the same no-op agent, both measured in this one invocation.
  *
- * The bench inflates this process's heap with live objects (the worker's size), then starts N
- * no-op agents (`true`, own process group, piped stdout/stderr as an agent gets them) directly
- * and through the helper, while `perf_hooks.monitorEventLoopDelay` records how late the loop
- * runs. It prints, for each way and heap size: event-loop delay p50/p99/max, spawn latency
- * (request → pid) p50/p99/max, and the wall time for all N.
+ * The agent is `/bin/sh -c 'echo <result line>'` (one line of output, so "all output read" means
+ * something), in its own process group with stdout/stderr captured, as an agent gets them:
+ * - direct: `spawn()` on this event loop, output piped; done at the child's `close`;
+ * - supervisor: `superviseAgent(dir, key, request)` (client.ts) against a supervisor in a temp
+ *   directory; the agent writes its files, this process reads them; done once `agent.exited`
+ *   resolved and both tails are read to their end (`agent.finishOutput()`), then `agent.release()`.
  *
- *   npx tsx bench/spawnOffLoop.ts [--agents 200] [--concurrency 4] [--heap-mib 500]
+ * For each way, with this process's heap empty and inflated with live objects (the worker's size,
+ * a fork copies its page tables), in alternating rounds (so a busy machine weighs on both alike),
+ * it prints: per-agent latency (spawn → exit seen → all output read) p50/p99/max, agents/s at N
+ * in flight, this process's event-loop delay p50/p99/max (1 ms timer) and CPU ms per
+ * agent, and for the supervisor its own CPU ms per agent (user + system), the CPU of the agents it
+ * reaped, and its RSS (peak), from /proc/<pid>/stat and status (pid from `<dir>/supervisor.pid`).
  *
- * Everything it starts it ends: each agent is awaited to its close, the helper is stopped.
+ *   npm run bench:spawn -- [--agents 200] [--concurrency 4] [--heap-mib 500] [--rounds 4]
+ *
+ * Everything it starts it ends: each agent is awaited to its exit and released, the supervisor is
+ * sent SIGTERM by the pid it wrote (it has no agent left) and awaited, its directory removed.
  */
 import { spawn } from 'node:child_process';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
-import { retainSpawnHelper, spawnAgentProcess, spawnHelperPid, stopSpawnHelper } from '../src/adapters/spawnHelper/helperClient.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { superviseAgent, type AgentSpawnRequest } from '../src/adapters/supervisor/client.ts';
+import { PID_FILE_NAME } from '../src/adapters/supervisor/runFiles.ts';
 
 function option(name: string, fallback: number): number {
   const index = process.argv.indexOf(`--${name}`);
@@ -27,85 +39,183 @@ function option(name: string, fallback: number): number {
 const AGENTS = option('agents', 200);
 const CONCURRENCY = option('concurrency', 4);
 const HEAP_MIB = option('heap-mib', 500);
-const AGENT_COMMAND = '/bin/true';
+/** Each way's agents are run in this many rounds, the ways alternating (ABBA...). */
+const ROUNDS = option('rounds', 4);
+const RESULT_LINE = '{"type":"result","summary":"ok"}';
+const AGENT = { command: '/bin/sh', args: ['-c', `echo '${RESULT_LINE}'`] };
+const AGENT_ENV = { PATH: process.env.PATH ?? '/usr/bin:/bin' };
 
-type Way = 'direct' | 'helper';
+type Way = 'direct' | 'supervisor';
 
-function rssMiB(pid: number): number {
-  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return Math.round(Number(match?.[1]) / 1024);
+/** What /proc says of a process: CPU ticks (own, and of the children it reaped) and RSS. */
+function procStat(pid: number): { ownTicks: number; childTicks: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { ownTicks: Number(fields[11]) + Number(fields[12]), childTicks: Number(fields[13]) + Number(fields[14]) };
 }
+
+function memoryMiB(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(status)?.[1]);
+  return { rss: Math.round(kb('VmRSS') / 1024), peak: Math.round(kb('VmHWM') / 1024) };
+}
+
+/** Clock ticks per second as /proc counts them (USER_HZ, 100 on Linux). */
+const TICK_MS = 10;
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-/** Resolves once the agent has exited and its pipes are closed. */
-function closed(agent: { stdout: Readable | null; stderr: Readable | null; once(event: 'close', listener: () => void): unknown }): Promise<void> {
-  agent.stdout?.resume();
-  agent.stderr?.resume();
-  return new Promise((resolve) => agent.once('close', () => resolve()));
+async function readToEnd(stream: Readable): Promise<number> {
+  let bytes = 0;
+  for await (const chunk of stream) bytes += (chunk as Buffer).length;
+  return bytes;
 }
 
-/** One agent started the way the adapter did before issue 12: forked on this event loop. */
-async function startDirect(): Promise<number> {
-  const requested = process.hrtime.bigint();
-  const child = spawn(AGENT_COMMAND, [], { cwd: '/', env: { PATH: process.env.PATH }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+/** One agent forked on this event loop, output piped; resolves (latency ms) once it exited and its pipes closed. */
+async function runDirect(): Promise<number> {
+  const began = process.hrtime.bigint();
+  const child = spawn(AGENT.command, AGENT.args, { cwd: '/', env: AGENT_ENV, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   if (child.pid === undefined) throw new Error('direct spawn failed');
-  const latencyMs = Number(process.hrtime.bigint() - requested) / 1e6;
-  await closed(child);
+  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  const [stdoutBytes] = await Promise.all([readToEnd(child.stdout!), readToEnd(child.stderr!), closed]);
+  if (stdoutBytes !== RESULT_LINE.length + 1) throw new Error(`direct: read ${stdoutBytes} bytes of output`);
+  return Number(process.hrtime.bigint() - began) / 1e6;
+}
+
+let supervisorDir = '';
+let nextKey = 0;
+
+/** One agent through the supervisor; resolves (latency ms) once its exit is seen and its files are read; released after. */
+async function runSupervised(): Promise<number> {
+  const began = process.hrtime.bigint();
+  const request: AgentSpawnRequest = { ...AGENT, cwd: '/', env: AGENT_ENV, stdin: null, deadlineAt: null, graceMs: 1_000, unattendedMs: 60_000 };
+  const outcome = await superviseAgent(supervisorDir, `bench-${process.pid}-${nextKey++}`, request);
+  if (outcome.kind !== 'agent') throw new Error(`supervisor: ${outcome.kind === 'spawn_failed' ? outcome.error.message : 'gone'}`);
+  const { agent } = outcome;
+  await agent.exited;
+  agent.finishOutput();
+  const [stdoutBytes] = await Promise.all([readToEnd(agent.stdout), readToEnd(agent.stderr)]);
+  const latencyMs = Number(process.hrtime.bigint() - began) / 1e6;
+  if (stdoutBytes !== RESULT_LINE.length + 1) throw new Error(`supervisor: read ${stdoutBytes} bytes of output`);
+  await agent.release();
   return latencyMs;
 }
 
-/** One agent started through the spawn helper. */
-async function startViaHelper(): Promise<number> {
-  const requested = process.hrtime.bigint();
-  const agent = await spawnAgentProcess({ command: AGENT_COMMAND, args: [], cwd: '/', env: { PATH: process.env.PATH ?? '' }, stdin: false });
-  const latencyMs = Number(process.hrtime.bigint() - requested) / 1e6;
-  await closed(agent);
-  return latencyMs;
+function supervisorPid(): number {
+  const pid = Number(readFileSync(path.join(supervisorDir, PID_FILE_NAME), 'utf8').trim());
+  if (!Number.isInteger(pid) || pid <= 0) throw new Error('no supervisor pid');
+  return pid;
 }
 
 interface Measured {
   way: Way;
   heapMiB: number;
-  rssMiB: number;
+  callerRssMiB: number;
+  latencyMs: { p50: number; p99: number; max: number };
+  agentsPerSec: number;
   loopDelayMs: { p50: number; p99: number; max: number };
-  spawnLatencyMs: { p50: number; p99: number; max: number };
-  wallMs: number;
+  callerCpuMsPerAgent: number;
+  supervisor: { cpuMsPerAgent: number; reapedCpuMsPerAgent: number; rssMiB: number; peakMiB: number } | null;
 }
 
-async function measure(way: Way, heapMiB: number): Promise<Measured> {
-  const start = way === 'direct' ? startDirect : startViaHelper;
-  // Warm-up, outside the measurement: first spawn of each way.
-  await start();
-  const delay = monitorEventLoopDelay({ resolution: 1 });
-  const latencies: number[] = [];
+/**
+ * How late this event loop runs while the agents start: a 1 ms timer re-armed each time it fires,
+ * each firing recording the time since the last (ns), as monitorEventLoopDelay at resolution 1 does
+ * (an idle loop reads about 1.1 ms), into a histogram that adds up over the rounds, which that
+ * one's does not: it counts the pause between a disable and the next enable as one long delay.
+ */
+function sampleLoopDelay(into: RecordableHistogram): () => void {
+  let armedAt = performance.now();
+  let timer: NodeJS.Timeout;
+  const fire = () => {
+    const now = performance.now();
+    into.record(Math.max(1, Math.round((now - armedAt) * 1e6)));
+    armedAt = now;
+    timer = setTimeout(fire, 1);
+  };
+  timer = setTimeout(fire, 1);
+  return () => clearTimeout(timer);
+}
+
+/** One way's samples at one heap size, summed over its rounds. */
+class Tally {
+  readonly latencies: number[] = [];
+  readonly delay = createHistogram();
+  wallMs = 0;
+  callerCpuUs = 0;
+  supervisorTicks = { own: 0, child: 0 };
+
+  constructor(readonly way: Way) {}
+
+  result(heapMiB: number): Measured {
+    const agents = this.latencies.length;
+    const sorted = [...this.latencies].sort((a, b) => a - b);
+    const round = (value: number) => Math.round(value * 100) / 100;
+    const ms = (ns: number) => round(ns / 1e6);
+    let supervisor: Measured['supervisor'] = null;
+    if (this.way === 'supervisor') {
+      const memory = memoryMiB(supervisorPid());
+      supervisor = {
+        cpuMsPerAgent: round((this.supervisorTicks.own * TICK_MS) / agents),
+        reapedCpuMsPerAgent: round((this.supervisorTicks.child * TICK_MS) / agents),
+        rssMiB: memory.rss,
+        peakMiB: memory.peak,
+      };
+    }
+    return {
+      way: this.way,
+      heapMiB,
+      callerRssMiB: memoryMiB(process.pid).rss,
+      latencyMs: { p50: round(percentile(sorted, 50)), p99: round(percentile(sorted, 99)), max: round(sorted[sorted.length - 1]) },
+      agentsPerSec: Math.round((agents / this.wallMs) * 1000 * 10) / 10,
+      loopDelayMs: { p50: ms(this.delay.percentile(50)), p99: ms(this.delay.percentile(99)), max: ms(this.delay.max) },
+      callerCpuMsPerAgent: round(this.callerCpuUs / 1000 / agents),
+      supervisor,
+    };
+  }
+}
+
+/** `agents` agents of one way, CONCURRENCY in flight, added to its tally. */
+async function measureRound(tally: Tally, agents: number): Promise<void> {
+  const run = tally.way === 'direct' ? runDirect : runSupervised;
+  // Warm-up, outside the measurement (and, for the supervisor, its start or its pid once idle).
+  for (let i = 0; i < CONCURRENCY; i++) await run();
+  const pid = tally.way === 'supervisor' ? supervisorPid() : null;
+  const supervisorBefore = pid ? procStat(pid) : null;
+  const cpuBefore = process.cpuUsage();
   let next = 0;
-  const began = Date.now();
-  delay.enable();
+  const began = performance.now();
+  const stopSampling = sampleLoopDelay(tally.delay);
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
-      while (next < AGENTS) {
+      while (next < agents) {
         next++;
-        latencies.push(await start());
+        tally.latencies.push(await run());
       }
     }),
   );
-  delay.disable();
-  const wallMs = Date.now() - began;
-  latencies.sort((a, b) => a - b);
-  const ms = (ns: number) => Math.round((ns / 1e6) * 100) / 100;
-  const round = (value: number) => Math.round(value * 100) / 100;
-  return {
-    way,
-    heapMiB,
-    rssMiB: rssMiB(process.pid),
-    loopDelayMs: { p50: ms(delay.percentile(50)), p99: ms(delay.percentile(99)), max: ms(delay.max) },
-    spawnLatencyMs: { p50: round(percentile(latencies, 50)), p99: round(percentile(latencies, 99)), max: round(latencies[latencies.length - 1]) },
-    wallMs,
-  };
+  stopSampling();
+  tally.wallMs += performance.now() - began;
+  const cpu = process.cpuUsage(cpuBefore);
+  tally.callerCpuUs += cpu.user + cpu.system;
+  if (pid && supervisorBefore) {
+    const after = procStat(pid);
+    tally.supervisorTicks.own += after.ownTicks - supervisorBefore.ownTicks;
+    tally.supervisorTicks.child += after.childTicks - supervisorBefore.childTicks;
+  }
+}
+
+/** Both ways at this heap size, in alternating rounds, so that what else loads the machine weighs on both alike. */
+async function measureBoth(heapMiB: number): Promise<Measured[]> {
+  const tallies = [new Tally('direct'), new Tally('supervisor')];
+  for (let round = 0; round < ROUNDS; round++) {
+    const agents = Math.ceil(AGENTS / ROUNDS);
+    for (const tally of round % 2 === 0 ? tallies : [...tallies].reverse()) await measureRound(tally, agents);
+  }
+  return tallies.map((tally) => tally.result(heapMiB));
 }
 
 /** Live objects, as a worker's heap holds them: arrays of doubles, 8 MiB each, every page touched. */
@@ -115,28 +225,59 @@ function inflateHeap(mib: number): number[][] {
   return ballast;
 }
 
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** SIGTERM by the pid it wrote (every agent is released by now), then wait until it is gone. */
+async function endSupervisor(): Promise<void> {
+  let pid: number;
+  try {
+    pid = supervisorPid();
+  } catch {
+    return; // never started, or already gone
+  }
+  if (processAlive(pid)) process.kill(pid, 'SIGTERM');
+  for (let waited = 0; processAlive(pid) && waited < 5_000; waited += 50) await sleep(50);
+  if (processAlive(pid)) process.kill(pid, 'SIGKILL');
+}
+
 async function main(): Promise<void> {
-  const releaseHelper = retainSpawnHelper();
+  supervisorDir = mkdtempSync(path.join(os.tmpdir(), 'vigil-bench-spawn-'));
   const rows: Measured[] = [];
   try {
-    for (const way of ['direct', 'helper'] as const) rows.push(await measure(way, 0));
+    rows.push(...(await measureBoth(0)));
     const ballast = inflateHeap(HEAP_MIB);
-    for (const way of ['direct', 'helper'] as const) rows.push(await measure(way, HEAP_MIB));
+    rows.push(...(await measureBoth(HEAP_MIB)));
     if (ballast.length === 0) throw new Error('unreachable: keeps the ballast alive until here');
-    const helperPid = spawnHelperPid();
-    const helperRss = helperPid ? rssMiB(helperPid) : null;
-    console.log(`spawnOffLoop: ${AGENTS} no-op agents (${AGENT_COMMAND}), ${CONCURRENCY} at a time; helper RSS ${helperRss} MiB`);
-    console.log('| way | live heap | worker RSS | loop delay p50 / p99 / max (ms) | spawn latency p50 / p99 / max (ms) | wall (ms) |');
-    console.log('|---|---|---|---|---|---|');
-    for (const row of rows) {
-      console.log(
-        `| ${row.way} | ${row.heapMiB} MiB | ${row.rssMiB} MiB | ${row.loopDelayMs.p50} / ${row.loopDelayMs.p99} / ${row.loopDelayMs.max} | ` +
-          `${row.spawnLatencyMs.p50} / ${row.spawnLatencyMs.p99} / ${row.spawnLatencyMs.max} | ${row.wallMs} |`,
-      );
-    }
   } finally {
-    await releaseHelper();
-    await stopSpawnHelper();
+    await endSupervisor();
+    rmSync(supervisorDir, { recursive: true, force: true });
+  }
+  console.log(`spawnOffLoop: ${Math.ceil(AGENTS / ROUNDS) * ROUNDS} no-op agents per way and heap (/bin/sh -c 'echo <result line>'), ${CONCURRENCY} in flight, in ${ROUNDS} alternating rounds (each after ${CONCURRENCY} warm-up agents); ${os.cpus().length} CPUs, load average ${os.loadavg()[0].toFixed(1)} at the end`);
+  console.log('| way | live heap | caller RSS | latency p50 / p99 / max (ms) | agents/s | caller loop delay p50 / p99 / max (ms) | caller CPU ms/agent | supervisor CPU ms/agent (own + reaped agents) | supervisor RSS (peak) |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
+  for (const row of rows) {
+    const supervisor = row.supervisor ? `${row.supervisor.cpuMsPerAgent} + ${row.supervisor.reapedCpuMsPerAgent}` : '—';
+    const supervisorRss = row.supervisor ? `${row.supervisor.rssMiB} MiB (${row.supervisor.peakMiB})` : '—';
+    console.log(
+      `| ${row.way} | ${row.heapMiB} MiB | ${row.callerRssMiB} MiB | ${row.latencyMs.p50} / ${row.latencyMs.p99} / ${row.latencyMs.max} | ${row.agentsPerSec} | ` +
+        `${row.loopDelayMs.p50} / ${row.loopDelayMs.p99} / ${row.loopDelayMs.max} | ${row.callerCpuMsPerAgent} | ${supervisor} | ${supervisorRss} |`,
+    );
+  }
+  for (const heapMiB of [0, HEAP_MIB]) {
+    const direct = rows.find((row) => row.way === 'direct' && row.heapMiB === heapMiB)!;
+    const supervised = rows.find((row) => row.way === 'supervisor' && row.heapMiB === heapMiB)!;
+    const ratio = (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(2)}×` : '—');
+    console.log(
+      `supervisor / direct at ${heapMiB} MiB: latency p50 ${ratio(supervised.latencyMs.p50, direct.latencyMs.p50)}, p99 ${ratio(supervised.latencyMs.p99, direct.latencyMs.p99)}, ` +
+        `agents/s ${ratio(supervised.agentsPerSec, direct.agentsPerSec)}, loop delay p99 ${ratio(supervised.loopDelayMs.p99, direct.loopDelayMs.p99)}`,
+    );
   }
 }
 

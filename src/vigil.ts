@@ -5,6 +5,7 @@
  * `npm start` (src/main.ts) calls this after bringing up PostgreSQL and Temporal; the tests call
  * it against the servers their global setup started.
  */
+import { setMaxListeners } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
@@ -150,6 +151,8 @@ async function assembleVigil(options: StartVigilOptions, opened: Array<() => Pro
   const hosting = agentHosting(options.agentHosting);
   // A detaching shutdown (issue 13) aborts this: the worker's agents run on for the next worker of the host.
   const detachAgents = new AbortController();
+  // Every running adapter listens to it (one listener per run, removed when the run ends).
+  setMaxListeners(0, detachAgents.signal);
   const agents = workerAgents(options.taskQueue, hosting, detachAgents.signal);
   const hostQueue = agents.hostQueue;
   const workflowSettings = { taskQueue: options.taskQueue, adapterHeartbeatTimeoutMs: options.adapterHeartbeatTimeoutMs, reattachWindowMs: hosting.reattachWindowMs };

@@ -22,14 +22,15 @@ export function isPidAlive(pid: number): boolean {
   return stat === null || stat.state !== 'Z';
 }
 
-interface ProcStat {
+export interface ProcStat {
   state: string;
   ppid: number;
   /** Clock ticks since boot at which the process started (field 22 of /proc/<pid>/stat). */
   startTicks: string;
 }
 
-function readProcStat(pid: number): ProcStat | null {
+/** The fields of `/proc/<pid>/stat` Vigil reads; null when there is no such process (or no /proc). */
+export function readProcStat(pid: number): ProcStat | null {
   let raw: string;
   try {
     raw = readFileSync(`/proc/${pid}/stat`, 'utf8');

@@ -33,10 +33,19 @@ export function fieldsOfSdkMetadata(meta: LogMetadata | undefined): Record<strin
   return fields;
 }
 
+/**
+ * SDK warnings that say what Vigil means to do, logged at debug: each process's worker on its
+ * host's task queue runs activities only (issue 13, temporal/worker.ts).
+ */
+const EXPECTED_SDK_WARNINGS = new Set(['No workflows registered, not polling for workflow tasks']);
+
 /** Vigil's logger behind the SDK's `Logger` interface. */
 export function sdkLoggerFor(logger: Logger): SdkLogger {
   const target = withRunContext(logger);
-  const log = (level: SdkLogLevel, message: string, meta?: LogMetadata) => target[LEVELS[level] ?? 'info'](message, fieldsOfSdkMetadata(meta));
+  const log = (level: SdkLogLevel, message: string, meta?: LogMetadata) => {
+    const vigilLevel = level === 'WARN' && EXPECTED_SDK_WARNINGS.has(message) ? 'debug' : (LEVELS[level] ?? 'info');
+    target[vigilLevel](message, fieldsOfSdkMetadata(meta));
+  };
   return {
     log,
     trace: (message, meta) => log('TRACE', message, meta),

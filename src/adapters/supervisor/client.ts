@@ -24,6 +24,7 @@ import {
   encodeLine,
   LineDecoder,
   SUPERVISOR_PROTOCOL_VERSION,
+  type AgentSpawnRequest,
   type AgentState,
   type SupervisorEvent,
   type SupervisorReply,
@@ -45,16 +46,7 @@ export function defaultSupervisorDir(env: NodeJS.ProcessEnv = process.env, cwd =
 }
 
 /** What to start when the supervisor does not know the run yet. */
-export interface AgentSpawnRequest {
-  command: string;
-  args: string[];
-  cwd: string;
-  env: Record<string, string>;
-  stdin: string | null;
-  deadlineAt: number | null;
-  graceMs: number;
-  unattendedMs: number;
-}
+export type { AgentSpawnRequest };
 
 export type SuperviseOutcome =
   | { kind: 'agent'; agent: SupervisedAgent }

@@ -3,24 +3,17 @@
  * alive" says nothing about the agent that once had it. Linux gives every process its start time
  * in clock ticks since boot (`/proc/<pid>/stat`, field 22), fixed for the process's life.
  *
- * Node imports only: the supervisor process loads this file.
+ * Node imports only (and platform/processes.ts): the supervisor process loads this file.
  */
-import { readFileSync } from 'node:fs';
+import { readProcStat } from '../../platform/processes.ts';
 import { isPidAlive } from '../processGroup.ts';
 
 /** The start ticks of `pid`, or null when no such process is alive (or /proc cannot say). */
 export function processStartTicks(pid: number): number | null {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return null;
-  }
-  // The command name (field 2) is in parentheses and may hold spaces or ')': fields follow the last ')'.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // fields[0] is field 3 (state); a zombie has exited, only its status is left to collect.
-  if (fields[0] === 'Z') return null;
-  const ticks = Number(fields[19]);
+  const stat = readProcStat(pid);
+  // A zombie has exited: only its status is left to collect.
+  if (stat === null || stat.state === 'Z') return null;
+  const ticks = Number(stat.startTicks);
   return Number.isFinite(ticks) ? ticks : null;
 }
 

@@ -79,6 +79,9 @@ export type SupervisorRequest =
   /** The worker is done with `runId` (its result is recorded): its directory and files are removed. */
   | { op: 'release'; requestId: number; runId: string };
 
+/** What a spawn asks for beyond the run's key: the client's request shape (client.ts). */
+export type AgentSpawnRequest = Omit<Extract<SupervisorRequest, { op: 'spawn' }>, 'op' | 'requestId' | 'runId'>;
+
 export type SupervisorReply =
   | { requestId: number; ok: true; protocol: number; pid: number }
   | ({ requestId: number; ok: true } & AgentState)
