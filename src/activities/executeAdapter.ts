@@ -32,7 +32,7 @@ import type { AdapterInvocation } from '../adapters/types.ts';
 import type { AdapterResult } from '../domain/adapterResult.ts';
 import { prepareAgentCliRun } from './agentCliPreparation.ts';
 import { mintRunToken } from '../auth/tokens.ts';
-import { recordProcessReattached, recordProcessSpawned } from '../store/runExecutionWrites.ts';
+import { recordProcessSpawned } from '../store/runExecutionWrites.ts';
 import { asObject, boundIssueId, stringOrNull } from '../store/json.ts';
 import { LOG_STORE, runLogRef } from '../store/runLogStore.ts';
 import { runTexts } from '../domain/texts.ts';
@@ -105,19 +105,10 @@ export async function executeAdapter(deps: ActivityDeps, runId: string, options:
       onReleasable: (release) => releases.push(release),
       onSpawn: async ({ pid, processGroupId, startedAt, startTicks, reattached }) => {
         spawned = true;
-        if (reattached) {
-          // Before any output is delivered: what earlier workers stored is not stored again.
-          await recorder.resume(deps.logStore);
-          await recordProcessReattached(deps.prisma, {
-            runId,
-            workerId: deps.workerId,
-            event: { companyId: run.companyId, runId, agentId: agent.id, eventType: 'adapter.reattach', message: runTexts.adapterReattached(pid), payload: { processPid: pid, processGroupId } },
-          });
-          heartbeat();
-          deps.metrics.agentHandover('reattached');
-          log.info('reattached to agent process', { pid, processGroupId });
-          return;
-        }
+        // Before any output is delivered: what earlier workers stored is not stored again.
+        if (reattached) await recorder.resume(deps.logStore);
+        // R18/R19: where the process is, and which worker watches it now (written again on a
+        // reattach: the worker that started it may have died before it could record it).
         await recordProcessSpawned(deps.prisma, {
           runId,
           pid,
@@ -128,17 +119,20 @@ export async function executeAdapter(deps: ActivityDeps, runId: string, options:
           workerId: deps.workerId,
           logStore: LOG_STORE,
           logRef,
-          event: {
-            companyId: run.companyId,
-            runId,
-            agentId: agent.id,
-            eventType: 'adapter.invoke',
-            message: runTexts.adapterInvoked(pid),
-            payload: { processPid: pid, processGroupId, adapterType: agent.adapterType },
-          },
+          event: reattached
+            ? { companyId: run.companyId, runId, agentId: agent.id, eventType: 'adapter.reattach', message: runTexts.adapterReattached(pid), payload: { processPid: pid, processGroupId } }
+            : {
+                companyId: run.companyId,
+                runId,
+                agentId: agent.id,
+                eventType: 'adapter.invoke',
+                message: runTexts.adapterInvoked(pid),
+                payload: { processPid: pid, processGroupId, adapterType: agent.adapterType },
+              },
         });
         heartbeat();
-        log.info('agent process started', { pid, processGroupId, adapterType: agent.adapterType });
+        if (reattached) deps.metrics.agentHandover('reattached');
+        log.info(reattached ? 'reattached to agent process' : 'agent process started', { pid, processGroupId, adapterType: agent.adapterType });
       },
       onOutput: (chunk) => recorder.record(chunk),
     };
@@ -169,9 +163,10 @@ export async function executeAdapter(deps: ActivityDeps, runId: string, options:
       error: result.errorMessage,
     });
     await recorder.close();
-    if (result.cancelled) {
+    if (result.cancelled && ctx.cancellationSignal.aborted) {
       // The group is gone. A worker shutting down is not a cancel anyone asked for: the run's
       // process was lost (R21). Otherwise let the workflow see the cancellation it requested.
+      // (A reattached agent ended by a cancel this attempt never got returns its result: cancelled, R5.)
       const reason = await ctx.cancelled.catch((failure: unknown) => (failure instanceof Error ? failure.message : String(failure)));
       // When the group was ended (before a start: when this worker gave the run up), for finalize.
       const lost: WorkerShutdownDetails = { lostAt: result.finishedAt.toISOString() };

@@ -22,7 +22,10 @@ export interface ProcessSpawned {
   event: RunEventInput;
 }
 
-/** R18/R19: recorded at once, so the reaper and a cancel from another host can find the child. */
+/**
+ * R18/R19: recorded at once, so the reaper and a cancel from another host can find the child; again
+ * by a worker that reattaches to it (issue 13), with its own id and an `adapter.reattach` event.
+ */
 export async function recordProcessSpawned(prisma: PrismaClient, spawned: ProcessSpawned): Promise<void> {
   await prisma.$executeRaw`
     WITH spawned AS (
@@ -34,17 +37,6 @@ export async function recordProcessSpawned(prisma: PrismaClient, spawned: Proces
       RETURNING id
     )
     ${runEventsInsert([spawned.event])}`;
-}
-
-/** Issue 13: a worker attached to the run's running agent; the run says which worker watches it now. */
-export async function recordProcessReattached(prisma: PrismaClient, reattached: { runId: string; workerId: string; event: RunEventInput }): Promise<void> {
-  await prisma.$executeRaw`
-    WITH reattached AS (
-      UPDATE heartbeat_runs SET worker_id = ${reattached.workerId}, updated_at = ${new Date()}
-      WHERE id = ${reattached.runId}::uuid
-      RETURNING id
-    )
-    ${runEventsInsert([reattached.event])}`;
 }
 
 export interface OutputFlushed {
