@@ -5,6 +5,7 @@
  * `npm start` (src/main.ts) calls this after bringing up PostgreSQL and Temporal; the tests call
  * it against the servers their global setup started.
  */
+import { expiredIdempotencyKeys } from './store/idempotencyKeys.ts';
 import { setMaxListeners } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
@@ -138,7 +139,13 @@ async function assembleVigil(options: StartVigilOptions, opened: Array<() => Pro
   opened.push(async () => stopCompanyLookup());
   const runTokenSecret = await loadRunTokenSecret(prisma, options.runTokenSecret);
   const logStore = new RunLogStore(prisma, { maxBytes: options.runLogs?.maxBytes, localFileDir: path.join(options.dataDir, 'run-logs') });
-  const runLogRetention = new RunLogRetention({ prisma, logger, retentionDays: options.runLogs?.retentionDays });
+  const runLogRetention = new RunLogRetention({
+    prisma,
+    logger,
+    retentionDays: options.runLogs?.retentionDays,
+    // Issue 14 §3: keys are kept 24 h.
+    alsoPrune: [expiredIdempotencyKeys(prisma)],
+  });
   runLogRetention.start();
   opened.push(() => runLogRetention.stop());
   const clientConnection = await connectClient(options.temporal);

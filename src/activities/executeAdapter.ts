@@ -41,6 +41,8 @@ import { UNWATCHED_CANCEL_GRACE_SEC } from '../domain/runTimeouts.ts';
 import { terminateAgent } from './terminateAgent.ts';
 import { RunOutputRecorder } from './runOutputRecorder.ts';
 import { runLogFields } from '../runLogContext.ts';
+import { idempotencyPrefix } from '../domain/idempotencyPrefix.ts';
+import { lineageRootRunId } from '../store/runLineage.ts';
 
 const LIVENESS_TICK_MS = 1_000;
 
@@ -75,6 +77,10 @@ export async function executeAdapter(deps: ActivityDeps, runId: string, options:
     VIGIL_COMPANY_ID: agent.companyId,
     VIGIL_WAKE_REASON: stringOrNull(context.wakeReason) ?? '',
     VIGIL_CONTEXT: JSON.stringify(context),
+    // Issue 14 §3: the stem of the agent's `Idempotency-Key`s, the same for every retry and
+    // continuation of this run's lineage (src/domain/idempotencyPrefix.ts).
+    // A run that retries nothing is its own lineage's root (no statement spent on most runs).
+    VIGIL_IDEMPOTENCY_PREFIX: idempotencyPrefix({ issueId, rootRunId: run.retryOfRunId === null ? runId : await lineageRootRunId(deps.prisma, runId) }),
   };
   if (issueId) env.VIGIL_ISSUE_ID = issueId;
 

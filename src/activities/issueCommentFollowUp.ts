@@ -26,6 +26,8 @@ export interface CommentedRun {
   status: string;
   contextSnapshot: unknown;
   livenessState: string | null;
+  /** Set during the run when its comment was an earlier run's, repeated under the same Idempotency-Key (issue 14 §3). */
+  issueCommentSatisfiedByCommentId?: string | null;
 }
 
 export interface IssueCommentOutcome {
@@ -69,7 +71,7 @@ export async function applyIssueCommentPolicy(
   });
   const decision = decideIssueCommentPolicy({
     expectation,
-    commentId: comment?.id ?? null,
+    commentId: comment?.id ?? run.issueCommentSatisfiedByCommentId ?? null,
     livenessState: run.livenessState,
     deferredCommentWake: await hasDeferredCommentWake(tx, run, issueId),
     holdsExecutionLock: issue?.executionRunId === run.id,

@@ -19,6 +19,7 @@ import { budgetsRouter } from './routes/budgets.ts';
 import { environmentsRouter } from './routes/environments.ts';
 import { recoveryRouter } from './routes/recovery.ts';
 import { eventsRouter } from './routes/events.ts';
+import { loopBreakerRouter } from './routes/loopBreaker.ts';
 import { metricsEndpoint, recordApiLatency } from '../metrics/httpMetrics.ts';
 import { MAX_REQUEST_BODY_BYTES } from './requestLimits.ts';
 
@@ -45,6 +46,7 @@ export function createApp(ctx: ApiContext): Express {
   api.use(environmentsRouter(ctx));
   api.use(recoveryRouter(ctx));
   api.use(eventsRouter(ctx));
+  api.use(loopBreakerRouter(ctx));
   app.use('/api', api);
   app.use(notFoundRoute());
   app.use(errorHandler(ctx.logger));

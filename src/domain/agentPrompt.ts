@@ -48,7 +48,12 @@ Work on the issue in the current directory. Act through Vigil's API at {{api.url
 every request with the header "Authorization: Bearer $VIGIL_API_KEY" (the key is in your
 environment; it is valid for this run only). Post what you did, or why you are stuck, as a
 comment: POST {{api.commentsPath}} with {"body": "..."}. Keep longer notes as documents:
-PUT {{api.documentsPath}}/<key> with {"body": "..."}. End with a short summary of the outcome.
+PUT {{api.documentsPath}}/<key> with {"body": "..."}. Send every such write (and any issue you
+create, wake or cost you record) with the header "Idempotency-Key: $VIGIL_IDEMPOTENCY_PREFIX:<step>",
+where <step> names that one write and stays the same if you are run again for the same work (e.g.
+"comment:final", "doc:plan:1"): a retried or continued run gets the same prefix, so a write its
+predecessor already made is answered again instead of made twice. Use a new <step> for a new write.
+End with a short summary of the outcome.
 `;
 
 /** Wake reasons (and retry reasons) that mean this run picks up earlier work on the same task. */

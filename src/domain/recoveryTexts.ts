@@ -203,6 +203,27 @@ export function livenessExhaustedComment(input: {
   ].join('\n');
 }
 
+/** Issue 14 V2: the first line of the loop breaker's one comment per trip. */
+export const LOOP_BREAKER_PREFIX = 'Loop breaker tripped';
+
+// Issue 14 V2: posted once per trip (however many wakes it skips), without an author.
+export function loopBreakerComment(input: { agentName: string; runsWithoutProgress: number; windowSec: number; issueId: string }): string {
+  return [
+    LOOP_BREAKER_PREFIX,
+    '',
+    `- Agent: ${input.agentName}`,
+    `- Runs on this issue without progress: ${input.runsWithoutProgress} within ${windowText(input.windowSec)} (progress = a comment, a document revision or a status change by the run; a reassignment is not progress)`,
+    '- Automatic wakes of this agent for this issue (timer, comment, continuation, retry, recovery dispatch, handoffs by agents) are skipped with reason `loop_detected`.',
+    `- Next action: a board user can still wake the agent, clarify the task, reassign it, or reset the breaker with \`POST /api/issues/${input.issueId}/loop-breaker/reset\`; the agent's next progress resets it too.`,
+  ].join('\n');
+}
+
+function windowText(windowSec: number): string {
+  if (windowSec % 3600 === 0) return windowSec === 3600 ? '1 hour' : `${windowSec / 3600} hours`;
+  if (windowSec % 60 === 0) return windowSec === 60 ? '1 minute' : `${windowSec / 60} minutes`;
+  return `${windowSec} seconds`;
+}
+
 /** Run events, run errors and wake errors written by the recovery path. */
 export const recoveryEventTexts = {
   // R18

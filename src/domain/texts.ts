@@ -60,6 +60,8 @@ export const wakeTexts = {
   timerDisabled: 'Timer heartbeats are disabled for this agent',
   onDemandDisabled: 'This agent does not accept on-demand wakes',
   deferred: 'The issue is being executed by another run; this wake runs when it finishes',
+  // Issue 14 V1: the skipped wake's error.
+  loopDetected: 'Loop breaker: this agent ended too many runs on this issue without progress; automatic wakes are skipped until progress or a board reset',
 } as const;
 
 export const agentTexts = {

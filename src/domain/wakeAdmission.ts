@@ -7,6 +7,10 @@
  * gates before anything else, the pause hold before the issue transaction, the execution-run facts
  * under the issue lock. Each answers only from what has been read by then, so no query is made for
  * a fact a gate before it has already made moot.
+ *
+ * Issue 14's loop breaker (`domain/loopBreaker.ts`, V1–V5) stands between the issue lock and R71.6:
+ * an automatic issue-bound wake of an agent caught in a loop on the issue is skipped as
+ * `loop_detected` before the execution-run facts are looked at.
  */
 import { agentNameKey, isCommentInteractionWake, type HeartbeatPolicy } from './heartbeatPolicy.ts';
 import { isInvokableAgentStatus } from './runStatus.ts';

@@ -11,6 +11,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { PrismaClient } from '../store/db.ts';
 import { LIVE_RUN_STATUS_LIST } from '../store/runStatusSql.ts';
 import { LIVE_RUN_STATUSES } from '../domain/runStatus.ts';
+import { loopBreakerTotals } from '../store/loopBreaker.ts';
 
 /** Every recovery step Vigil takes on its own (RECOVERY.md), as the `kind` label. */
 export type RecoveryActionKind =
@@ -123,6 +124,20 @@ export function createVigilMetrics(options: { prisma?: PrismaClient; defaultMetr
       const counts = new Map(rows.map((row) => [row.status, Number(row.count)]));
       // Live statuses only: terminal ones only grow.
       for (const status of LIVE_RUN_STATUSES) this.set({ status }, counts.get(status) ?? 0);
+    },
+  });
+  // Issue 14 V2/V4: the loop breaker's events, read at scrape time from the breakers' counters
+  // (written in the wake's own transaction, so every Vigil process reports the same totals).
+  new Counter({
+    name: 'vigil_loop_breaker_total',
+    help: 'Loop breaker events over all issues and agents: tripped (one comment each), skipped (automatic wakes skipped as loop_detected), reset (by a board), cleared (by progress or the window)',
+    labelNames: ['event'] as const,
+    registers,
+    async collect() {
+      if (!prisma) return;
+      const totals = await loopBreakerTotals(prisma);
+      this.reset();
+      for (const [event, value] of Object.entries(totals)) this.inc({ event }, value);
     },
   });
   const recoveryActions = new Counter({

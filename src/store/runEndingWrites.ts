@@ -83,6 +83,8 @@ export async function postRunSummaryComment(tx: Tx, comment: { runId: string; co
       UPDATE issues SET updated_at = ${now}
       WHERE id = ${comment.issueId}::uuid AND company_id = ${comment.companyId}::uuid
         AND NOT EXISTS (SELECT 1 FROM issue_comments c WHERE c.issue_id = ${comment.issueId}::uuid AND c.created_by_run_id = ${comment.runId}::uuid)
+        -- Issue 14 §3: nor when its comment was an earlier run's, repeated under the same Idempotency-Key.
+        AND NOT EXISTS (SELECT 1 FROM heartbeat_runs r WHERE r.id = ${comment.runId}::uuid AND r.issue_comment_satisfied_by_comment_id IS NOT NULL)
       RETURNING id
     )
     INSERT INTO issue_comments (company_id, issue_id, author_agent_id, created_by_run_id, body, created_at, updated_at)

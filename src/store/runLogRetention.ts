@@ -50,6 +50,8 @@ export interface RunLogRetentionOptions {
   /** How often to prune (default 1 h; the first prune is a minute after start, or sooner if this is shorter). */
   pruneIntervalMs?: number;
   now?: () => Date;
+  /** Other expired rows pruned on the same tick (e.g. idempotency keys past their 24 h): each returns how many it deleted. */
+  alsoPrune?: Array<{ what: string; prune(now: Date): Promise<number> }>;
 }
 
 /** The periodic prune of one Vigil process. */
@@ -95,6 +97,14 @@ export class RunLogRetention {
         if (deleted > 0) this.options.logger.info('run logs: pruned the logs of old runs', { deleted, retentionDays: this.retentionDays });
       } catch (error) {
         if (!this.stopped) this.options.logger.warn('run logs: pruning failed', { error: error instanceof Error ? error.message : String(error) });
+      }
+      for (const other of this.options.alsoPrune ?? []) {
+        try {
+          const deleted = await other.prune(this.now());
+          if (deleted > 0) this.options.logger.info(`${other.what}: pruned expired rows`, { deleted });
+        } catch (error) {
+          if (!this.stopped) this.options.logger.warn(`${other.what}: pruning failed`, { error: error instanceof Error ? error.message : String(error) });
+        }
       }
     });
   }

@@ -1,6 +1,7 @@
 /**
  * R71: enqueue a wakeup request. Every way work reaches an agent (API wakeup, issue assignment,
- * recovery paths) comes through `enqueueWakeup`. Whether the wake becomes a new queued run,
+ * recovery paths) comes through `enqueueWakeup`. An issue-bound automatic wake first asks the loop
+ * breaker (issue 14, `domain/loopBreaker.ts`). Whether the wake becomes a new queued run,
  * coalesces into a live run, parks behind another agent's run or is skipped is decided in
  * `domain/wakeAdmission.ts`; this module reads the facts and writes the outcome — atomically
  * under the issue row lock.
@@ -8,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Prisma, PrismaClient } from './db.ts';
 import { ConflictError, NotFoundError } from '../errors.ts';
-import { agentTexts } from '../domain/texts.ts';
+import { agentTexts, wakeTexts } from '../domain/texts.ts';
 import { agentNameKey, heartbeatPolicyOf } from '../domain/heartbeatPolicy.ts';
 import { LIVE_RUN_STATUSES } from '../domain/runStatus.ts';
 import type { ActivePauseHold } from './treeHolds.ts';
@@ -16,6 +17,8 @@ import { logActivity } from './activityLog.ts';
 import { asObject, stringOrNull, toJson, type JsonObject } from './json.ts';
 import { lockAgent, lockIssue } from './locks.ts';
 import { insertQueuedRun, readIssueExecutionFacts, readWakeGateFacts } from './wakeStatements.ts';
+import { clearTrip, readLoopBreakerFacts, tripOrCountSkip } from './loopBreaker.ts';
+import { decideLoopBreaker, isBoardWake, LOOP_DETECTED_REASON } from '../domain/loopBreaker.ts';
 import {
   admitByAgentGates,
   admitIssueWake,
@@ -180,6 +183,21 @@ async function enqueueIssueBound(
     // R71.6: the facts, read under the issue row lock, each only when the admission can use it.
     const locked = await lockIssue(tx, issueId);
     const issue = locked && locked.companyId === companyId ? locked : null;
+    // Issue 14 V1–V5: the loop breaker, before R71.6 looks at the issue's runs, for every
+    // automatic wake of this agent for this issue (a board user's wake passes, V5).
+    if (issue && !isBoardWake(request)) {
+      const now = new Date();
+      const scope = { companyId, issueId, agentId: agent.id };
+      const breakerFacts = await readLoopBreakerFacts(tx, scope, now);
+      const breaker = decideLoopBreaker(breakerFacts);
+      if (breaker.kind === 'skip' || breaker.kind === 'skip_and_trip') {
+        const skipped = await skip(tx, LOOP_DETECTED_REASON, wakeTexts.loopDetected);
+        // V2: the conditional trip posts the one comment; a breaker tripped meanwhile only counts the skip.
+        await tripOrCountSkip(tx, { ...scope, agentName: agent.name, runsWithoutProgress: breaker.runsWithoutProgress, windowSec: breakerFacts.settings.windowSec, maxRuns: breakerFacts.settings.maxRuns, wakeId: skipped.wakeId }, now);
+        return skipped;
+      }
+      if (breaker.kind === 'admit_and_clear') await clearTrip(tx, scope, now);
+    }
     const facts = issue ? await readIssueExecutionFacts(tx, issue) : null;
     const active = facts?.activeRun ?? null;
     const unresolved =

@@ -147,6 +147,9 @@ const AREAS: Record<string, () => Promise<void>> = {
     await call(acme.board, 'get', '/api/companies', { expect: 403 });
     await call(admin, 'post', '/api/companies/{companyId}/board-keys', { path: { companyId: company.body.id }, body: { name: 'docs' }, expect: 201 });
     await call(admin, 'post', '/api/companies/{companyId}/board-keys', { path: { companyId: randomUUID() }, expect: 404 });
+    // Issue 14: the loop breaker's settings.
+    await call(admin, 'patch', '/api/companies/{companyId}', { path: { companyId: company.body.id }, body: { loopBreakerMaxRuns: 4, loopBreakerWindowSec: 1800 }, expect: 200 });
+    await call(admin, 'patch', '/api/companies/{companyId}', { path: { companyId: company.body.id }, body: { loopBreakerWindowSec: 1 }, expect: 400 });
   },
   'agents, wakeups, runs, events, logs, leases and cancel': async () => {
     const board = acme.board;
@@ -231,6 +234,9 @@ const AREAS: Record<string, () => Promise<void>> = {
     await call(board, 'get', '/api/issues/{issueId}/tree-holds', { path: { issueId: blocker.body.identifier }, query: 'status=active', expect: 200 });
     await call(board, 'post', '/api/issues/{issueId}/tree-holds/{holdId}/release', { path: { issueId: issue.body.id, holdId: hold.body.id }, expect: 404 });
     await call(board, 'post', '/api/issues/{issueId}/tree-holds/{holdId}/release', { path: { issueId: blocker.body.id, holdId: hold.body.id }, body: { reason: 'done' }, expect: 200 });
+    // Issue 14: the loop breaker's reset.
+    await call(board, 'post', '/api/issues/{issueId}/loop-breaker/reset', { path: { issueId: issue.body.id }, body: {}, expect: 200 });
+    await call(board, 'post', '/api/issues/{issueId}/loop-breaker/reset', { path: { issueId: randomUUID() }, body: {}, expect: 404 });
   },
   'environments, budgets, costs and recovery': async () => {
     const other = await givenCompany(vigil.admin);

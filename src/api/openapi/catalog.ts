@@ -11,6 +11,7 @@ import { agentRoutes } from '../routes/agents.ts';
 import { agentSessionRoutes } from '../routes/agentSessions.ts';
 import { issueRoutes } from '../routes/issues.ts';
 import { treeHoldRoutes } from '../routes/treeHolds.ts';
+import { loopBreakerRoutes } from '../routes/loopBreaker.ts';
 import { runRoutes } from '../routes/runs.ts';
 import { environmentRoutes } from '../routes/environments.ts';
 import { budgetRoutes } from '../routes/budgets.ts';
@@ -27,6 +28,7 @@ export function routeCatalog(): RouteGroup[] {
     agentSessionRoutes,
     issueRoutes,
     treeHoldRoutes,
+    loopBreakerRoutes,
     runRoutes,
     environmentRoutes,
     budgetRoutes,

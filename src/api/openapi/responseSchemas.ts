@@ -66,6 +66,8 @@ export const Company = z.object({
   feedbackDataSharingConsentByUserId: z.string().nullable(),
   feedbackDataSharingTermsVersion: z.string().nullable(),
   brandColor: z.string().nullable(),
+  loopBreakerMaxRuns: int4.meta({ description: 'Issue 14: runs of one agent on one issue without progress that trip the loop breaker' }),
+  loopBreakerWindowSec: int4.meta({ description: "Issue 14: the loop breaker's window, in seconds" }),
   createdAt: timestamp,
   updatedAt: timestamp,
 });

@@ -7,6 +7,7 @@ import { ADAPTER_TYPES, AGENT_ROLES, boundedJson, int4, jsonObject, uuid } from 
 import { INT4_MAX } from '../requestLimits.ts';
 import { agentView, runView } from '../serializers.ts';
 import { defineRoutes, routerFor } from '../openapi/route.ts';
+import { idempotent, idempotencyHeaders, IDEMPOTENCY_CONFLICT, IDEMPOTENCY_IN_PROGRESS } from '../idempotency.ts';
 import { Agent, Run, WakeSkipped } from '../openapi/responseSchemas.ts';
 import { findWakeByIdempotencyKey } from '../../store/wakeups.ts';
 import { toJson } from '../../store/json.ts';
@@ -130,11 +131,15 @@ export const agentRoutes = defineRoutes('Agents', {
     path: '/agents/:agentId/wakeup',
     auth: ['board', 'run'],
     summary: 'Wake an agent: a new run, or the run it merged into, or why there is none (R71)',
-    description: 'A repeated `idempotencyKey` returns the run of the first wake.',
+    description:
+      'A repeated `idempotencyKey` (body, per agent, R46) returns the run of the first wake. A repeated `Idempotency-Key` header ' +
+      '(per caller, 24 h) returns the first answer as it was, a 503 with its queued `runId` included.',
+    headers: idempotencyHeaders,
     body: wakeupSchema,
     responses: { 202: { description: 'The run (new or coalesced), or a skipped/deferred wake', schema: z.union([Run, WakeSkipped]) } },
     errors: {
-      409: 'The agent is not invokable (paused, terminated, pending approval) or a budget blocks it',
+      409: `The agent is not invokable (paused, terminated, pending approval) or a budget blocks it; or: ${IDEMPOTENCY_IN_PROGRESS}`,
+      422: `The request is fine, but ${IDEMPOTENCY_CONFLICT}`,
       503: 'Temporal could not be reached; the run is queued (`runId`) and starts once it answers',
     },
   },
@@ -218,41 +223,47 @@ export function agentsRouter(ctx: ApiContext): Router {
       return agentView(resumed);
     },
 
-    wakeAgent: async ({ actor, params, body }) => {
+    wakeAgent: async ({ req, res, actor, params, headers, body }) => {
       const agent = await loadAgent(actor, params.agentId);
-      if (body.idempotencyKey) {
-        const earlier = await findWakeByIdempotencyKey(ctx.prisma, agent.id, body.idempotencyKey);
-        const run = earlier?.runId ? await ctx.prisma.heartbeatRun.findUnique({ where: { id: earlier.runId } }) : null;
-        if (run) return runView(run, temporalView);
-      }
-      const result = await ctx.runControl.wake(agent, {
-        source: body.source,
-        triggerDetail: body.triggerDetail,
-        reason: body.reason ?? null,
-        payload: body.payload ?? null,
-        idempotencyKey: body.idempotencyKey ?? null,
-        // R72: carried in the run's context; a wake that coalesces into a live run adds it there.
-        ...(body.forceFreshSession ? { contextSnapshot: { forceFreshSession: true } } : {}),
-        requestedByActorType: actor.kind === 'run' ? 'agent' : 'user',
-        requestedByActorId: actor.kind === 'run' ? actor.agentId : actor.kind === 'board' ? `board-key:${actor.keyId}` : 'admin',
-      });
-      switch (result.kind) {
-        case 'queued':
-        case 'coalesced':
-          return runView(result.run, temporalView);
-        case 'deferred':
-          return {
-            status: 'skipped',
-            reason: 'issue_execution_deferred',
-            message: wakeTexts.deferred,
-            issueId: result.issueId,
-            executionRunId: result.executionRunId,
-            executionAgentId: result.executionAgentId,
-            executionAgentName: result.executionAgentName,
-          };
-        case 'skipped':
-          return { status: 'skipped', reason: result.reason, message: result.message, issueId: result.issueId ?? null };
-      }
+      // Issue 14 §3: a repeated `Idempotency-Key` answers the first wake without waking again.
+      return idempotent(
+        { prisma: ctx.prisma, res, actor, key: headers['idempotency-key'], companyId: agent.companyId, spec: agentRoutes.routes.wakeAgent, target: { agentId: agent.id }, body: req.body },
+        async () => {
+          if (body.idempotencyKey) {
+            const earlier = await findWakeByIdempotencyKey(ctx.prisma, agent.id, body.idempotencyKey);
+            const run = earlier?.runId ? await ctx.prisma.heartbeatRun.findUnique({ where: { id: earlier.runId } }) : null;
+            if (run) return runView(run, temporalView);
+          }
+          const result = await ctx.runControl.wake(agent, {
+            source: body.source,
+            triggerDetail: body.triggerDetail,
+            reason: body.reason ?? null,
+            payload: body.payload ?? null,
+            idempotencyKey: body.idempotencyKey ?? null,
+            // R72: carried in the run's context; a wake that coalesces into a live run adds it there.
+            ...(body.forceFreshSession ? { contextSnapshot: { forceFreshSession: true } } : {}),
+            requestedByActorType: actor.kind === 'run' ? 'agent' : 'user',
+            requestedByActorId: actor.kind === 'run' ? actor.agentId : actor.kind === 'board' ? `board-key:${actor.keyId}` : 'admin',
+          });
+          switch (result.kind) {
+            case 'queued':
+            case 'coalesced':
+              return runView(result.run, temporalView);
+            case 'deferred':
+              return {
+                status: 'skipped',
+                reason: 'issue_execution_deferred',
+                message: wakeTexts.deferred,
+                issueId: result.issueId,
+                executionRunId: result.executionRunId,
+                executionAgentId: result.executionAgentId,
+                executionAgentName: result.executionAgentName,
+              };
+            case 'skipped':
+              return { status: 'skipped', reason: result.reason, message: result.message, issueId: result.issueId ?? null };
+          }
+        },
+      );
     },
   });
 }

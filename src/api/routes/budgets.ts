@@ -6,6 +6,7 @@ import type { ApiContext } from '../context.ts';
 import { int4, queryInt, uuid } from '../validation.ts';
 import { INT4_MAX } from '../requestLimits.ts';
 import { defineRoutes, routerFor } from '../openapi/route.ts';
+import { idempotent, idempotencyHeaders, IDEMPOTENCY_CONFLICT, IDEMPOTENCY_IN_PROGRESS } from '../idempotency.ts';
 import { BudgetPolicy, CostEvent } from '../openapi/responseSchemas.ts';
 import { costEventView } from '../serializers.ts';
 import { ConflictError, UnprocessableError } from '../../errors.ts';
@@ -58,9 +59,10 @@ export const budgetRoutes = defineRoutes('Budgets and costs', {
     path: '/companies/:companyId/cost-events',
     auth: ['board', 'run'],
     summary: 'Record spend; a run token attributes it to its run',
+    headers: idempotencyHeaders,
     body: createCostEventSchema,
     responses: { 201: { description: 'The cost event', schema: CostEvent } },
-    errors: { 422: 'The agent or issue is not of this company' },
+    errors: { 409: IDEMPOTENCY_IN_PROGRESS, 422: `The agent or issue is not of this company; or ${IDEMPOTENCY_CONFLICT}` },
   },
   listCostEvents: {
     method: 'get',
@@ -91,26 +93,31 @@ export function budgetsRouter(ctx: ApiContext): Router {
       }
     },
 
-    createCostEvent: async ({ actor, params, body }) => {
-      const { companyId } = params;
-      if ((await ctx.prisma.agent.count({ where: { id: body.agentId, companyId } })) === 0) {
-        throw new UnprocessableError('agentId must be an agent of this company', { field: 'agentId' }, 'unknown_agent');
-      }
-      if (body.issueId && (await ctx.prisma.issue.count({ where: { id: body.issueId, companyId } })) === 0) {
-        throw new UnprocessableError('issueId must be an issue of this company', { field: 'issueId' }, 'unknown_issue');
-      }
-      const event = await ctx.prisma.costEvent.create({
-        data: {
-          companyId,
-          ...body,
-          occurredAt: body.occurredAt ? new Date(body.occurredAt) : new Date(),
-          heartbeatRunId: actor.kind === 'run' ? actor.runId : null,
+    createCostEvent: async ({ req, res, actor, params, headers, body }) =>
+      // Issue 14 §3: a repeated `Idempotency-Key` records the spend once.
+      idempotent(
+        { prisma: ctx.prisma, res, actor, key: headers['idempotency-key'], companyId: params.companyId, spec: budgetRoutes.routes.createCostEvent, target: { companyId: params.companyId }, body: req.body },
+        async () => {
+          const { companyId } = params;
+          if ((await ctx.prisma.agent.count({ where: { id: body.agentId, companyId } })) === 0) {
+            throw new UnprocessableError('agentId must be an agent of this company', { field: 'agentId' }, 'unknown_agent');
+          }
+          if (body.issueId && (await ctx.prisma.issue.count({ where: { id: body.issueId, companyId } })) === 0) {
+            throw new UnprocessableError('issueId must be an issue of this company', { field: 'issueId' }, 'unknown_issue');
+          }
+          const event = await ctx.prisma.costEvent.create({
+            data: {
+              companyId,
+              ...body,
+              occurredAt: body.occurredAt ? new Date(body.occurredAt) : new Date(),
+              heartbeatRunId: actor.kind === 'run' ? actor.runId : null,
+            },
+          });
+          // R15: spend that reaches a hard limit stops the scope's work in flight (not the caller's own run).
+          await enforceBudgetHardStop(ctx.activityDeps, { companyId, agentId: body.agentId, exceptRunId: actor.kind === 'run' ? actor.runId : undefined });
+          return costEventView(event);
         },
-      });
-      // R15: spend that reaches a hard limit stops the scope's work in flight (not the caller's own run).
-      await enforceBudgetHardStop(ctx.activityDeps, { companyId, agentId: body.agentId, exceptRunId: actor.kind === 'run' ? actor.runId : undefined });
-      return costEventView(event);
-    },
+      ),
 
     listCostEvents: async ({ params, query }) => {
       const events = await ctx.prisma.costEvent.findMany({

@@ -7,12 +7,24 @@ import { BoardKeyCreated, Company } from '../openapi/responseSchemas.ts';
 import { ConflictError } from '../../errors.ts';
 import { generateBoardKey, hashKey } from '../../auth/tokens.ts';
 import { isUniqueViolation } from '../../store/prismaErrors.ts';
+import { LOOP_BREAKER_BOUNDS } from '../../domain/loopBreaker.ts';
 
 const createCompanySchema = z.strictObject({
   name: z.string().trim().min(1).max(200),
   issuePrefix: z.string().regex(/^[A-Z][A-Z0-9]{1,9}$/, 'must be 2–10 upper-case letters or digits, starting with a letter'),
   description: z.string().max(10_000).nullish(),
 });
+
+// Issue 14 V1: the loop breaker's settings a board may change for its company.
+const updateCompanySchema = z
+  .strictObject({
+    loopBreakerMaxRuns: z.number().int().min(LOOP_BREAKER_BOUNDS.maxRuns.min).max(LOOP_BREAKER_BOUNDS.maxRuns.max)
+      .meta({ description: 'Loop breaker: this many runs of one agent on one issue without progress within the window trip it (default 6)' }),
+    loopBreakerWindowSec: z.number().int().min(LOOP_BREAKER_BOUNDS.windowSec.min).max(LOOP_BREAKER_BOUNDS.windowSec.max)
+      .meta({ description: 'Loop breaker: the window, in seconds (default 3600)' }),
+  })
+  .partial()
+  .refine((body) => Object.keys(body).length > 0, { message: 'name at least one field to change' });
 
 const createBoardKeySchema = z.strictObject({ name: z.string().trim().min(1).max(200).optional() });
 
@@ -32,6 +44,14 @@ export const companyRoutes = defineRoutes('Companies', {
     auth: ['admin'],
     summary: 'List companies, oldest first',
     responses: { 200: { description: 'Every company', schema: z.array(Company) } },
+  },
+  updateCompany: {
+    method: 'patch',
+    path: '/companies/:companyId',
+    auth: ['admin', 'board'],
+    summary: "Change a company's settings (the loop breaker's run count and window)",
+    body: updateCompanySchema,
+    responses: { 200: { description: 'The company', schema: Company } },
   },
   createBoardKey: {
     method: 'post',
@@ -58,6 +78,8 @@ export function companiesRouter(ctx: ApiContext): Router {
     },
 
     listCompanies: () => ctx.prisma.company.findMany({ orderBy: { createdAt: 'asc' } }),
+
+    updateCompany: ({ params, body }) => ctx.prisma.company.update({ where: { id: params.companyId }, data: body }),
 
     createBoardKey: async ({ params, body }) => {
       const key = generateBoardKey();

@@ -6,6 +6,7 @@ import { attribution, requireVisible, type Actor } from '../auth.ts';
 import { commaListOf, issueRef, queryInt, uuid } from '../validation.ts';
 import { runView } from '../serializers.ts';
 import { defineRoutes, routerFor } from '../openapi/route.ts';
+import { idempotent, idempotencyHeaders, IDEMPOTENCY_CONFLICT, IDEMPOTENCY_IN_PROGRESS } from '../idempotency.ts';
 import { Comment, IssueDetail, IssueDocument, IssueListRow, Run } from '../openapi/responseSchemas.ts';
 import { AppError, NotFoundError } from '../../errors.ts';
 import {
@@ -18,7 +19,9 @@ import {
   ISSUE_STATUSES,
   updateIssue,
 } from '../../store/issues.ts';
-import { reportRunActivity } from '../../store/runActivity.ts';
+import { recordReplayedRunComment, reportRunActivity } from '../../store/runActivity.ts';
+import { logActivity } from '../../store/activityLog.ts';
+import { STATUS_CHANGED_ACTION } from '../../store/loopBreaker.ts';
 import { putIssueDocument } from '../../store/documents.ts';
 import { redactSecrets } from '../../domain/redaction.ts';
 import { LIVE_RUN_STATUSES } from '../../domain/runStatus.ts';
@@ -75,11 +78,12 @@ export const issueRoutes = defineRoutes('Issues', {
     auth: ['board', 'run'],
     summary: 'Create an issue',
     description: 'Assigning an agent wakes it (`issue_assigned`) unless the status is `backlog`. Default status `backlog`, priority `medium`.',
+    headers: idempotencyHeaders,
     body: createIssueSchema,
     responses: { 201: { description: 'The issue with its relations', schema: IssueDetail } },
     errors: {
-      409: 'Created `in_progress` with unresolved blockers (`unresolved_blockers`)',
-      422: 'Two assignees, an assignee or parent or blocker not of this company, or a blocker cycle',
+      409: `Created \`in_progress\` with unresolved blockers (\`unresolved_blockers\`); or: ${IDEMPOTENCY_IN_PROGRESS}`,
+      422: `Two assignees, an assignee or parent or blocker not of this company, or a blocker cycle; or ${IDEMPOTENCY_CONFLICT}`,
     },
   },
   listIssues: {
@@ -124,8 +128,10 @@ export const issueRoutes = defineRoutes('Issues', {
     path: '/issues/:issueId/comments',
     auth: ['board', 'run'],
     summary: 'Comment on an issue (attributed to the agent and its run for run tokens)',
+    headers: idempotencyHeaders,
     body: createCommentSchema,
     responses: { 201: { description: 'The comment (secrets redacted)', schema: Comment } },
+    errors: { 409: IDEMPOTENCY_IN_PROGRESS, 422: `The request is fine, but ${IDEMPOTENCY_CONFLICT}` },
   },
   getIssueDocument: {
     method: 'get',
@@ -139,8 +145,10 @@ export const issueRoutes = defineRoutes('Issues', {
     path: '/issues/:issueId/documents/:key',
     auth: ['board', 'run'],
     summary: 'Write an issue document; every call adds a revision',
+    headers: idempotencyHeaders,
     body: putDocumentSchema,
     responses: { 200: { description: 'The document after this revision', schema: IssueDocument } },
+    errors: { 409: IDEMPOTENCY_IN_PROGRESS, 422: `The request is fine, but ${IDEMPOTENCY_CONFLICT}` },
   },
   listIssueRuns: {
     method: 'get',
@@ -209,12 +217,17 @@ export function issuesRouter(ctx: ApiContext): Router {
   }
 
   return routerFor(ctx, issueRoutes, {
-    createIssue: async ({ actor, params, body }) => {
-      const who = attribution(actor);
-      const issue = await createIssue(ctx.prisma, { companyId: params.companyId, fields: body, createdByAgentId: who.agentId, createdByUserId: who.userId });
-      await wakeAssignee(actor, issue, 'create');
-      return detailOf(issue.id);
-    },
+    createIssue: async ({ req, res, actor, params, headers, body }) =>
+      // Issue 14 §3: a repeated `Idempotency-Key` answers the first creation.
+      idempotent(
+        { prisma: ctx.prisma, res, actor, key: headers['idempotency-key'], companyId: params.companyId, spec: issueRoutes.routes.createIssue, target: { companyId: params.companyId }, body: req.body },
+        async () => {
+          const who = attribution(actor);
+          const issue = await createIssue(ctx.prisma, { companyId: params.companyId, fields: body, createdByAgentId: who.agentId, createdByUserId: who.userId });
+          await wakeAssignee(actor, issue, 'create');
+          return detailOf(issue.id);
+        },
+      ),
 
     listIssues: async ({ params, query }) => {
       const issues = await ctx.prisma.issue.findMany({
@@ -245,6 +258,20 @@ export function issuesRouter(ctx: ApiContext): Router {
       const who = attribution(actor);
       const result = await updateIssue(ctx.prisma, issue.id, body, { agentId: who.agentId, userId: who.userId });
       if (actor.kind === 'run') await reportRunActivity(ctx.prisma, actor.runId);
+      if (actor.kind === 'run' && result.before.status !== result.after.status) {
+        // Progress a person would call progress (issue 14 §1, V2; and R43's liveness evidence).
+        await logActivity(ctx.prisma, {
+          companyId: issue.companyId,
+          actorType: 'agent',
+          actorId: actor.agentId,
+          action: STATUS_CHANGED_ACTION,
+          entityType: 'issue',
+          entityId: issue.id,
+          agentId: actor.agentId,
+          runId: actor.runId,
+          details: { from: result.before.status, to: result.after.status },
+        });
+      }
       if (result.assigneeChanged) await wakeAssignee(actor, result.after, 'update');
       if (result.becameDone) {
         // R75: finishing a blocker wakes the dependents it was holding back.
@@ -271,25 +298,45 @@ export function issuesRouter(ctx: ApiContext): Router {
       });
     },
 
-    createComment: async ({ actor, params, body }) => {
+    createComment: async ({ req, res, actor, params, headers, body }) => {
       const issue = await loadIssue(actor, params.issueId);
-      const who = attribution(actor);
-      const comment = await ctx.prisma.$transaction(async (tx) => {
-        const created = await tx.issueComment.create({
-          data: {
-            companyId: issue.companyId,
-            issueId: issue.id,
-            authorAgentId: who.agentId,
-            authorUserId: who.userId,
-            createdByRunId: who.runId,
-            body: redactSecrets(body.body),
+      // Issue 14 §3: a retried run re-posting its predecessor's comment with the same key writes nothing.
+      return idempotent(
+        {
+          prisma: ctx.prisma,
+          res,
+          actor,
+          key: headers['idempotency-key'],
+          companyId: issue.companyId,
+          spec: issueRoutes.routes.createComment,
+          target: { issueId: issue.id },
+          body: req.body,
+          // A run repeating its predecessor's comment: that comment counts as this run's (R8 step 5, R73).
+          onReplay: async (status, stored) => {
+            const commentId = (JSON.parse(stored) as { id?: unknown }).id;
+            if (actor.kind === 'run' && status === 201 && typeof commentId === 'string') await recordReplayedRunComment(ctx.prisma, actor.runId, commentId);
           },
-        });
-        await tx.issue.update({ where: { id: issue.id }, data: { updatedAt: new Date() } });
-        return created;
-      });
-      if (actor.kind === 'run') await reportRunActivity(ctx.prisma, actor.runId);
-      return comment;
+        },
+        async () => {
+          const who = attribution(actor);
+          const comment = await ctx.prisma.$transaction(async (tx) => {
+            const created = await tx.issueComment.create({
+              data: {
+                companyId: issue.companyId,
+                issueId: issue.id,
+                authorAgentId: who.agentId,
+                authorUserId: who.userId,
+                createdByRunId: who.runId,
+                body: redactSecrets(body.body),
+              },
+            });
+            await tx.issue.update({ where: { id: issue.id }, data: { updatedAt: new Date() } });
+            return created;
+          });
+          if (actor.kind === 'run') await reportRunActivity(ctx.prisma, actor.runId);
+          return comment;
+        },
+      );
     },
 
     getIssueDocument: async ({ actor, params }) => {
@@ -302,11 +349,17 @@ export function issuesRouter(ctx: ApiContext): Router {
       return { ...link.document, key: params.key, issueId: issue.id, body: link.document.latestBody, revisionNumber: link.document.latestRevisionNumber };
     },
 
-    putIssueDocument: async ({ actor, params, body }) => {
+    putIssueDocument: async ({ req, res, actor, params, headers, body }) => {
       const issue = await loadIssue(actor, params.issueId);
-      const document = await putIssueDocument(ctx.prisma, { issue, key: params.key, ...body, ...attribution(actor) });
-      if (actor.kind === 'run') await reportRunActivity(ctx.prisma, actor.runId);
-      return document;
+      // Issue 14 §3: a repeated key adds no revision.
+      return idempotent(
+        { prisma: ctx.prisma, res, actor, key: headers['idempotency-key'], companyId: issue.companyId, spec: issueRoutes.routes.putIssueDocument, target: { issueId: issue.id, key: params.key }, body: req.body },
+        async () => {
+          const document = await putIssueDocument(ctx.prisma, { issue, key: params.key, ...body, ...attribution(actor) });
+          if (actor.kind === 'run') await reportRunActivity(ctx.prisma, actor.runId);
+          return document;
+        },
+      );
     },
 
     listIssueRuns: async ({ actor, params, query }) => {
