@@ -5,11 +5,9 @@
  */
 import type { ActivityDeps } from './deps.ts';
 import { endSupervisedAgent } from '../adapters/supervisor/client.ts';
-import { supervisionKey } from '../adapters/superviseProcess.ts';
+import { MAX_AGENT_STARTS_PER_RUN, supervisionKey } from '../adapters/superviseProcess.ts';
 import { runWorkflowId } from '../domain/runWorkflowId.ts';
 
-/** The starts of one run's agent the supervisor may know (a CLI starts it at most twice). */
-const AGENT_STARTS_PER_RUN = 2;
 
 export interface TerminateAgentInput {
   runId: string;
@@ -18,7 +16,7 @@ export interface TerminateAgentInput {
 
 export async function terminateAgent(deps: ActivityDeps, input: TerminateAgentInput): Promise<{ ended: boolean }> {
   let ended = false;
-  for (let attempt = 1; attempt <= AGENT_STARTS_PER_RUN; attempt++) {
+  for (let attempt = 1; attempt <= MAX_AGENT_STARTS_PER_RUN; attempt++) {
     const outcome = await endSupervisedAgent(deps.agents.supervisorDir, supervisionKey(input.runId, attempt), Math.max(1, input.graceSec) * 1000);
     ended ||= outcome === 'ended';
   }

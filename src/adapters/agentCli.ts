@@ -151,7 +151,8 @@ export async function runAgentCli(cli: AgentCli, inv: AgentCliInvocation): Promi
   let rejectedSessionId: string | null = null;
   let last = await attempt(inv.resumeSessionId);
   if (last.failure?.sessionRejected && inv.resumeSessionId !== null && !inv.signal.aborted) {
-    // R72: a session the CLI refuses is dropped, and the same run starts a fresh one.
+    // R72: a session the CLI refuses is dropped, and the same run starts a fresh one (the last of
+    // MAX_AGENT_STARTS_PER_RUN starts: the supervisor knows each by its attempt).
     rejectedSessionId = inv.resumeSessionId;
     const notice: AdapterOutputChunk = { stream: 'stderr', text: `${agentCliTexts.sessionRejectedStartingFresh(rejectedSessionId)}\n`, ts: new Date() };
     inv.onOutput(notice);

@@ -154,6 +154,9 @@ function streamsEnded(agent: SupervisedAgent): Promise<void> {
   return Promise.all([agent.stdout, agent.stderr].map((stream) => new Promise<void>((resolve) => finished(stream, () => resolve())))).then(() => undefined);
 }
 
+/** How many times one run starts its agent at most: a CLI whose session is refused starts once more (R72, agentCli.ts). */
+export const MAX_AGENT_STARTS_PER_RUN = 2;
+
 /** The supervisor key of one attempt of a run: the run's id for its first, `<id>-<n>` after. */
 export function supervisionKey(runId: string, attempt: number): string {
   return attempt > 1 ? `${runId}-${attempt}` : runId;

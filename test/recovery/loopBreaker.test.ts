@@ -231,6 +231,33 @@ describe('the loop breaker', () => {
     expect(await loopComments(issue.id)).toHaveLength(1);
   });
 
+  it("counts a run's status change as progress: it is recorded with the run, and the breaker admits automatic wakes again", async () => {
+    const N = 2;
+    const acme = await companyWithBreaker(N);
+    const group = `status-${randomBytes(3).toString('hex')}`;
+    const mode = await modeFile('plan');
+    const agent = await loopAgent(acme, group, mode.file, `${group}-a`);
+    const issue = await givenIssue(acme, { title: 'Tidy the release notes', status: 'todo', assigneeAgentId: agent.id });
+    await eventually(async () => (await loopSkips(agent.id, issue.id)) > 0, 90_000, 'a loop_detected skip');
+    await settled(issue.id);
+
+    // The board wakes it; its run only moves the issue back to todo.
+    await mode.set('status');
+    const boardWake = await acme.board.post(`/api/agents/${agent.id}/wakeup`, { payload: { issueId: issue.id } });
+    expect(boardWake.status).toBe(202);
+    await settled(issue.id);
+    expect((await prisma().heartbeatRun.findUniqueOrThrow({ where: { id: boardWake.body.id } })).status).toBe('succeeded');
+    const recorded = await prisma().activityLog.findMany({ where: { entityId: issue.id, action: 'issue.status_changed' } });
+    expect(recorded).toHaveLength(1);
+    expect(recorded[0]).toMatchObject({ runId: boardWake.body.id, agentId: agent.id, details: { from: 'in_progress', to: 'todo' } });
+    // V3: that run made progress, so the next automatic wake is admitted.
+    await mode.set('chatter');
+    const after = await vigil.vigil.runControl.wake(agent.id, automaticWake(issue.id));
+    expect(after.kind).toBe('queued');
+    await settled(issue.id);
+    expect(await loopComments(issue.id)).toHaveLength(1);
+  });
+
   it('trips once when eight automatic wakes race for an agent whose runs make no progress', async () => {
     const N = 2;
     const acme = await companyWithBreaker(N);
