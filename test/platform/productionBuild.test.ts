@@ -37,10 +37,15 @@ const cleanups: Array<() => Promise<unknown>> = [];
 
 const running = (child: ChildProcess) => child.exitCode === null && child.signalCode === null;
 
-/** Environment without NODE_OPTIONS (nor anything else vitest or tsx set), plus the suite's leak mark. */
+/**
+ * Environment without NODE_OPTIONS (nor anything else vitest or tsx set), plus the suite's leak
+ * mark and the run's own agent supervisor directory (never the machine's).
+ */
 function plainEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, ...extra };
-  if (process.env[SUITE_MARK_VARIABLE]) env[SUITE_MARK_VARIABLE] = process.env[SUITE_MARK_VARIABLE];
+  for (const name of [SUITE_MARK_VARIABLE, 'VIGIL_SUPERVISOR_DIR']) {
+    if (process.env[name]) env[name] = process.env[name];
+  }
   return env;
 }
 
