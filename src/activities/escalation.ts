@@ -37,6 +37,8 @@ import {
   sweepEscalationLead,
   type RecoveryRunFacts,
 } from '../domain/recoveryTexts.ts';
+import { decisionLine, withDecisionReference, type RecoveryDecisionDraft } from '../domain/recoveryDecision.ts';
+import { newDecisionId, recordRecoveryDecisions, viewOfDecision } from '../store/recoveryDecisions.ts';
 import type { EscalationRequest } from './releaseAndPromote.ts';
 import { BudgetVerdicts } from './strandedSweep/budgetVerdicts.ts';
 import { selectRecoveryOwners } from './strandedSweep/recoveryOwners.ts';
@@ -51,6 +53,8 @@ export interface EscalationOutcome {
   followUpRunIds: string[];
   /** How an escalation blocked the issue: with a new or the open recovery issue, without one (R61), or in place (R62). */
   recoveryIssue?: 'created' | 'reused' | 'none' | 'in_place';
+  /** V8: the escalation's recovery decision in one line (the run workflow's memo). */
+  decisionLine?: string;
 }
 
 const SKIPPED: EscalationOutcome = { outcome: 'skipped', recoveryIssueId: null, followUpRunIds: [] };
@@ -66,7 +70,29 @@ const ESCALATION_ACTIONS = {
 /** The after-run path (R32): one escalation, the batch path with one issue. */
 export async function escalateStrandedIssue(deps: ActivityDeps, request: EscalationRequest): Promise<EscalationOutcome> {
   const [outcome] = await escalateStrandedIssues(deps, [request]);
-  return outcome;
+  if (outcome.outcome === 'escalated') return outcome;
+  // V8: the issue moved on before R32 could block it (a person acted, or a retried activity
+  // already escalated it); recorded once per run, so a retry adds nothing.
+  const earlier = await deps.prisma.recoveryDecision.findFirst({ where: { issueId: request.issueId, runId: request.latestRunId, decision: { in: ['escalation', 'block_in_place'] } } });
+  if (earlier) return { ...outcome, decisionLine: viewOfDecision(earlier).summary };
+  const run = await deps.prisma.heartbeatRun.findUnique({ where: { id: request.latestRunId }, select: { companyId: true, agentId: true, status: true, errorCode: true } });
+  if (!run) return outcome;
+  const draft: RecoveryDecisionDraft = {
+    id: newDecisionId(),
+    companyId: run.companyId,
+    issueId: request.issueId,
+    runId: request.latestRunId,
+    agentId: run.agentId,
+    source: request.path === 'immediate' ? 'run_ending' : 'stranded_sweep',
+    decision: 'none',
+    rule: request.path === 'immediate' ? 'R32' : 'R56',
+    reason: 'issue_moved_on',
+    evidence: { previousStatus: request.previousStatus, runStatus: run.status, errorCode: run.errorCode },
+    createdRunId: null,
+    createdIssueId: null,
+  };
+  const written = await recordRecoveryDecisions(deps.prisma, [{ ...draft, dedupeKey: `escalation-skipped:${request.issueId}:${request.latestRunId}` }]);
+  return written.has(draft.id) ? { ...outcome, decisionLine: decisionLine(draft) } : outcome;
 }
 
 /**
@@ -95,6 +121,8 @@ interface Escalation {
   inPlace: boolean;
   /** R59's choice (null: none qualifies, R61); unused in place. */
   owner: Agent | null;
+  /** V8: the id of the decision this escalation records, named by its comment and recovery issue. */
+  decisionId: string;
 }
 
 async function escalate(deps: ActivityDeps, requests: readonly EscalationRequest[], budget: BudgetVerdicts): Promise<EscalationOutcome[]> {
@@ -123,7 +151,7 @@ async function escalate(deps: ActivityDeps, requests: readonly EscalationRequest
   });
   // R59, before the transaction: owners are read, not locked.
   const owners = await selectRecoveryOwners(prisma, candidates.filter((c) => !c.inPlace).map((c) => c.issue), budget);
-  const escalations: Escalation[] = candidates.map((c) => ({ ...c, owner: owners.get(c.issue.id) ?? null }));
+  const escalations: Escalation[] = candidates.map((c) => ({ ...c, owner: owners.get(c.issue.id) ?? null, decisionId: newDecisionId() }));
   const written = escalations.length > 0 ? await prisma.$transaction((tx) => writeEscalations(tx, escalations), BATCH_TRANSACTION_OPTIONS) : new Map<string, EscalationOutcome>();
   // Each issue is escalated once even if requested twice: later duplicates are skipped.
   const answered = new Set<string>();
@@ -169,10 +197,14 @@ async function writeEscalations(tx: Tx, batch: readonly Escalation[]): Promise<M
   const threads = live.map((e) => threadRows(e, recoveries.get(e.issue.id) ?? null, blockerIdsOf.get(e.issue.id) ?? []));
   await insertSystemComments(tx, threads.map((t) => t.comment), now);
   await insertSystemActivities(tx, threads.map((t) => t.activity), now);
+  // V8: each escalation's decision, named by the comment above (and a new recovery issue's description).
+  const decisions = live.map((e) => escalationDecision(e, recoveries.get(e.issue.id) ?? null));
+  await recordRecoveryDecisions(tx, decisions, now);
 
   return new Map(
-    live.map((e): [string, EscalationOutcome] => {
-      if (e.inPlace) return [e.issue.id, { outcome: 'escalated', recoveryIssueId: null, followUpRunIds: [], recoveryIssue: 'in_place' }];
+    live.map((e, i): [string, EscalationOutcome] => {
+      const line = decisionLine(decisions[i]);
+      if (e.inPlace) return [e.issue.id, { outcome: 'escalated', recoveryIssueId: null, followUpRunIds: [], recoveryIssue: 'in_place', decisionLine: line }];
       const recovery = recoveries.get(e.issue.id) ?? null;
       return [
         e.issue.id,
@@ -181,18 +213,46 @@ async function writeEscalations(tx: Tx, batch: readonly Escalation[]): Promise<M
           recoveryIssueId: recovery?.id ?? null,
           followUpRunIds: recovery?.dispatchRunId ? [recovery.dispatchRunId] : [],
           recoveryIssue: recovery ? (recovery.created ? 'created' : 'reused') : 'none',
+          decisionLine: line,
         },
       ];
     }),
   );
 }
 
+/** V8: R32 (after a run) or R56 (the sweep) escalated the issue with a recovery issue, or R62 blocked a recovery issue in place. */
+function escalationDecision(e: Escalation, recovery: EnsuredRecovery | null): RecoveryDecisionDraft {
+  const { issue, request, latestRun } = e;
+  const evidence = {
+    previousStatus: request.previousStatus,
+    runStatus: latestRun?.status,
+    errorCode: latestRun?.errorCode ?? null,
+    retryReason: latestRun?.retryReason ?? null,
+    ...(e.inPlace ? {} : { recoveryIssue: recovery ? (recovery.created ? 'created' as const : 'reused' as const) : 'none' as const, recoveryIssueId: recovery?.id ?? null }),
+  };
+  return {
+    id: e.decisionId,
+    companyId: issue.companyId,
+    issueId: issue.id,
+    runId: latestRun?.id ?? null,
+    agentId: issue.assigneeAgentId,
+    source: request.path === 'immediate' ? 'run_ending' : 'stranded_sweep',
+    decision: e.inPlace ? 'block_in_place' : 'escalation',
+    rule: e.inPlace ? 'R62' : request.path === 'immediate' ? 'R32' : 'R56',
+    reason: e.inPlace ? 'recovery_issue_stalled' : request.reason ?? 'retry_already_used',
+    evidence,
+    createdRunId: recovery?.dispatchRunId ?? null,
+    createdIssueId: recovery?.created ? recovery.id : null,
+  };
+}
+
 /** The comment and activity entry of one escalation (R56.5/R56.6 with R60; R62.3/R62.4). */
 function threadRows(e: Escalation, recovery: EnsuredRecovery | null, blockerIds: readonly string[]): { comment: { companyId: string; issueId: string; body: string }; activity: SystemActivity } {
   const { issue, request, latestRun } = e;
-  const body = e.inPlace
+  const text = e.inPlace
     ? inPlaceRecoveryComment({ recoveryIssue: { identifier: issue.identifier ?? issue.id }, previousStatus: request.previousStatus, latestRun })
     : `${request.path === 'sweep' ? sweepEscalationLead(request.previousStatus, latestRun) : immediateEscalationLead(request.previousStatus, latestRun)}${recoveryLines(recovery?.identifier ? { identifier: recovery.identifier } : null)}`;
+  const body = withDecisionReference(text, e.decisionId);
   const details = e.inPlace
     ? { source: 'recovery.reconcile_stranded_recovery_issue', originKind: issue.originKind, originId: issue.originId }
     : { source: 'recovery.reconcile_stranded_assigned_issue', recoveryIssueId: recovery?.id ?? null, blockerIssueIds: [...blockerIds] };
@@ -273,7 +333,7 @@ function recoveryIssueRow(e: Escalation, issuePrefix: string, issueNumber: numbe
   return {
     companyId: source.companyId,
     title: recoveryIssueTitle(source),
-    description: recoveryIssueDescription({ issuePrefix, source, previousStatus: e.request.previousStatus, latestRun }),
+    description: withDecisionReference(recoveryIssueDescription({ issuePrefix, source, previousStatus: e.request.previousStatus, latestRun }), e.decisionId),
     priority: source.priority,
     sourceId: source.id,
     projectId: source.projectId,

@@ -45,6 +45,8 @@ export interface FinalizeResult {
   escalation: EscalationRequest | null;
   /** R46: the run is issue-bound and ended `plan_only`/`empty_response`. */
   livenessContinuation: boolean;
+  /** V8: the recovery decisions recorded with the ending, one line each (the workflow's memo). */
+  decisionLines?: string[];
 }
 
 export async function finalizeRun(deps: ActivityDeps, input: FinalizeInput): Promise<FinalizeResult> {
@@ -111,15 +113,29 @@ export interface AftercareInput {
   livenessContinuation: boolean;
 }
 
+export interface AftercareResult {
+  followUpRunIds: string[];
+  /** V8: the decisions the aftercare took (or found taken by an earlier attempt), one line each. */
+  decisionLines: string[];
+}
+
 /**
  * The steps of R8 that follow the commit: the escalation R32 asked for, and the liveness
- * continuation (R46). Both are idempotent. Returns the runs they created.
+ * continuation (R46). Both are idempotent. Returns the runs they created and what they decided.
  */
-export async function afterRunFinalized(deps: ActivityDeps, input: AftercareInput): Promise<string[]> {
-  const followUps: string[] = [];
-  if (input.escalation) followUps.push(...(await escalateStrandedIssue(deps, input.escalation)).followUpRunIds);
-  if (input.livenessContinuation) followUps.push(...(await applyLivenessContinuation(deps, input.runId)));
-  return followUps;
+export async function afterRunFinalized(deps: ActivityDeps, input: AftercareInput): Promise<AftercareResult> {
+  const result: AftercareResult = { followUpRunIds: [], decisionLines: [] };
+  if (input.escalation) {
+    const escalated = await escalateStrandedIssue(deps, input.escalation);
+    result.followUpRunIds.push(...escalated.followUpRunIds);
+    if (escalated.decisionLine) result.decisionLines.push(escalated.decisionLine);
+  }
+  if (input.livenessContinuation) {
+    const continued = await applyLivenessContinuation(deps, input.runId);
+    result.followUpRunIds.push(...continued.followUpRunIds);
+    if (continued.decisionLine) result.decisionLines.push(continued.decisionLine);
+  }
+  return result;
 }
 
 /**
@@ -133,7 +149,7 @@ export async function endRun(deps: ActivityDeps, input: FinalizeInput): Promise<
   const result = await finalizeRun(deps, input);
   if (result.alreadyTerminal) return { result, followUpRunIds: [] };
   const aftercare = await afterRunFinalized(deps, { runId: input.runId, escalation: result.escalation, livenessContinuation: result.livenessContinuation });
-  return { result, followUpRunIds: [...result.followUpRunIds, ...aftercare] };
+  return { result, followUpRunIds: [...result.followUpRunIds, ...aftercare.followUpRunIds] };
 }
 
 /** The direct cancel's ending: endRun, then the workflows of the runs it created and of the queued runs that got the slot. */
@@ -165,6 +181,7 @@ async function finalizeInTransaction(
         followUpRunIds: [],
         escalation: null,
         livenessContinuation: false,
+        decisionLines: [],
       };
       return { result, firstHeartbeatOf: null, observed };
     }
@@ -187,6 +204,7 @@ async function finalizeInTransaction(
       escalation: recovery.escalation,
       // R8 step 9 (R46) runs after the commit, in `afterRunFinalized`.
       livenessContinuation: ended.issueId !== null && (ended.livenessState === 'plan_only' || ended.livenessState === 'empty_response'),
+      decisionLines: recovery.decisionLines,
     };
     return { result, firstHeartbeatOf: firstHeartbeat && agent ? { agentRole: agent.role, agentId: agent.id, companyId: agent.companyId } : null, observed };
   });

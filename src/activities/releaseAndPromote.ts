@@ -20,6 +20,7 @@ import { isInvokableAgentStatus, UNSUCCESSFUL_TERMINAL_RUN_STATUSES } from '../d
 import { isCommentInteractionWake } from '../domain/heartbeatPolicy.ts';
 import { recoveryKindFor, STRANDED_ISSUE_RECOVERY } from '../domain/recoveryKinds.ts';
 import { recoveryEventTexts } from '../domain/recoveryTexts.ts';
+import type { RecoveryReason } from '../domain/recoveryDecision.ts';
 
 type Tx = Prisma.TransactionClient;
 type Issue = NonNullable<Awaited<ReturnType<Tx['issue']['findUnique']>>>;
@@ -31,6 +32,8 @@ export interface EscalationRequest {
   latestRunId: string;
   /** Which lead sentence the comment opens with (R32 immediate vs. R60 sweep). */
   path: 'immediate' | 'sweep';
+  /** V8: why recovery is exhausted (default: the issue's one automatic retry was used, R32/R50c/R51c). */
+  reason?: RecoveryReason;
 }
 
 export interface ReleaseOutcome {
@@ -40,6 +43,10 @@ export interface ReleaseOutcome {
   escalation: EscalationRequest | null;
   /** R33's recovery run, when one was queued (for `vigil_recovery_actions_total`). */
   recoveryAction?: 'dispatch_recovery' | 'continuation_recovery';
+  /** The rule that settled the issue, and why (V8: a run's recovery decision says it). */
+  why: { rule: string; reason: RecoveryReason };
+  /** The issue's status when R33 queued its recovery run. */
+  previousStatus?: 'todo' | 'in_progress';
 }
 
 export interface TerminalRun {
@@ -65,33 +72,33 @@ async function lockTargetIssue(tx: Tx, run: TerminalRun): Promise<Issue | null> 
  * which releases and promotes but never queues recovery work.
  */
 export async function releaseAndPromote(tx: Tx, run: TerminalRun, options: { immediateRecovery: boolean }): Promise<ReleaseOutcome> {
-  const none = (issueId: string | null): ReleaseOutcome => ({ issueId, followUpRunIds: [], escalation: null });
+  const none = (issueId: string | null, rule: string, reason: RecoveryReason): ReleaseOutcome => ({ issueId, followUpRunIds: [], escalation: null, why: { rule, reason } });
   const issue = await lockTargetIssue(tx, run);
-  if (!issue) return none(null); // R28.2
-  if (issue.executionRunId !== null && issue.executionRunId !== run.id) return none(issue.id); // R28.3
+  if (!issue) return none(null, 'R28', 'no_issue'); // R28.2
+  if (issue.executionRunId !== null && issue.executionRunId !== run.id) return none(issue.id, 'R28', 'lock_moved'); // R28.3
   // R28.4 (checkoutRunId stays) and the wakes R29 may promote, in one statement.
   const parked = await releaseExecutionLockAndListParked(tx, issue.id, run.id);
   const promoted = await promoteDeferredWake(tx, issue, parked);
-  if (promoted) return { issueId: issue.id, followUpRunIds: [promoted], escalation: null };
-  if (!options.immediateRecovery) return none(issue.id);
+  if (promoted) return { issueId: issue.id, followUpRunIds: [promoted], escalation: null, why: { rule: 'R29', reason: 'deferred_wake_promoted' } };
+  if (!options.immediateRecovery) return none(issue.id, 'R15', 'stopped_by_board');
   return immediateRecovery(tx, run, issue);
 }
 
 /** R30–R33. */
 async function immediateRecovery(tx: Tx, run: TerminalRun, issue: Issue): Promise<ReleaseOutcome> {
-  const none: ReleaseOutcome = { issueId: issue.id, followUpRunIds: [], escalation: null };
+  const none = (rule: string, reason: RecoveryReason): ReleaseOutcome => ({ issueId: issue.id, followUpRunIds: [], escalation: null, why: { rule, reason } });
   // R30: an agent-assigned todo/in_progress issue of this run's agent, and a run that did not succeed.
-  if (issue.status !== 'todo' && issue.status !== 'in_progress') return none;
-  if (issue.assigneeUserId !== null || issue.assigneeAgentId !== run.agentId) return none;
-  if (!(UNSUCCESSFUL_TERMINAL_RUN_STATUSES as readonly string[]).includes(run.status)) return none;
+  if (issue.status !== 'todo' && issue.status !== 'in_progress') return none('R30', 'issue_not_open');
+  if (issue.assigneeUserId !== null || issue.assigneeAgentId !== run.agentId) return none('R30', 'not_assigned_to_agent');
+  if (!(UNSUCCESSFUL_TERMINAL_RUN_STATUSES as readonly string[]).includes(run.status)) return none('R30', 'run_succeeded');
   // R31: another live execution path, or a pause hold, and recovery stands down.
   const otherLive = await tx.$queryRaw<Array<{ id: string }>>`
     SELECT id FROM heartbeat_runs
     WHERE company_id = ${issue.companyId}::uuid AND context_snapshot->>'issueId' = ${issue.id}
       AND status IN ${LIVE_RUN_STATUS_LIST} AND id <> ${run.id}::uuid
     LIMIT 1`;
-  if (otherLive.length > 0) return none;
-  if (await activePauseHoldFor(tx, issue.id)) return none;
+  if (otherLive.length > 0) return none('R31', 'other_live_run');
+  if (await activePauseHoldFor(tx, issue.id)) return none('R31', 'pause_hold');
 
   const previousStatus = issue.status;
   const kind = recoveryKindFor(previousStatus);
@@ -100,7 +107,9 @@ async function immediateRecovery(tx: Tx, run: TerminalRun, issue: Issue): Promis
   // R32: block instead of retrying.
   const retryAlreadyUsed = stringOrNull(context.retryReason) === kind.retryReason;
   if (issue.originKind === STRANDED_ISSUE_RECOVERY || !agent || agent.companyId !== issue.companyId || !isInvokableAgentStatus(agent.status) || retryAlreadyUsed) {
-    return { ...none, escalation: { issueId: issue.id, previousStatus, latestRunId: run.id, path: 'immediate' } };
+    // The escalation records its decision when it is carried out (escalation.ts).
+    const why: ReleaseOutcome['why'] = { rule: 'R32', reason: retryAlreadyUsed ? 'retry_already_used' : issue.originKind === STRANDED_ISSUE_RECOVERY ? 'recovery_issue_stalled' : 'agent_not_invokable' };
+    return { ...none(why.rule, why.reason), escalation: { issueId: issue.id, previousStatus, latestRunId: run.id, path: 'immediate', reason: why.reason } };
   }
   // R33: exactly one recovery run, with a fresh snapshot. Vigil carries the lineage's
   // process-loss retry count along, so a continuation that is itself lost is not retried again
@@ -124,7 +133,7 @@ async function immediateRecovery(tx: Tx, run: TerminalRun, issue: Issue): Promis
   });
   await moveExecutionLock(tx, { issueId: issue.id, newRunId: recoveryRun.id, agentName: agent.name });
   const recoveryAction = kind.retryReason === 'assignment_recovery' ? 'dispatch_recovery' : 'continuation_recovery';
-  return { issueId: issue.id, followUpRunIds: [recoveryRun.id], escalation: null, recoveryAction };
+  return { issueId: issue.id, followUpRunIds: [recoveryRun.id], escalation: null, recoveryAction, why: { rule: 'R33', reason: 'run_unsuccessful' }, previousStatus };
 }
 
 /**

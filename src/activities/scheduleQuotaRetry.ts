@@ -15,7 +15,8 @@ import type { FailedRun } from './scheduleTransientRetry.ts';
 
 type Tx = Prisma.TransactionClient;
 
-export type QuotaRetryOutcome = { kind: 'not_quota' } | { kind: 'exhausted' } | { kind: 'parked'; runId: string; dueAt: Date };
+/** `attempt`: the parked retries in a row this one makes (exhausted: the ones already made). */
+export type QuotaRetryOutcome = { kind: 'not_quota' } | { kind: 'exhausted'; attempt: number } | { kind: 'parked'; runId: string; dueAt: Date; attempt: number };
 
 /** How many quota retries in a row led to this run (it included, when it is one). */
 function consecutiveQuotaRetries(context: Record<string, unknown>): number {
@@ -35,7 +36,7 @@ export async function scheduleQuotaRetry(
   const plan = planQuotaRetry({ now, retryNotBefore: retryNotBeforeOf(resultJson), consecutiveQuotaRetries: streak });
   if (plan.kind === 'exhausted') {
     await noteRetryOutcome(tx, run, recoveryEventTexts.quotaRetriesExhausted(plan.consecutive), { errorFamily: 'provider_quota', consecutiveQuotaRetries: plan.consecutive });
-    return { kind: 'exhausted' };
+    return { kind: 'exhausted', attempt: plan.consecutive };
   }
   const schedule = {
     retryOfRunId: run.id,
@@ -54,7 +55,7 @@ export async function scheduleQuotaRetry(
   });
   await recordQuotaWall(tx, agent, { until: plan.dueAt.toISOString(), errorCode: run.errorCode, runId: run.id });
   await noteRetryOutcome(tx, run, recoveryEventTexts.quotaRetryParked(plan.dueAt.toISOString()), { ...schedule, retryRunId });
-  return { kind: 'parked', runId: retryRunId, dueAt: plan.dueAt };
+  return { kind: 'parked', runId: retryRunId, dueAt: plan.dueAt, attempt: streak + 1 };
 }
 
 /** `agent_runtime_state.state_json.providerQuota`: until when the agent's provider refuses work. */

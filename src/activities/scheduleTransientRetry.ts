@@ -30,7 +30,7 @@ export interface FailedRun {
   scheduledRetryAttempt: number;
 }
 
-export type TransientRetryOutcome = { kind: 'not_transient' } | { kind: 'exhausted' } | { kind: 'scheduled'; runId: string };
+export type TransientRetryOutcome = { kind: 'not_transient' } | { kind: 'exhausted'; attemptsUsed: number } | { kind: 'scheduled'; runId: string; attempt: number; dueAt: Date };
 
 export async function scheduleTransientRetry(
   tx: Tx,
@@ -46,7 +46,7 @@ export async function scheduleTransientRetry(
   if (plan.kind === 'exhausted') {
     // R39: the normal release-and-promote (immediate recovery) takes over.
     await noteRetryOutcome(tx, run, recoveryEventTexts.retryExhausted(plan.attemptsUsed), { scheduledRetryAttempt: plan.attemptsUsed, maxAttempts: MAX_TRANSIENT_RETRY_ATTEMPTS });
-    return { kind: 'exhausted' };
+    return { kind: 'exhausted', attemptsUsed: plan.attemptsUsed };
   }
   const fallbackMode = codexTransientFallbackMode(agent.adapterType, plan.attempt);
   const schedule = {
@@ -66,5 +66,5 @@ export async function scheduleTransientRetry(
     scheduledRetryAttempt: plan.attempt,
   });
   await noteRetryOutcome(tx, run, recoveryEventTexts.scheduledRetry(plan.attempt, MAX_TRANSIENT_RETRY_ATTEMPTS, plan.dueAt.toISOString()), { ...schedule, delayMs: plan.delayMs, retryRunId });
-  return { kind: 'scheduled', runId: retryRunId };
+  return { kind: 'scheduled', runId: retryRunId, attempt: plan.attempt, dueAt: plan.dueAt };
 }

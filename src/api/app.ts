@@ -20,6 +20,7 @@ import { environmentsRouter } from './routes/environments.ts';
 import { recoveryRouter } from './routes/recovery.ts';
 import { eventsRouter } from './routes/events.ts';
 import { loopBreakerRouter } from './routes/loopBreaker.ts';
+import { recoveryDecisionRouter } from './routes/recoveryDecisions.ts';
 import { metricsEndpoint, recordApiLatency } from '../metrics/httpMetrics.ts';
 import { MAX_REQUEST_BODY_BYTES } from './requestLimits.ts';
 
@@ -47,6 +48,7 @@ export function createApp(ctx: ApiContext): Express {
   api.use(recoveryRouter(ctx));
   api.use(eventsRouter(ctx));
   api.use(loopBreakerRouter(ctx));
+  api.use(recoveryDecisionRouter(ctx));
   app.use('/api', api);
   app.use(notFoundRoute());
   app.use(errorHandler(ctx.logger));

@@ -28,6 +28,7 @@ import {
   proxyActivities,
   proxyLocalActivities,
   setHandler,
+  upsertMemo,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { RunActivities, ClaimResult } from '../activities/index.ts';
@@ -45,6 +46,7 @@ import {
 import { runTexts } from '../domain/texts.ts';
 import { runWorkflowId } from '../domain/runWorkflowId.ts';
 import { adapterActivityTimeout } from '../domain/runTimeouts.ts';
+import { recoveryDecisionMemo } from '../domain/recoveryDecision.ts';
 
 export interface HeartbeatRunInput {
   runId: string;
@@ -199,9 +201,16 @@ export async function heartbeatRunWorkflow(input: HeartbeatRunInput): Promise<Ru
     finish(result.status, result.errorCode);
     // R8 after the commit: escalation (R32) and liveness continuation (R46).
     const followUps = [...result.followUpRunIds];
+    const decisionLines = [...(result.decisionLines ?? [])];
     if (result.escalation || result.livenessContinuation) {
-      followUps.push(...(await lifecycle.afterRunFinalized({ runId: input.runId, escalation: result.escalation, livenessContinuation: result.livenessContinuation })));
+      const aftercare = await lifecycle.afterRunFinalized({ runId: input.runId, escalation: result.escalation, livenessContinuation: result.livenessContinuation });
+      // A history recorded before V8 answers with the run ids alone.
+      const { followUpRunIds, decisionLines: later } = Array.isArray(aftercare) ? { followUpRunIds: aftercare as string[], decisionLines: [] } : aftercare;
+      followUps.push(...followUpRunIds);
+      decisionLines.push(...later);
     }
+    // V8: Temporal UI shows the decision taken after this run, in one line.
+    if (!result.alreadyTerminal && patched('recovery-decision-memo')) upsertMemo({ recoveryDecision: recoveryDecisionMemo(result.status, decisionLines) });
     // Retries, continuations and recovery dispatches are run workflows of their own.
     if (followUps.length > 0) await lifecycle.startRuns(followUps);
     // Hand the freed slot to the agent's next queued runs (R69) without waiting for their re-check.

@@ -16,6 +16,7 @@ import { createApp } from '../../src/api/app.ts';
 import type { ApiContext } from '../../src/api/context.ts';
 import { saveTaskSession } from '../../src/store/taskSessions.ts';
 import { recordRunUsage } from '../../src/store/runCosts.ts';
+import { recordRecoveryDecisions } from '../../src/store/recoveryDecisions.ts';
 
 type Method = 'get' | 'post' | 'put' | 'patch';
 type Operation = { operationId: string; responses: Record<string, { content?: Record<string, { schema: unknown }> }>; parameters?: Array<{ name: string; in: string }>; security?: unknown[] };
@@ -237,6 +238,18 @@ const AREAS: Record<string, () => Promise<void>> = {
     // Issue 14: the loop breaker's reset.
     await call(board, 'post', '/api/issues/{issueId}/loop-breaker/reset', { path: { issueId: issue.body.id }, body: {}, expect: 200 });
     await call(board, 'post', '/api/issues/{issueId}/loop-breaker/reset', { path: { issueId: randomUUID() }, body: {}, expect: 404 });
+    // Issue 14 §2: recovery decisions, one recorded as the run-ending path records it.
+    const decider = (await call(board, 'post', '/api/companies/{companyId}/agents', { path: { companyId }, body: { name: `decider-${randomBytes(3).toString('hex')}`, status: 'paused', adapterConfig: { command: agentScript('succeed.sh') } }, expect: 201 })).body;
+    const failedRun = await vigil.vigil.prisma.heartbeatRun.create({ data: { companyId, agentId: decider.id, status: 'failed', errorCode: 'adapter_failed', finishedAt: new Date(), contextSnapshot: { issueId: issue.body.id } } });
+    await recordRecoveryDecisions(vigil.vigil.prisma, [{
+      id: randomUUID(), companyId, issueId: issue.body.id, runId: failedRun.id, agentId: decider.id, source: 'run_ending', decision: 'none', rule: 'R31',
+      reason: 'other_live_run', evidence: { runStatus: 'failed', errorCode: 'adapter_failed', livenessState: 'failed', lastUsefulActionAt: null, retryReason: null }, createdRunId: null, createdIssueId: null,
+    }]);
+    const listed = await call(board, 'get', '/api/issues/{issueId}/recovery-decisions', { path: { issueId: issue.body.identifier }, query: 'limit=5', expect: 200 });
+    expect(listed.body).toHaveLength(1);
+    await call(board, 'get', '/api/issues/{issueId}/recovery-decisions', { path: { issueId: randomUUID() }, expect: 404 });
+    await call(board, 'get', '/api/heartbeat-runs/{runId}/recovery-decisions', { path: { runId: failedRun.id }, expect: 200 });
+    await call(board, 'get', '/api/heartbeat-runs/{runId}/recovery-decisions', { path: { runId: failedRun.id }, query: 'limit=1001', expect: 400 });
   },
   'environments, budgets, costs and recovery': async () => {
     const other = await givenCompany(vigil.admin);

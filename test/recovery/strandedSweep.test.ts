@@ -257,6 +257,20 @@ function recoveryDescription(input: {
   ].join('\n');
 }
 
+/**
+ * V8: the escalation's recovery decision for an issue, after its latest run; recovery texts end
+ * with its reference. Asserts there is exactly one for that run.
+ */
+async function escalationDecisionOf(issueId: string, runId: string) {
+  const decisions = await prisma.recoveryDecision.findMany({ where: { issueId, runId, decision: { in: ['escalation', 'block_in_place'] } } });
+  expect(decisions).toHaveLength(1);
+  return decisions[0];
+}
+
+async function withDecisionOf(issueId: string, runId: string, text: string) {
+  return `${text}\n- Recovery decision: \`${(await escalationDecisionOf(issueId, runId)).id}\``;
+}
+
 function inPlaceRecoveryComment(input: {
   prefix: string;
   recoveryIdentifier: string;
@@ -315,14 +329,22 @@ async function expectStrandedRecoveryArtifacts(input: {
   expect(['todo', 'in_progress']).toContain(recovery.status);
   const latestRun = await prisma.heartbeatRun.findUniqueOrThrow({ where: { id: input.runId } });
   expect(recovery.description).toBe(
-    recoveryDescription({
-      prefix: company.issuePrefix,
-      sourceIdentifier: input.identifier,
-      previousStatus: input.previousStatus,
-      run: latestRun,
-      retryReason: input.retryReason,
-    }),
+    await withDecisionOf(
+      input.issueId,
+      input.runId,
+      recoveryDescription({
+        prefix: company.issuePrefix,
+        sourceIdentifier: input.identifier,
+        previousStatus: input.previousStatus,
+        run: latestRun,
+        retryReason: input.retryReason,
+      }),
+    ),
   );
+  // V8: the decision names the rule, the recovery issue it created and that issue's dispatch run.
+  expect(await escalationDecisionOf(input.issueId, input.runId)).toMatchObject({
+    source: 'stranded_sweep', decision: 'escalation', rule: 'R56', reason: 'retry_already_used', createdIssueId: recovery.id,
+  });
   expect(recovery.description).toContain(`Previous source status: \`${input.previousStatus}\``);
   expect(recovery.description).toContain(`Retry reason: \`${input.retryReason}\``);
   expect(recovery.description).toContain('Fix the runtime/adapter problem');
@@ -647,7 +669,7 @@ describe('stranded assigned-issue sweep (§11–§13)', () => {
     expect(comments[0].body).toContain('retried dispatch');
     expect(comments[0].body).toContain('Latest retry failure details were withheld from the issue thread');
     expect(comments[0].body).toContain(`Recovery issue: [${recovery.identifier}]`);
-    expect(comments[0].body).toBe(sweepEscalationComment('todo', recovery, acme.company.issuePrefix));
+    expect(comments[0].body).toBe(await withDecisionOf(issueId, runId, sweepEscalationComment('todo', recovery, acme.company.issuePrefix)));
     // No retry run for the source: the seeded run and the recovery issue's dispatch only.
     expect((await runsOfAgent(agentId)).map((run) => run.id).sort()).toEqual([runId, recoveryRunId].sort());
 
@@ -867,7 +889,7 @@ describe('stranded assigned-issue sweep (§11–§13)', () => {
     expect(comments[0].body).toContain('retried continuation');
     expect(comments[0].body).toContain('Latest retry failure details were withheld from the issue thread');
     expect(comments[0].body).toContain(`Recovery issue: [${recovery.identifier}]`);
-    expect(comments[0].body).toBe(sweepEscalationComment('in_progress', recovery, acme.company.issuePrefix));
+    expect(comments[0].body).toBe(await withDecisionOf(issueId, runId, sweepEscalationComment('in_progress', recovery, acme.company.issuePrefix)));
     const logged = await prisma.activityLog.findMany({ where: { entityId: issueId, action: 'issue.updated' } });
     expect(logged.map((row) => row.details)).toEqual([
       {
@@ -1047,8 +1069,9 @@ describe('stranded assigned-issue sweep (§11–§13)', () => {
     expect(comments[0].body).toContain('Latest retry failure details were withheld from the issue thread');
     expect(comments[0].body).toContain('recovery issues do not create nested `stranded_issue_recovery` issues');
     expect(comments[0].body).toBe(
-      inPlaceRecoveryComment({ prefix, recoveryIdentifier: identifier, previousStatus: 'in_progress', run: runs[0], retryReason: 'none' }),
+      await withDecisionOf(issueId, runs[0].id, inPlaceRecoveryComment({ prefix, recoveryIdentifier: identifier, previousStatus: 'in_progress', run: runs[0], retryReason: 'none' })),
     );
+    expect(await escalationDecisionOf(issueId, runs[0].id)).toMatchObject({ decision: 'block_in_place', rule: 'R62', reason: 'recovery_issue_stalled', createdIssueId: null });
     // R62.1: no relation changes: the recovery issue still blocks its source, and only it.
     expect(await blockerIdsOf(source.id)).toEqual([issueId]);
     expect(await blockerIdsOf(issueId)).toEqual([]);
@@ -1100,8 +1123,11 @@ describe('stranded assigned-issue sweep (§11–§13)', () => {
     expect(comments).toHaveLength(2);
     expect(comments[1].body).toContain('Latest retry failure details were withheld from the issue thread');
     expect(comments[1].body).toBe(
-      inPlaceRecoveryComment({ prefix, recoveryIdentifier: identifier, previousStatus: 'in_progress', run: secondRun, retryReason: 'none' }),
+      await withDecisionOf(issueId, secondRun.id, inPlaceRecoveryComment({ prefix, recoveryIdentifier: identifier, previousStatus: 'in_progress', run: secondRun, retryReason: 'none' })),
     );
+    // V8: two notices on one issue name two different decisions.
+    expect(comments[0].body).not.toBe(comments[1].body);
+    expect(comments[0].body.split('\n').at(-1)).not.toBe(comments[1].body.split('\n').at(-1));
     expect(await runsOfAgent(agentId)).toHaveLength(2);
     await expectIssueThreadsWithout(acme.company.id, ['adapter failed while retrying recovery issue', 'adapter_failed']);
   });
@@ -1300,12 +1326,12 @@ describe('stranded sweep batches (issue 12)', () => {
           originFingerprint: `stranded_issue_recovery:${acme.company.id}:${issue.id}:${run.id}`, title: `Recover stalled issue ${issue.identifier}`,
         });
         expect(recovery.identifier).toBe(`${prefix}-${recovery.issueNumber}`);
-        expect(recovery.description).toBe(recoveryDescription({ prefix, sourceIdentifier: issue.identifier, previousStatus: 'in_progress', run, retryReason: 'issue_continuation_needed' }));
+        expect(recovery.description).toBe(await withDecisionOf(issue.id, run.id, recoveryDescription({ prefix, sourceIdentifier: issue.identifier, previousStatus: 'in_progress', run, retryReason: 'issue_continuation_needed' })));
         const [dispatch] = queuedFor.get(recovery.id) ?? [];
         expect(dispatch.contextSnapshot).toMatchObject({ issueId: recovery.id, wakeReason: 'issue_assigned', source: 'stranded_issue_recovery', sourceIssueId: issue.id, strandedRunId: run.id });
         expect(await blockerIdsOf(issue.id)).toEqual([recovery.id]);
         expect(await issueRow(issue.id)).toMatchObject({ status: 'blocked', checkoutRunId: null, executionRunId: null });
-        expect(comments.filter((c) => c.issueId === issue.id).map((c) => c.body)).toEqual([sweepEscalationComment('in_progress', recovery as { identifier: string }, prefix)]);
+        expect(comments.filter((c) => c.issueId === issue.id).map((c) => c.body)).toEqual([await withDecisionOf(issue.id, run.id, sweepEscalationComment('in_progress', recovery as { identifier: string }, prefix))]);
         const logged = activities.filter((a) => a.entityId === issue.id);
         expect(logged).toHaveLength(1);
         expect(logged[0].details).toEqual({

@@ -12,6 +12,7 @@ import { agentSessionRoutes } from '../routes/agentSessions.ts';
 import { issueRoutes } from '../routes/issues.ts';
 import { treeHoldRoutes } from '../routes/treeHolds.ts';
 import { loopBreakerRoutes } from '../routes/loopBreaker.ts';
+import { recoveryDecisionRoutes } from '../routes/recoveryDecisions.ts';
 import { runRoutes } from '../routes/runs.ts';
 import { environmentRoutes } from '../routes/environments.ts';
 import { budgetRoutes } from '../routes/budgets.ts';
@@ -29,6 +30,7 @@ export function routeCatalog(): RouteGroup[] {
     issueRoutes,
     treeHoldRoutes,
     loopBreakerRoutes,
+    recoveryDecisionRoutes,
     runRoutes,
     environmentRoutes,
     budgetRoutes,

@@ -11,6 +11,7 @@ import { ISSUE_PRIORITIES, ISSUE_STATUSES } from '../../store/issues.ts';
 import { AGENT_ROLES, AGENT_STATUSES } from '../validation.ts';
 import { VIGIL_ROLES } from '../../config.ts';
 import { WORKER_STATES } from '../../metrics/vigilMetrics.ts';
+import { RECOVERY_DECISION_KINDS, RECOVERY_DECISION_SOURCES, RECOVERY_REASONS, type RecoveryReason } from '../../domain/recoveryDecision.ts';
 
 const id = z.uuid();
 const timestamp = z.iso.datetime();
@@ -527,3 +528,39 @@ export const responseComponents = {
   ReconcileResult,
   ReapResult,
 } satisfies Record<string, z.ZodType>;
+
+/** Issue 14 §2 (V8): one recovery decision (src/store/recoveryDecisions.ts `viewOfDecision`). */
+export const RecoveryDecision = z
+  .object({
+    id: id.meta({ description: 'Named by the recovery comment it wrote (`- Recovery decision: `<id>``)' }),
+    companyId: id,
+    issueId: id.nullable(),
+    runId: id.nullable().meta({ description: 'The run the decision follows' }),
+    agentId: id.nullable(),
+    source: z.enum(RECOVERY_DECISION_SOURCES).meta({ description: 'Where it was decided: after a run ended, in a sweep, by the orphan reaper, or by the loop breaker' }),
+    decision: z.enum(RECOVERY_DECISION_KINDS),
+    rule: z.string().meta({ description: 'The rule that decided (`R23`, `R46`, `V2`, …; docs/recovery-rules.md)' }),
+    reason: z.enum(Object.keys(RECOVERY_REASONS) as [RecoveryReason, ...RecoveryReason[]]).meta({ description: 'Why; for `none`, why nothing was done' }),
+    summary: z.string().meta({ description: 'The decision in one line, as the run workflow\'s memo `recoveryDecision` shows it' }),
+    evidence: z
+      .object({
+        runStatus: z.string().optional(),
+        errorCode: z.string().nullable().optional(),
+        attempt: int4.optional(),
+        maxAttempts: int4.optional(),
+        livenessState: z.string().nullable().optional(),
+        lastUsefulActionAt: timestamp.nullable().optional(),
+        retryReason: z.string().nullable().optional(),
+        previousStatus: z.string().optional(),
+        dueAt: timestamp.optional(),
+        runsWithoutProgress: int4.optional(),
+        windowSec: int4.optional(),
+        recoveryIssue: z.enum(['created', 'reused', 'none']).optional(),
+        recoveryIssueId: id.nullable().optional(),
+      })
+      .meta({ description: 'The counters and facts the decision used (redacted)' }),
+    createdRunId: id.nullable(),
+    createdIssueId: id.nullable(),
+    createdAt: timestamp,
+  })
+  .meta({ description: 'Issue 14: a recovery decision, recorded once' });
