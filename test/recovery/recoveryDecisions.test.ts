@@ -157,6 +157,34 @@ describe('recovery decisions (V8)', () => {
     expect(decisions[2].summary).toContain('continuations are used up; attempt 2 of 2');
   });
 
+  it('records a lost process\'s one retry (R23) and an overloaded model\'s scheduled retry (R38) with their counters', async () => {
+    const sleeper = await givenAgent(acme, { script: 'sleep.sh' });
+    const woken = await acme.board.post(`/api/agents/${sleeper.id}/wakeup`, {});
+    const running = await eventually(async () => {
+      const row = await prisma().heartbeatRun.findUnique({ where: { id: woken.body.id } });
+      return row?.processPid ? row : null;
+    }, 20_000, 'the agent process to start');
+    process.kill(running.processPid!, 'SIGKILL');
+    const lost = await waitForRunStatus(prisma(), running.id, TERMINAL);
+    expect(lost.errorCode).toBe('process_lost');
+    const retry = await prisma().heartbeatRun.findFirstOrThrow({ where: { retryOfRunId: lost.id } });
+    const [retried] = await runDecisions(lost.id);
+    expect(retried).toMatchObject({ decision: 'retry', rule: 'R23', reason: 'process_lost', createdRunId: retry.id, evidence: { attempt: 1, maxAttempts: 1, errorCode: 'process_lost' } });
+    expect(await memoLine(lost.id)).toBe(retried.summary);
+    await acme.board.post(`/api/heartbeat-runs/${retry.id}/cancel`, {});
+
+    const overloaded = await givenAgent(acme, { script: 'overloaded.sh' });
+    const issue = await givenIssue(acme, { title: 'Summarise the logs', status: 'todo', assigneeAgentId: overloaded.id });
+    const failed = await waitForRunStatus(prisma(), (await waitForIssueRun(prisma(), issue.id)).id, TERMINAL);
+    const scheduled = await prisma().heartbeatRun.findFirstOrThrow({ where: { retryOfRunId: failed.id } });
+    expect(scheduled.status).toBe('scheduled_retry');
+    const [decision] = await issueDecisions(issue.id);
+    expect(decision).toMatchObject({ decision: 'scheduled_retry', rule: 'R38', reason: 'transient_upstream', runId: failed.id, createdRunId: scheduled.id, evidence: { attempt: 1, maxAttempts: 4 } });
+    expect(Date.parse(decision.evidence.dueAt as string)).toBeGreaterThan(Date.parse(failed.finishedAt!.toISOString()));
+    expect(decision.summary).toContain(`attempt 1 of 4; due ${decision.evidence.dueAt as string}`);
+    await acme.board.post(`/api/heartbeat-runs/${scheduled.id}/cancel`, {});
+  });
+
   it('says why nothing was done after a failed run without an issue, and shows a succeeded run needed none', async () => {
     const failing = await givenAgent(acme, { script: 'fail.sh' });
     const woken = await acme.board.post(`/api/agents/${failing.id}/wakeup`, {});
