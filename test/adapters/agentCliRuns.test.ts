@@ -178,6 +178,14 @@ describe.each(['claude', 'codex'] as const)('the real %s CLI through Vigil', (cl
     expect(after.executionRunId).toBe(retries[0].id);
     expect(await vigil.vigil.prisma.issue.count({ where: { parentId: issue.id } })).toBe(0);
     expect((await vigil.vigil.prisma.agent.findUniqueOrThrow({ where: { id: agent.id } })).status).toBe('idle');
+    // V8: the decision says why the issue waits, and until when.
+    const decisions = await acme.board.get(`/api/heartbeat-runs/${run.id}/recovery-decisions`);
+    expect(decisions.body).toEqual([
+      expect.objectContaining({
+        decision: 'quota_wait', rule: 'V9', reason: 'provider_quota', createdRunId: retries[0].id,
+        evidence: expect.objectContaining({ attempt: 1, maxAttempts: 5, dueAt: retryNotBefore.toISOString(), errorCode: `${cli}_usage_limit` }),
+      }),
+    ]);
 
     // The agent's next wake waits for the same reset instead of running into the wall.
     const other = await givenIssue(acme, { title: 'Another task', status: 'todo', assigneeAgentId: agent.id });
