@@ -13,7 +13,7 @@ import { LIVENESS_CONTINUATION_REASON, MAX_LIVENESS_CONTINUATIONS } from '../dom
 import { DEFAULT_CONTINUATION_INSTRUCTION, LIVENESS_EXHAUSTED_PREFIX, livenessExhaustedComment, recoveryEventTexts } from '../domain/recoveryTexts.ts';
 import { truncateReason } from '../domain/liveness.ts';
 import { runLogFields } from '../runLogContext.ts';
-import { decisionLine, withDecisionReference, type RecoveryDecisionDraft, type RecoveryDecisionKind, type RecoveryEvidence, type RecoveryReason } from '../domain/recoveryDecision.ts';
+import { decisionLine, wakeSkipDecision, withDecisionReference, type RecoveryDecisionDraft, type RecoveryDecisionKind, type RecoveryEvidence, type RecoveryReason } from '../domain/recoveryDecision.ts';
 import { decisionByDedupeKey, newDecisionId, recordRecoveryDecisions, viewOfDecision } from '../store/recoveryDecisions.ts';
 import type { HeartbeatRun } from '../store/db.ts';
 
@@ -116,7 +116,7 @@ export async function applyLivenessContinuation(deps: ActivityDeps, runId: strin
       livenessContinuationInstruction: instruction,
     },
   });
-  if (result.kind === 'skipped') return skip(result.reason === 'loop_detected' ? 'loop_detected' : 'wake_refused');
+  if (result.kind === 'skipped') return { followUpRunIds: [], decisionLine: (await decide('none', wakeSkipDecision(result.reason).reason)).line };
   if (result.kind === 'deferred') return { followUpRunIds: [], decisionLine: (await continuation(null)).line };
   await prisma.heartbeatRun.update({ where: { id: result.run.id }, data: { continuationAttempt: nextAttempt } });
   deps.metrics.recoveryAction('liveness_continuation');

@@ -10,7 +10,8 @@
  * issues of one company, one transaction per batch with one set-based statement per kind of row
  * (`strandedSweep/redispatch.ts` for R53/R54, `escalation.ts` for R56/R62); a batch that fails is
  * retried issue by issue, so one bad issue costs only itself. The counters and `issueIds` keep
- * candidate order (R52).
+ * candidate order (R52). Every re-dispatch candidate's recovery decision (V8) is recorded with its
+ * effect (`strandedSweep/sweepDecisions.ts`); escalations record theirs in `escalation.ts`.
  */
 import type { ActivityDeps } from './deps.ts';
 import { enqueueWakeup } from '../store/wakeups.ts';
@@ -26,6 +27,8 @@ import { escalateStrandedIssues } from './escalation.ts';
 import type { EscalationRequest } from './releaseAndPromote.ts';
 import { BudgetVerdicts } from './strandedSweep/budgetVerdicts.ts';
 import { redispatchBatch, runOf, type RedispatchItem, type RedispatchResult } from './strandedSweep/redispatch.ts';
+import { budgetBlockedDecision, type SweepDecisionDraft } from './strandedSweep/sweepDecisions.ts';
+import { recordRecoveryDecisions } from '../store/recoveryDecisions.ts';
 
 export interface SweepResult {
   assignmentDispatched: number;
@@ -227,12 +230,16 @@ async function redispatchAll(deps: ActivityDeps, budget: BudgetVerdicts, decided
   const agentIds = [...new Set(decided.map((d) => d.row.assignee_agent_id))];
   const agents = new Map((agentIds.length > 0 ? await deps.prisma.agent.findMany({ where: { id: { in: agentIds } } }) : []).map((agent) => [agent.id, agent]));
   const items: Array<{ row: CandidateRow; item: RedispatchItem }> = [];
+  const budgetBlocked: SweepDecisionDraft[] = [];
   for (const { row, decision } of decided) {
     if (decision.kind !== 'dispatch' && decision.kind !== 'requeue') continue;
     const agent = agents.get(row.assignee_agent_id);
+    const candidate = { issue: { id: row.id, companyId: row.company_id, status: row.status, assigneeAgentId: row.assignee_agent_id }, decision, latestRetryReason: row.latest_retry_reason };
     try {
-      // R50a/R50d/R51d: a budget block skips the issue without writing a skipped wake.
+      // R50a/R50d/R51d: a budget block skips the issue without writing a skipped wake (V8: its
+      // decision is recorded, once for as long as the issue stays in this state).
       if (!agent || (await budget.blocked({ companyId: row.company_id, agentId: row.assignee_agent_id, issueId: row.id, projectId: row.project_id }))) {
+        if (agent) budgetBlocked.push(budgetBlockedDecision(candidate));
         outcomes.set(row.id, SKIPPED_OUTCOME);
         continue;
       }
@@ -241,8 +248,9 @@ async function redispatchAll(deps: ActivityDeps, budget: BudgetVerdicts, decided
       outcomes.set(row.id, SKIPPED_OUTCOME);
       continue;
     }
-    items.push({ row, item: { issue: { id: row.id, companyId: row.company_id, status: row.status, assigneeAgentId: row.assignee_agent_id }, agent, decision } });
+    items.push({ row, item: { ...candidate, agent } });
   }
+  await recordBudgetBlocked(deps, budgetBlocked);
   const written = await inBatches<{ row: CandidateRow; item: RedispatchItem }, RedispatchResult>(
     deps, items, (x) => x.row.company_id, (x) => x.row.id, (batch) => redispatchBatch(deps, batch.map((x) => x.item)),
   );
@@ -256,6 +264,15 @@ async function redispatchAll(deps: ActivityDeps, budget: BudgetVerdicts, decided
     outcomes.set(row.id, { counters: [counter], acted: true, followUps: result.isNew ? [result.id] : [] });
   }
   return outcomes;
+}
+
+/** V8: the budget-blocked candidates' `none` decisions, in one statement (deduped per issue state). */
+async function recordBudgetBlocked(deps: ActivityDeps, drafts: readonly SweepDecisionDraft[]): Promise<void> {
+  try {
+    await recordRecoveryDecisions(deps.prisma, drafts);
+  } catch (error) {
+    deps.logger.warn('stranded-work sweep could not record recovery decisions', { issues: drafts.length, error: error instanceof Error ? error.message : String(error) });
+  }
 }
 
 /** R50c/R51c/R49.5: the escalations (R56) and in-place blocks (R62) among `decided`. */

@@ -5,6 +5,7 @@
  * workflow's memo shows the one line of `decisionLine`, and each recovery comment names its
  * decision's id (`decisionReference`). Pure (no Node imports), so workflows may import it.
  */
+import { LOOP_DETECTED_REASON } from './loopBreaker.ts';
 
 export const RECOVERY_DECISION_KINDS = [
   'retry',
@@ -55,11 +56,25 @@ export const RECOVERY_REASONS = {
   issue_moved_on: 'the issue left the status the decision was taken on',
   issue_in_execution_stage: 'the issue is in a review or approval stage',
   budget_blocked: 'a budget stop blocks the agent or the issue',
-  wake_refused: "the agent's wake was refused (its heartbeat policy or status)",
   wakes_disabled: "the agent's heartbeat policy refuses automatic wakes",
   dependencies_blocked: 'the issue waits on unresolved blockers',
+  issue_missing: 'the issue no longer exists',
 } as const;
 export type RecoveryReason = keyof typeof RECOVERY_REASONS;
+
+/** R71's skip reasons (a `skipped` wake's `reason`) as the rule and reason of the decision that wake carried out. */
+const WAKE_SKIPS: Record<string, { rule: string; reason: RecoveryReason }> = {
+  [LOOP_DETECTED_REASON]: { rule: 'V1', reason: 'loop_detected' },
+  issue_tree_hold_active: { rule: 'R67', reason: 'pause_hold' },
+  issue_dependencies_blocked: { rule: 'R71', reason: 'dependencies_blocked' },
+  issue_execution_issue_not_found: { rule: 'R71', reason: 'issue_missing' },
+  'heartbeat.wakeOnDemand.disabled': { rule: 'R71', reason: 'wakes_disabled' },
+  'heartbeat.disabled': { rule: 'R71', reason: 'wakes_disabled' },
+};
+
+export function wakeSkipDecision(skipReason: string): { rule: string; reason: RecoveryReason } {
+  return WAKE_SKIPS[skipReason] ?? { rule: 'R71', reason: 'issue_moved_on' };
+}
 
 /** The counters and facts a decision used; every field optional, none secret (ids, counts, states). */
 export interface RecoveryEvidence {

@@ -193,7 +193,7 @@ async function enqueueIssueBound(
       if (breaker.kind === 'skip' || breaker.kind === 'skip_and_trip') {
         const skipped = await skip(tx, LOOP_DETECTED_REASON, wakeTexts.loopDetected);
         // V2: the conditional trip posts the one comment; a breaker tripped meanwhile only counts the skip.
-        await tripOrCountSkip(tx, { ...scope, agentName: agent.name, runsWithoutProgress: breaker.runsWithoutProgress, windowSec: breakerFacts.settings.windowSec, maxRuns: breakerFacts.settings.maxRuns, wakeId: skipped.wakeId }, now);
+        await tripOrCountSkip(tx, { ...scope, agentName: agent.name, runsWithoutProgress: breaker.runsWithoutProgress, windowSec: breakerFacts.settings.windowSec, maxRuns: breakerFacts.settings.maxRuns, wakeId: skipped.wakeId, latestRunId: breakerFacts.latestRunId }, now);
         return skipped;
       }
       if (breaker.kind === 'admit_and_clear') await clearTrip(tx, scope, now);

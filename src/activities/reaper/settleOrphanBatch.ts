@@ -5,9 +5,10 @@
  * which it leaves to `endRun` is decided by `orphanSettlementOf` (src/domain/orphanSettlement.ts).
  *
  * The statements, in R8's order: lock agents, runs, issues (each in id order); the retries (R23);
- * the terminal writes with their wakes and every run event (R21, R25); the leases (R27); the
- * agents' runtime state with their running counts (R8 step 10); their status and the activity rows
- * (R10, R11, R27).
+ * the terminal writes with their wakes and every run event (R21, R25); each run's recovery
+ * decision (V8: the retry, or none and why — as the per-run ending records it); the leases (R27);
+ * the agents' runtime state with their running counts (R8 step 10); their status and the activity
+ * rows (R10, R11, R27).
  */
 import { randomUUID } from 'node:crypto';
 import type { ActivityDeps } from '../deps.ts';
@@ -37,6 +38,9 @@ import { orphanSettlementOf } from '../../domain/orphanSettlement.ts';
 import { retriesOnce, terminalWriteOfRun } from '../runEnding/terminalWrite.ts';
 import { processLossMoment } from '../processLossDetection.ts';
 import { runLogFields } from '../../runLogContext.ts';
+import { newDecisionId, recordRecoveryDecisions } from '../../store/recoveryDecisions.ts';
+import type { RecoveryDecisionDraft } from '../../domain/recoveryDecision.ts';
+import { endedRunEvidence } from '../runEnding/decisions.ts';
 
 /** An orphan whose recorded pid is dead (R19: its surviving group already terminated). */
 export interface ProbedOrphan {
@@ -86,6 +90,7 @@ export async function settleOrphanBatch(deps: ActivityDeps, orphans: readonly Pr
       const terminals: TerminalColumns[] = [];
       const retries: ReapedRetryRow[] = [];
       const events: RunEventInput[] = [];
+      const decisions: RecoveryDecisionDraft[] = [];
       for (const orphan of orphans) {
         const run = runs.get(orphan.id);
         const agent = run ? agents.get(run.agentId) ?? null : null;
@@ -158,12 +163,27 @@ export async function settleOrphanBatch(deps: ActivityDeps, orphans: readonly Pr
         }
         // R25: the lost run's error event, naming its retry.
         events.push({ ...of, ...processLostEvent(run, baseError, retryRunId) });
+        // V8: the retry (R23), or no recovery because no execution lock was this run's to give up
+        // (R28.2 no issue, R28.3 the lock moved) — what the per-run ending records for the same run.
+        const evidence = endedRunEvidence({ updated: { ...run, lastUsefulActionAt: liveness.lastUsefulActionAt }, write, livenessState: liveness.livenessState });
+        decisions.push({
+          id: newDecisionId(),
+          ...of,
+          issueId,
+          source: 'orphan_reaper',
+          ...(retryRunId
+            ? { decision: 'retry', rule: 'R23', reason: 'process_lost', evidence: { ...evidence, attempt: 1, maxAttempts: 1 } }
+            : { decision: 'none', rule: 'R28', reason: targetIssue === null ? 'no_issue' : 'lock_moved', evidence }),
+          createdRunId: retryRunId,
+          createdIssueId: null,
+        });
         settled.push({ orphan, run, agent, outcome, status: write.status, errorCode: write.errorCode, error, retryRunId });
       }
       if (settled.length === 0) return { settled, perRun, firstHeartbeats: [] as Agent[] };
 
       await insertProcessLossRetries(tx, retries, now);
       await writeRunTerminals(tx, terminals, events, now);
+      await recordRecoveryDecisions(tx, decisions, now);
       // R27: the runs failed, so their leases end `failed` (the same statement finalize uses).
       await endRunLeases(tx, settled.map((s) => s.run.id), 'failed', now);
 

@@ -5,8 +5,10 @@
  * (taken in id order), the issue-bound admission (R71.6). A candidate whose admission is "create a
  * run" — every stranded one, since it has no live path — gets its `queued` wake and run from one
  * set-based statement; any other admission (a run appeared meanwhile, blockers, a pause hold, a
- * missing issue) goes through `enqueueWakeup` itself after the batch commits, so R71 is written
- * in one place.
+ * missing issue), and a candidate the loop breaker would skip (V1, asked for the whole batch at
+ * once), goes through `enqueueWakeup` itself after the batch commits, so R71 and V1–V2 are written
+ * in one place. Each candidate's recovery decision (V8, `sweepDecisions.ts`) is recorded with its
+ * effect: in the batch's transaction, or after its own enqueue.
  */
 import { BATCH_TRANSACTION_OPTIONS, type Agent } from '../../store/db.ts';
 import type { ActivityDeps } from '../deps.ts';
@@ -17,10 +19,13 @@ import { heartbeatPolicyOf } from '../../domain/heartbeatPolicy.ts';
 import { admitByAgentGates, admitIssueWake } from '../../domain/wakeAdmission.ts';
 import type { StrandedDecision } from '../../domain/strandedWork.ts';
 import { mapBounded } from '../../platform/concurrency.ts';
+import { loopBreakerKey, loopBreakerPlansOf } from '../../store/loopBreaker.ts';
+import { isBoardWake } from '../../domain/loopBreaker.ts';
+import { recordRecoveryDecisions } from '../../store/recoveryDecisions.ts';
+import { enqueuedDecision, notInvokableDecision, redispatchDecision, skippedWakeDecision, type SweepCandidate, type SweepDecisionDraft } from './sweepDecisions.ts';
 
 /** A candidate the sweep decided to dispatch (R50a/R54) or re-queue (R50e/R51e/R53), budget pre-checked. */
-export interface RedispatchItem {
-  issue: { id: string; companyId: string; status: 'todo' | 'in_progress'; assigneeAgentId: string };
+export interface RedispatchItem extends SweepCandidate {
   agent: Agent;
   decision: Extract<StrandedDecision, { kind: 'dispatch' } | { kind: 'requeue' }>;
 }
@@ -96,16 +101,29 @@ export async function redispatchBatch(deps: ActivityDeps, items: readonly Redisp
   // none (R71.4's refusal, which the sweep counts as skipped).
   const skipped: SkippedWakeInput[] = [];
   const admitted: number[] = [];
+  // V8: the batch's decisions, written with its runs (a `none` once per issue state, deduped).
+  const decisions: SweepDecisionDraft[] = [];
   items.forEach((item, i) => {
     const gate = admitByAgentGates({ source: requests[i].source, agentStatus: item.agent.status, policy: heartbeatPolicyOf(item.agent.runtimeConfig), budgetBlock: null });
-    if (gate.kind === 'skip') skipped.push({ ...columns(i), skipReason: gate.reason, message: gate.message });
-    else if (gate.kind === 'admit') admitted.push(i);
+    if (gate.kind === 'skip') {
+      skipped.push({ ...columns(i), skipReason: gate.reason, message: gate.message });
+      decisions.push(skippedWakeDecision(item, gate.reason));
+    } else if (gate.kind === 'admit') admitted.push(i);
+    else decisions.push(notInvokableDecision(item));
   });
 
   const fallback: number[] = [];
   await prisma.$transaction(async (tx) => {
     await insertSkippedWakes(tx, skipped, now);
     const facts = await lockIssuesWithWakeFacts(tx, admitted.map((i) => items[i].issue.id));
+    // V1/V4 under the same locks, for every pair at once: a candidate whose breaker plan writes
+    // something takes the one-at-a-time path — a looping agent's gets its `loop_detected` skip and
+    // the breaker's one comment there; a loop that ended gets its trip cleared there.
+    const breaker = await loopBreakerPlansOf(
+      tx,
+      admitted.filter((i) => facts.has(items[i].issue.id) && !isBoardWake(requests[i])).map((i) => ({ companyId: items[i].agent.companyId, issueId: items[i].issue.id, agentId: items[i].agent.id })),
+      now,
+    );
     const create: number[] = [];
     for (const i of admitted) {
       const { issue, agent, decision } = items[i];
@@ -117,6 +135,11 @@ export async function redispatchBatch(deps: ActivityDeps, items: readonly Redisp
       if (locked && decision.kind === 'dispatch' && locked.has_queued_wake) continue;
       // R67 (a hold written meanwhile) and a missing issue: `enqueueWakeup` writes their skipped wakes.
       if (!locked || locked.company_id !== agent.companyId || locked.held) {
+        fallback.push(i);
+        continue;
+      }
+      const breakerPlan = breaker.get(loopBreakerKey({ issueId: issue.id, agentId: agent.id }));
+      if (breakerPlan && breakerPlan.kind !== 'admit') {
         fallback.push(i);
         continue;
       }
@@ -137,19 +160,34 @@ export async function redispatchBatch(deps: ActivityDeps, items: readonly Redisp
       create.map((i): QueuedRunBatchInput => ({ ...columns(i), contextSnapshot: enrichWakeContext(requests[i]), retryOfRunId: requests[i].retryOfRunId ?? null })),
       now,
     );
-    create.forEach((i, k) => (results[i] = { id: runIds[k], isNew: true }));
+    create.forEach((i, k) => {
+      results[i] = { id: runIds[k], isNew: true };
+      decisions.push(redispatchDecision(items[i], runIds[k]));
+    });
+    await recordRecoveryDecisions(tx, decisions, now);
   }, BATCH_TRANSACTION_OPTIONS);
 
   // R71 one at a time for the rest: coalesce into or park behind the run that appeared, or skip.
   // The batch has committed: an error here is this candidate's alone, which counts as skipped (R55 note).
   const enqueued = await mapBounded(fallback, FALLBACK_CONCURRENCY, async (i) => {
     try {
-      return runOf(await enqueueWakeup(prisma, items[i].agent, requests[i], { budgetChecked: true }));
+      return await enqueueWakeup(prisma, items[i].agent, requests[i], { budgetChecked: true });
     } catch (error) {
       deps.logger.warn('stranded-work sweep skipped an issue after an error', { issueId: items[i].issue.id, error: error instanceof Error ? error.message : String(error) });
       return null;
     }
   });
-  fallback.forEach((i, k) => (results[i] = enqueued[k]));
+  fallback.forEach((i, k) => (results[i] = enqueued[k] ? runOf(enqueued[k]) : null));
+  await recordFallbackDecisions(deps, fallback.flatMap((i, k) => (enqueued[k] ? [{ item: items[i], result: enqueued[k] }] : [])));
   return results;
+}
+
+/** V8 for the one-at-a-time candidates, after their enqueues, in one statement. */
+async function recordFallbackDecisions(deps: ActivityDeps, enqueued: ReadonlyArray<{ item: RedispatchItem; result: EnqueueResult }>): Promise<void> {
+  try {
+    await recordRecoveryDecisions(deps.prisma, enqueued.map(({ item, result }) => enqueuedDecision(item, result)));
+  } catch (error) {
+    // The wakes have committed: a decision that could not be written must not fail the batch (which would be retried).
+    deps.logger.warn('stranded-work sweep could not record recovery decisions', { issues: enqueued.length, error: error instanceof Error ? error.message : String(error) });
+  }
 }
