@@ -140,7 +140,8 @@ export function decisionLine(d: Pick<RecoveryDecisionDraft, 'id' | 'decision' | 
   if (e.attempt !== undefined && e.maxAttempts !== undefined) facts.push(`attempt ${e.attempt} of ${e.maxAttempts}`);
   if (e.dueAt) facts.push(`due ${e.dueAt}`);
   if (e.runsWithoutProgress !== undefined) facts.push(`${e.runsWithoutProgress} runs without progress`);
-  const created = [d.createdRunId ? `run ${d.createdRunId}` : null, d.createdIssueId ? `issue ${d.createdIssueId}` : null].filter((x) => x !== null);
+  const reused = e.recoveryIssue === 'reused' && e.recoveryIssueId ? `open recovery issue ${e.recoveryIssueId}` : null;
+  const created = [d.createdRunId ? `run ${d.createdRunId}` : null, d.createdIssueId ? `issue ${d.createdIssueId}` : reused].filter((x) => x !== null);
   const why = RECOVERY_REASONS[d.reason] ?? d.reason;
   return `${KIND_LABELS[d.decision]} (${d.rule}): ${[why, ...facts].join('; ')}${created.length > 0 ? ` → ${created.join(', ')}` : ''} [decision ${d.id}]`;
 }

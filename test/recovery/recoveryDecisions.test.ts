@@ -10,6 +10,7 @@ import { eventually, givenAgent, givenCompany, givenIssue, waitForIssueRun, wait
 import { TERMINAL_RUN_STATUSES as TERMINAL } from '../../src/domain/runStatus.ts';
 import { LIVENESS_EXHAUSTED_PREFIX } from '../../src/domain/recoveryTexts.ts';
 import { MAX_LIVENESS_CONTINUATIONS } from '../../src/domain/recoveryKinds.ts';
+import type { RecoveryDecisionView } from '../../src/store/recoveryDecisions.ts';
 
 let vigil: TestVigil;
 let acme: CompanyFixture;
@@ -25,20 +26,7 @@ afterAll(async () => {
 
 const prisma = () => vigil.vigil.prisma;
 
-interface DecisionView {
-  id: string;
-  issueId: string | null;
-  runId: string | null;
-  source: string;
-  decision: string;
-  rule: string;
-  reason: string;
-  summary: string;
-  evidence: Record<string, unknown>;
-  createdRunId: string | null;
-  createdIssueId: string | null;
-  createdAt: string;
-}
+type DecisionView = RecoveryDecisionView;
 
 async function issueDecisions(issueId: string, fixture = acme): Promise<DecisionView[]> {
   const response = await fixture.board.get(`/api/issues/${issueId}/recovery-decisions`);

@@ -12,7 +12,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestVigil, type TestVigil } from '../support/harness.ts';
 import { eventually, givenCompany, type CompanyFixture } from '../support/fixtures.ts';
-import { givenAssignedTodoWithoutRun, givenSeededAgent, givenSeededIssue, givenStrandedIssue } from '../support/strandedSeeds.ts';
+import { givenAssignedTodoWithoutRun, givenSeededAgent, givenSeededIssue, givenSpentAgentBudget, givenStrandedIssue } from '../support/strandedSeeds.ts';
+import type { RecoveryDecisionView } from '../../src/store/recoveryDecisions.ts';
 import { DEAD_PID, seedOrphanedRun } from '../support/recoverySeeds.ts';
 import { decisionReference } from '../../src/domain/recoveryDecision.ts';
 import { LOOP_BREAKER_PREFIX } from '../../src/domain/recoveryTexts.ts';
@@ -43,22 +44,7 @@ afterAll(async () => {
 
 // --- helpers -------------------------------------------------------------------------------------
 
-interface DecisionView {
-  id: string;
-  companyId: string;
-  issueId: string | null;
-  runId: string | null;
-  agentId: string | null;
-  source: string;
-  decision: string;
-  rule: string;
-  reason: string;
-  summary: string;
-  evidence: Record<string, unknown>;
-  createdRunId: string | null;
-  createdIssueId: string | null;
-  createdAt: string;
-}
+type DecisionView = RecoveryDecisionView;
 
 async function givenFreshCompany(): Promise<CompanyFixture> {
   const fixture = await givenCompany(vigil.admin);
@@ -214,22 +200,7 @@ describe('recovery decisions of the stranded sweep', () => {
   it('records one none decision for a budget-blocked stranded issue (R74), however many sweeps find it', async () => {
     const acme = await givenFreshCompany();
     const blocked = await givenAssignedTodoWithoutRun(prisma, acme.company, { agentName: 'BudgetBlockedCoder' });
-    const policy = await acme.board.post(`/api/companies/${acme.company.id}/budget-policies`, {
-      scopeType: 'agent',
-      scopeId: blocked.agentId,
-      windowKind: 'calendar_month_utc',
-      amount: 1,
-      hardStopEnabled: true,
-    });
-    expect(policy.status, JSON.stringify(policy.body)).toBe(201);
-    const cost = await acme.board.post(`/api/companies/${acme.company.id}/cost-events`, {
-      agentId: blocked.agentId,
-      issueId: blocked.issueId,
-      provider: 'test',
-      model: 'test-model',
-      costCents: 1,
-    });
-    expect(cost.status, JSON.stringify(cost.body)).toBe(201);
+    await givenSpentAgentBudget(acme, blocked.agentId, blocked.issueId);
 
     for (let sweep = 0; sweep < 3; sweep++) expect(await reconcile(acme)).toMatchObject({ skipped: 1, assignmentDispatched: 0 });
 

@@ -26,6 +26,7 @@ import {
   givenAssignedTodoWithoutRun,
   givenSeededAgent,
   givenSeededIssue,
+  givenSpentAgentBudget,
   givenStrandedIssue,
 } from '../support/strandedSeeds.ts';
 import type { PrismaClient } from '../../src/store/db.ts';
@@ -511,22 +512,7 @@ describe('stranded assigned-issue sweep (§11–§13)', () => {
       const unblockedCompany = await givenCompany(own.admin);
       const blocked = await givenAssignedTodoWithoutRun(ownPrisma, blockedCompany.company, { agentName: 'BudgetBlockedCoder' });
       const unblocked = await givenAssignedTodoWithoutRun(ownPrisma, unblockedCompany.company, { agentName: 'CodexCoder' });
-      const policy = await blockedCompany.board.post(`/api/companies/${blockedCompany.company.id}/budget-policies`, {
-        scopeType: 'agent',
-        scopeId: blocked.agentId,
-        windowKind: 'calendar_month_utc',
-        amount: 1,
-        hardStopEnabled: true,
-      });
-      expect(policy.status, JSON.stringify(policy.body)).toBe(201);
-      const cost = await blockedCompany.board.post(`/api/companies/${blockedCompany.company.id}/cost-events`, {
-        agentId: blocked.agentId,
-        issueId: blocked.issueId,
-        provider: 'test',
-        model: 'test-model',
-        costCents: 1,
-      });
-      expect(cost.status, JSON.stringify(cost.body)).toBe(201);
+      await givenSpentAgentBudget(blockedCompany, blocked.agentId, blocked.issueId);
 
       // The instance-wide sweep, as the recovery sweeper runs it: no company scope.
       const sweeper = await ensureRecoverySweeper(own.vigil.temporal, { taskQueue: own.taskQueue, idPrefix: `scenario-14-${blocked.agentId}-`, intervalMs: 365 * 24 * 3600_000 });

@@ -6,7 +6,8 @@
  * Seeded agents are real `process` agents: the runs the sweep queues execute their script.
  */
 import type { LivenessState, PrismaClient } from '../../src/store/db.ts';
-import { agentScript } from './fixtures.ts';
+import { expect } from 'vitest';
+import { agentScript, type CompanyFixture } from './fixtures.ts';
 
 export interface SeedCompany {
   id: string;
@@ -178,4 +179,18 @@ export async function givenStrandedIssue(prisma: PrismaClient, company: SeedComp
     identifier: issue.identifier!,
     rootIssueId: root?.id ?? null,
   };
+}
+
+/** R74: a hard-stop agent budget of 1 cent, spent on the issue, so the agent's invocations are blocked. */
+export async function givenSpentAgentBudget(fixture: Pick<CompanyFixture, 'board' | 'company'>, agentId: string, issueId: string) {
+  const policy = await fixture.board.post(`/api/companies/${fixture.company.id}/budget-policies`, {
+    scopeType: 'agent',
+    scopeId: agentId,
+    windowKind: 'calendar_month_utc',
+    amount: 1,
+    hardStopEnabled: true,
+  });
+  expect(policy.status, JSON.stringify(policy.body)).toBe(201);
+  const cost = await fixture.board.post(`/api/companies/${fixture.company.id}/cost-events`, { agentId, issueId, provider: 'test', model: 'test-model', costCents: 1 });
+  expect(cost.status, JSON.stringify(cost.body)).toBe(201);
 }
