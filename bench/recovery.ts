@@ -289,8 +289,6 @@ async function benchReaper(vigil: RunningVigil) {
 async function main() {
   const servers = await startBenchServers('vigil-bench-recovery', log);
   const { temporal, root } = servers;
-  // The agents' supervisor (issue 13) keeps its files in the bench's own directory, removed at the end.
-  process.env.VIGIL_SUPERVISOR_DIR = path.join(root, 'supervisor');
   const adminToken = generateAdminToken();
   const base = {
     databaseUrl: servers.databaseUrl,

@@ -18,6 +18,9 @@ export async function startBenchServers(name: string, log: (line: string) => voi
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const config = loadConfig();
   const root = await mkdtemp(path.join(os.tmpdir(), `${name}-`));
+  // The agents' supervisor (issue 13) keeps its files in the bench's own folder, removed at the end,
+  // unless the benchmark chose one itself; worker processes it starts inherit the choice.
+  process.env.VIGIL_SUPERVISOR_DIR ??= path.join(root, 'supervisor');
   const [pgPort, temporalPort, uiPort] = await findFreePorts(3);
   const pg = await startEmbeddedPostgres({ dataDir: root, port: pgPort, log });
   await applyMigrations(pg.databaseUrl);
