@@ -38,6 +38,8 @@ const PHASES = [
 ];
 /** Issue-bound wakes, one in flight, for the statements per run with an issue. */
 const ISSUE_RUNS = arg('issue-runs', 20);
+/** `--list-statements`: print the statements of the last issue-bound run, in order. */
+const LIST_STATEMENTS = process.argv.includes('--list-statements');
 const AGENTS = Math.max(1, Math.ceil(Math.max(...PHASES.map((p) => p.concurrency)) / 10));
 /** How long one run may take before the bench gives up on it. */
 const RUN_TIMEOUT_MS = 60_000;
@@ -292,7 +294,7 @@ async function main() {
   const { temporal } = servers;
   const prisma = createPrismaClient(servers.databaseUrl, 4);
   // The in-process Vigil's connections carry their own application_name, so its statements can be counted.
-  const statements = countStatements('vigil-bench');
+  const statements = countStatements('vigil-bench', LIST_STATEMENTS);
   const inProcess = await startBenchVigil(servers, { name: 'bench-vigil', databaseUrl: withApplicationName(servers.databaseUrl, 'vigil-bench') });
   const combined = await startVigilProcesses(servers, 'all');
   const split = await startVigilProcesses(servers, 'split');
@@ -323,7 +325,15 @@ async function main() {
     if (ISSUE_RUNS > 0) {
       log(`issue-bound: ${ISSUE_RUNS} runs, 1 in flight, Vigil in this process`);
       const counts: number[] = [];
-      await benches.get('in this process')!.measureIssueBound(ISSUE_RUNS, statementWindow(statements, counts));
+      const window = statementWindow(statements, counts);
+      let lastRun: readonly string[] = [];
+      await benches.get('in this process')!.measureIssueBound(ISSUE_RUNS, async (run) => {
+        statements.reset();
+        const result = await window(run);
+        lastRun = [...statements.texts];
+        return result;
+      });
+      if (LIST_STATEMENTS) console.log(`\nThe statements of the last issue-bound run:\n${lastRun.map((text, i) => `${String(i + 1).padStart(3)}. ${text}`).join('\n')}`);
       const mean = counts.reduce((a, b) => a + b, 0) / counts.length;
       console.log(
         `\nSQL statements per succeeded run with an issue, Vigil in this process (enqueue → claim → execute → finalize, BEGIN/COMMIT included, ` +

@@ -12,22 +12,38 @@ export function withApplicationName(databaseUrl: string, applicationName: string
   return url.toString();
 }
 
-export function countStatements(applicationName: string) {
+/** `keepTexts`: also keep each statement's SQL (first line of it, whitespace folded), to list them. */
+export function countStatements(applicationName: string, keepTexts = false) {
   let count = 0;
+  let texts: string[] = [];
   const original = pg.Client.prototype.query;
   pg.Client.prototype.query = function (this: pg.Client & { connectionParameters?: { application_name?: string } }, ...args: unknown[]) {
-    if (this.connectionParameters?.application_name === applicationName) count += 1;
+    if (this.connectionParameters?.application_name === applicationName) {
+      count += 1;
+      if (keepTexts) texts.push(sqlText(args[0]).replace(/\s+/g, ' ').trim().slice(0, 160));
+    }
     return (original as (...a: unknown[]) => unknown).apply(this, args);
   } as typeof original;
   return {
     get count() {
       return count;
     },
+    /** The kept statements since the last `reset`. */
+    get texts(): readonly string[] {
+      return texts;
+    },
     reset() {
       count = 0;
+      texts = [];
     },
     restore() {
       pg.Client.prototype.query = original;
     },
   };
+}
+
+function sqlText(query: unknown): string {
+  if (typeof query === 'string') return query;
+  if (query && typeof query === 'object' && 'text' in query) return String((query as { text: unknown }).text);
+  return String(query);
 }

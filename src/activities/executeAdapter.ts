@@ -43,6 +43,7 @@ import { RunOutputRecorder } from './runOutputRecorder.ts';
 import { runLogFields } from '../runLogContext.ts';
 import { idempotencyPrefix } from '../domain/idempotencyPrefix.ts';
 import { lineageRootRunId } from '../store/runLineage.ts';
+import { readRunWithAgent } from '../store/runWithAgent.ts';
 
 const LIVENESS_TICK_MS = 1_000;
 
@@ -53,8 +54,9 @@ export interface ExecuteOptions {
 
 export async function executeAdapter(deps: ActivityDeps, runId: string, options: ExecuteOptions = {}): Promise<AdapterResultPayload> {
   const ctx = Context.current();
-  const run = await deps.prisma.heartbeatRun.findUniqueOrThrow({ where: { id: runId } });
-  const agent = await deps.prisma.agent.findUniqueOrThrow({ where: { id: run.agentId } });
+  const found = await readRunWithAgent(deps.prisma, runId);
+  if (!found) throw new Error(`Run ${runId} or its agent not found`);
+  const { run, agent } = found;
   // `claude_local` and `codex_local` run their CLI; every other local-child adapter type runs its
   // configured command as a process (API.md).
   if (!tracksLocalChild(agent.adapterType)) {

@@ -11,7 +11,7 @@ import { closeRunEnding } from '../store/runEndingWrites.ts';
 import { leaseEndFor } from '../store/leaseRelease.ts';
 import type { EscalationRequest } from './releaseAndPromote.ts';
 import { enforceBudgetHardStop } from './budgetHardStop.ts';
-import { lockAgentOfRun, lockRun } from '../store/locks.ts';
+import { lockRunWithAgent } from '../store/runWithAgent.ts';
 import { isProcessGroupAlive, spawnedOnThisHost, terminateProcessGroup } from '../adapters/processGroup.ts';
 import { escalateStrandedIssue } from './escalation.ts';
 import { applyLivenessContinuation } from './livenessContinuation.ts';
@@ -164,9 +164,10 @@ async function finalizeInTransaction(
   input: FinalizeInput,
 ): Promise<{ result: FinalizeResult; firstHeartbeatOf: { agentRole: string; agentId: string; companyId: string } | null; observed: FinalizeObservation }> {
   return deps.prisma.$transaction(async (tx) => {
-    const agent = await lockAgentOfRun(tx, input.runId);
-    const run = await lockRun(tx, input.runId);
-    if (!run) throw new Error(`Run ${input.runId} not found`);
+    // R69's order, agent then run, in one statement.
+    const locked = await lockRunWithAgent(tx, input.runId);
+    if (!locked) throw new Error(`Run ${input.runId} not found`);
+    const { run, agent } = locked;
     const observed: FinalizeObservation = { companyId: run.companyId, runUpdatedAt: run.updatedAt, recoveryActions: [], retryRunId: null };
     const nextQueuedOf = input.findNextQueued !== false && agent ? { agentId: agent.id, maxConcurrentRuns: heartbeatPolicyOf(agent.runtimeConfig).maxConcurrentRuns } : null;
     if (isTerminalRunStatus(run.status)) {

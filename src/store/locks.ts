@@ -16,14 +16,6 @@ export async function lockAgent(tx: Tx, agentId: string): Promise<void> {
   await tx.$queryRaw`SELECT id FROM agents WHERE id = ${agentId}::uuid FOR NO KEY UPDATE`;
 }
 
-/** Locks the agent of a run (before the run itself, keeping the lock order) and reads it; null without one. */
-export async function lockAgentOfRun(tx: Tx, runId: string): Promise<Agent | null> {
-  const rows = await tx.$queryRaw<Array<Record<string, unknown>>>`
-    SELECT a.* FROM agents a JOIN heartbeat_runs r ON r.agent_id = a.id
-    WHERE r.id = ${runId}::uuid FOR NO KEY UPDATE OF a`;
-  return rows.length > 0 ? modelRow<Agent>(rows[0]) : null;
-}
-
 /** Locks a run row and reads it, in one statement; null when it does not exist. */
 export async function lockRun(tx: Tx, runId: string): Promise<HeartbeatRun | null> {
   const rows = await tx.$queryRaw<Array<Record<string, unknown>>>`SELECT * FROM heartbeat_runs WHERE id = ${runId}::uuid FOR NO KEY UPDATE`;

@@ -7,6 +7,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createPrismaClient, type PrismaClient } from '../../src/store/db.ts';
 import { modelRow } from '../../src/store/modelRows.ts';
+import { readRunWithAgent } from '../../src/store/runWithAgent.ts';
 
 let prisma: PrismaClient;
 
@@ -54,5 +55,11 @@ describe('modelRow', () => {
       const rows = await prisma.$queryRawUnsafe<Array<Record<string, unknown>>>(`SELECT * FROM ${table} WHERE id = $1::uuid`, id);
       expect(modelRow(rows[0]), table).toStrictEqual(await viaModel());
     }
+    // A run with its agent in one read (the adapter activity's): both as the model queries read them.
+    expect(await readRunWithAgent(prisma, run.id)).toStrictEqual({
+      run: await prisma.heartbeatRun.findUnique({ where: { id: run.id } }),
+      agent: await prisma.agent.findUnique({ where: { id: agent.id } }),
+    });
+    expect(await readRunWithAgent(prisma, randomUUID())).toBeNull();
   });
 });
