@@ -2,12 +2,13 @@
  * R4 (claim gates), R69 (per-agent slots), R9 (auto-checkout) and R27 (lease acquire): turning a
  * `queued` run into a `running` one.
  *
- * The common case is five statements: one read gathering every fact the gates look at
- * (`readClaimFacts`), the pure decision (`decideClaim`, src/domain/claimGates.ts), then BEGIN,
- * the agent row lock — R69's per-agent mutex — and one statement doing the slot check and every
+ * The common case is four statements: BEGIN, one statement taking the agent row lock — R69's
+ * per-agent mutex — and gathering every fact the gates look at (`readClaimFacts`), the pure
+ * decision (`decideClaim`, src/domain/claimGates.ts), one statement doing the slot check and every
  * write of the transition including the lease (`claimQueuedRun`), COMMIT. One agent's concurrent
- * claims wait on each other for that one statement, not for the whole claim. Rare paths (a quota
- * wall, a light cancel, a retried claim of a running run, a lost environment race) take more.
+ * claims wait on each other for those two statements, not for the whole claim. Rare paths (a
+ * quota wall, a light cancel, a retried claim of a running run, a lost environment race) take more,
+ * after the transaction.
  */
 import type { ActivityDeps } from './deps.ts';
 import { heartbeatPolicyOf } from '../domain/heartbeatPolicy.ts';
@@ -22,7 +23,6 @@ import { PROVIDER_QUOTA_RETRY } from '../domain/recoveryKinds.ts';
 import { recoveryEventTexts } from '../domain/recoveryTexts.ts';
 import { parseProcessAdapterConfig } from '../adapters/process.ts';
 import { effectiveGraceSec, effectiveTimeoutSec } from '../domain/runTimeouts.ts';
-import { lockAgent } from '../store/locks.ts';
 import { releaseExecutionLock } from '../store/systemRuns.ts';
 import { claimQueuedRun, readClaimFacts } from '../store/claimStatements.ts';
 import { runLogFields } from '../runLogContext.ts';
@@ -55,11 +55,28 @@ function claimContextOf(contextSnapshot: unknown): ClaimContext {
 export async function claimRun(deps: ActivityDeps, runId: string): Promise<ClaimResult> {
   const { prisma } = deps;
   const now = new Date();
-  // R4: every fact the gates look at, in one statement.
-  const facts = await readClaimFacts(prisma, runId, now);
-  if (!facts) return { kind: 'ended', status: 'missing' };
+  // R69's per-agent mutex and R4's every fact, in one statement; then the pure decision and, for a
+  // claim, the transition — the rest of the decisions are carried out after this transaction
+  // (which then wrote nothing).
+  const read = await prisma.$transaction(async (tx) => {
+    const facts = await readClaimFacts(tx, runId, now);
+    if (!facts) return null;
+    const context = claimContextOf(facts.run.contextSnapshot);
+    const decision = decideClaim({ ...facts, context }, now);
+    if (decision.kind !== 'claim') return { facts, context, decision, outcome: null };
+    const outcome = await claimQueuedRun(tx, {
+      run: { id: facts.run.id, companyId: facts.run.companyId, agentId: facts.run.agentId, issueId: context.issueId },
+      maxConcurrentRuns: heartbeatPolicyOf(facts.agent!.runtimeConfig).maxConcurrentRuns,
+      issueLock: decision.issueLock,
+      // R4.5: startedAt is the moment the slot was granted — after the lock wait, so it never
+      // precedes the finishedAt of the run whose finalize freed the slot (R69's limit holds in time too).
+      now: new Date(),
+    });
+    return { facts, context, decision, outcome };
+  });
+  if (!read) return { kind: 'ended', status: 'missing' };
+  const { facts, context, decision, outcome } = read;
   const { run, agent } = facts;
-  const context = claimContextOf(run.contextSnapshot);
   const processConfig = parseProcessAdapterConfig(agent?.adapterConfig);
   const claimed: ClaimResult = {
     kind: 'claimed',
@@ -67,7 +84,6 @@ export async function claimRun(deps: ActivityDeps, runId: string): Promise<Claim
     timeoutSec: effectiveTimeoutSec(processConfig),
     graceSec: effectiveGraceSec(processConfig),
   };
-  const decision = decideClaim({ ...facts, context }, now);
   switch (decision.kind) {
     case 'already_running':
       // A retried claim (its first answer was lost) finds the run already running: only this run's
@@ -101,28 +117,15 @@ export async function claimRun(deps: ActivityDeps, runId: string): Promise<Claim
     case 'claim':
       break;
   }
-
-  const outcome = await prisma.$transaction(async (tx) => {
-    // R69: the per-agent mutex; the transition's snapshot starts after it is granted.
-    await lockAgent(tx, run.agentId);
-    return claimQueuedRun(tx, {
-      run: { id: run.id, companyId: run.companyId, agentId: run.agentId, issueId: context.issueId },
-      maxConcurrentRuns: heartbeatPolicyOf(agent!.runtimeConfig).maxConcurrentRuns,
-      issueLock: decision.issueLock,
-      // R4.5: startedAt is the moment the slot was granted — after the lock wait, so it never
-      // precedes the finishedAt of the run whose finalize freed the slot (R69's limit holds in time too).
-      now: new Date(),
-    });
-  });
-  if (!outcome.slotFree) return { kind: 'wait_for_slot' };
+  if (!outcome!.slotFree) return { kind: 'wait_for_slot' };
   // The agent may have been paused since the read: it was re-checked under the lock (R69).
-  if (!outcome.agentInvokable) return { kind: 'wait_for_agent' };
-  if (!outcome.moved) {
+  if (!outcome!.agentInvokable) return { kind: 'wait_for_agent' };
+  if (!outcome!.moved) {
     const current = await prisma.heartbeatRun.findUnique({ where: { id: runId }, select: { status: true } });
     return { kind: 'ended', status: current?.status ?? 'missing' };
   }
   // R27: the transition lost a race creating the company's environment; the lease statement alone retries it.
-  if (!outcome.leased) await acquireRunLease(prisma, { id: run.id, companyId: run.companyId, agentId: run.agentId, issueId: context.issueId });
+  if (!outcome!.leased) await acquireRunLease(prisma, { id: run.id, companyId: run.companyId, agentId: run.agentId, issueId: context.issueId });
   deps.logger.debug('run claimed', runLogFields(run));
   return claimed;
 }

@@ -8,7 +8,7 @@
  * runs as its own statement after `lockAgent` returned: its snapshot sees every claim and finalize
  * of this agent that committed before the lock was granted, so its count of running runs is exact.
  */
-import { Prisma, type PrismaClient } from './db.ts';
+import { Prisma } from './db.ts';
 import { claimableQueuedRunIdsSql } from './agentSlots.ts';
 import { invocationBlockFactsSql } from './budget.ts';
 import { nearestPauseHoldSql } from './treeHolds.ts';
@@ -18,8 +18,6 @@ import { leaseAcquireCtes, LEASE_HELD_SQL } from './claimLease.ts';
 import { NON_INVOKABLE_AGENT_STATUSES } from '../domain/runStatus.ts';
 import type { IssueLockPlan } from '../domain/claimGates.ts';
 import type { InvocationBlockFacts } from '../domain/invocationBlock.ts';
-
-type Db = PrismaClient | Prisma.TransactionClient;
 
 interface ClaimFactsRow {
   id: string;
@@ -78,10 +76,16 @@ export interface ClaimRead {
  * wall), the R74 budget facts, and when issue-bound the issue (R4.4c staleness, R9 checkout with
  * the checkout holder's status), the R66 pause hold and the R75 unresolved blockers.
  */
-export async function readClaimFacts(db: Db, runId: string, now: Date): Promise<ClaimRead | null> {
+export async function readClaimFacts(tx: Prisma.TransactionClient, runId: string, now: Date): Promise<ClaimRead | null> {
   const issueId = uuidOrNullSql(Prisma.sql`r.context_snapshot->>'issueId'`);
   const projectId = uuidOrNullSql(Prisma.sql`r.context_snapshot->>'projectId'`);
-  const rows = await db.$queryRaw<ClaimFactsRow[]>`
+  // R69's per-agent mutex is taken by this same statement. Its facts are as of the statement's
+  // start, as a read before the lock would be; the claim's transition, a statement of its own,
+  // sees everything the lock's previous holder wrote.
+  const rows = await tx.$queryRaw<ClaimFactsRow[]>`
+    WITH agent_lock AS MATERIALIZED (
+      SELECT id FROM agents WHERE id = (SELECT agent_id FROM heartbeat_runs WHERE id = ${runId}::uuid) FOR NO KEY UPDATE
+    )
     SELECT r.id, r.company_id, r.agent_id, r.status::text AS status, r.scheduled_retry_at, r.started_at, r.context_snapshot,
            r.wakeup_request_id, r.result_json,
            a.id AS agent_found, a.name AS agent_name, a.status::text AS agent_status, a.adapter_type, a.adapter_config, a.runtime_config,
@@ -100,6 +104,7 @@ export async function readClaimFacts(db: Db, runId: string, now: Date): Promise<
     LEFT JOIN heartbeat_runs holder ON holder.id = i.checkout_run_id
     LEFT JOIN LATERAL (${nearestPauseHoldSql(issueId)}) hold ON true
     LEFT JOIN LATERAL (${invocationBlockFactsSql({ companyId: Prisma.sql`r.company_id`, agentId: Prisma.sql`r.agent_id`, projectId }, now)}) budget ON true
+    LEFT JOIN agent_lock ON agent_lock.id = r.agent_id
     WHERE r.id = ${runId}::uuid`;
   const row = rows[0];
   if (!row) return null;
