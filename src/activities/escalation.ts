@@ -38,7 +38,7 @@ import {
   type RecoveryRunFacts,
 } from '../domain/recoveryTexts.ts';
 import { decisionLine, withDecisionReference, type RecoveryDecisionDraft } from '../domain/recoveryDecision.ts';
-import { newDecisionId, recordRecoveryDecisions, viewOfDecision } from '../store/recoveryDecisions.ts';
+import { newDecisionId, recordDecisionOnce, recordRecoveryDecisions, viewOfDecision } from '../store/recoveryDecisions.ts';
 import type { EscalationRequest } from './releaseAndPromote.ts';
 import { BudgetVerdicts } from './strandedSweep/budgetVerdicts.ts';
 import { selectRecoveryOwners } from './strandedSweep/recoveryOwners.ts';
@@ -91,8 +91,8 @@ export async function escalateStrandedIssue(deps: ActivityDeps, request: Escalat
     createdRunId: null,
     createdIssueId: null,
   };
-  const written = await recordRecoveryDecisions(deps.prisma, [{ ...draft, dedupeKey: `escalation-skipped:${request.issueId}:${request.latestRunId}` }]);
-  return written.has(draft.id) ? { ...outcome, decisionLine: decisionLine(draft) } : outcome;
+  const recorded = await recordDecisionOnce(deps.prisma, draft, `escalation-skipped:${request.issueId}:${request.latestRunId}`);
+  return { ...outcome, decisionLine: recorded.line };
 }
 
 /**

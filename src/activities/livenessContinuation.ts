@@ -13,8 +13,8 @@ import { LIVENESS_CONTINUATION_REASON, MAX_LIVENESS_CONTINUATIONS } from '../dom
 import { DEFAULT_CONTINUATION_INSTRUCTION, LIVENESS_EXHAUSTED_PREFIX, livenessExhaustedComment, recoveryEventTexts } from '../domain/recoveryTexts.ts';
 import { truncateReason } from '../domain/liveness.ts';
 import { runLogFields } from '../runLogContext.ts';
-import { decisionLine, wakeSkipDecision, withDecisionReference, type RecoveryDecisionDraft, type RecoveryDecisionKind, type RecoveryEvidence, type RecoveryReason } from '../domain/recoveryDecision.ts';
-import { decisionByDedupeKey, newDecisionId, recordRecoveryDecisions, viewOfDecision } from '../store/recoveryDecisions.ts';
+import { wakeSkipDecision, withDecisionReference, type RecoveryDecisionDraft, type RecoveryDecisionKind, type RecoveryEvidence, type RecoveryReason } from '../domain/recoveryDecision.ts';
+import { newDecisionId, recordDecisionOnce } from '../store/recoveryDecisions.ts';
 import type { HeartbeatRun } from '../store/db.ts';
 
 const CONTINUABLE_AGENT_STATUSES = ['active', 'idle', 'running', 'error'];
@@ -147,10 +147,5 @@ async function recordContinuationDecision(
     evidence: { runStatus: run.status, livenessState: run.livenessState, lastUsefulActionAt: run.lastUsefulActionAt?.toISOString() ?? null, ...what.evidence },
     createdIssueId: null,
   };
-  const dedupeKey = `R46:${run.id}`;
-  const written = await recordRecoveryDecisions(deps.prisma, [{ ...draft, dedupeKey }]);
-  if (written.has(draft.id)) return { id: draft.id, line: decisionLine(draft) };
-  const first = await decisionByDedupeKey(deps.prisma, dedupeKey);
-  if (!first) throw new Error(`R46 decision ${dedupeKey} conflicted, and none was found`);
-  return { id: first.id, line: viewOfDecision(first).summary };
+  return recordDecisionOnce(deps.prisma, draft, `R46:${run.id}`);
 }

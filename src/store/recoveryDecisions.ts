@@ -36,9 +36,17 @@ export async function recordRecoveryDecisions(db: Db, drafts: readonly (Recovery
   return new Set(rows.map((row) => row.id));
 }
 
-/** The decision recorded under a dedupe key, if any (a retried aftercare names the first one). */
-export async function decisionByDedupeKey(db: Db, dedupeKey: string): Promise<RecoveryDecision | null> {
-  return db.recoveryDecision.findUnique({ where: { dedupeKey } });
+/**
+ * Records a decision once under `dedupeKey`, for writers outside one transaction (an after-commit
+ * step a retried activity repeats): the first one recorded under the key stands, and its id and
+ * line are what every attempt answers.
+ */
+export async function recordDecisionOnce(db: Db, draft: RecoveryDecisionDraft, dedupeKey: string): Promise<{ id: string; line: string }> {
+  const written = await recordRecoveryDecisions(db, [{ ...draft, dedupeKey }]);
+  if (written.has(draft.id)) return { id: draft.id, line: decisionLine(draft) };
+  const first = await db.recoveryDecision.findUnique({ where: { dedupeKey } });
+  if (!first) throw new Error(`recovery decision ${dedupeKey} conflicted, and none was found`);
+  return { id: first.id, line: viewOfDecision(first).summary };
 }
 
 /** The API's shape of a decision (OpenAPI `RecoveryDecision`). */
